@@ -1,0 +1,103 @@
+import { checkOptionsObject, positiveInteger, waitUntil } from '../options.js';
+import type { Algorithm, Decision } from '../types.js';
+
+/** Options of {@link slidingWindowLog}. */
+export interface SlidingWindowLogOptions {
+  /** Largest total cost allowed in any span of `windowMs`. A positive integer. */
+  limit: number;
+  /** Length of the sliding window in milliseconds. A positive integer. */
+  windowMs: number;
+}
+
+/**
+ * A key's log: `[used, expiry0, cost0, expiry1, cost1, …]`, oldest first. Each allowed call of
+ * cost > 0 is one entry holding the instant it leaves the window (`at + windowMs`) and its cost;
+ * `used` is the sum of the costs held. Storing the expiry rather than the arrival means the
+ * window test and the Retry-After wait compare the very same number, so no rounding can make a
+ * promised retry fail. Costs are at least 1, so a log never holds more than `limit` entries.
+ */
+export type SlidingWindowLogState = number[];
+
+const OWNER = 'slidingWindowLog';
+
+/**
+ * The exact sliding-window log: a call of cost `c` at time `t` is allowed iff the total cost of
+ * calls allowed in `(t - windowMs, t]` plus `c` is at most `limit`. Denied calls are not
+ * recorded. There is no boundary burst: any span of `windowMs` admits at most `limit` units.
+ *
+ * Pick it when the limit must hold exactly over every window (logins, paid API quotas). It keeps
+ * up to `limit` entries per key, so for very large limits prefer {@link tokenBucket}.
+ *
+ * @example
+ * ```ts
+ * const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }) });
+ * ```
+ */
+export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<SlidingWindowLogState> {
+  const given = checkOptionsObject(OWNER, options, ['limit', 'windowMs']);
+  const limit = positiveInteger(OWNER, 'limit', given.limit);
+  const windowMs = positiveInteger(OWNER, 'windowMs', given.windowMs, ' number of milliseconds');
+
+  function evaluate(state: SlidingWindowLogState | undefined, now: number, cost: number, charge: boolean): Decision {
+    let used = 0;
+    let first = 1;
+    let newest = now;
+    if (state !== undefined) {
+      used = state[0] as number;
+      const end = state.length;
+      while (first < end && (state[first] as number) <= now) {
+        used -= state[first + 1] as number;
+        first += 2;
+      }
+      if (first < end) newest = state[end - 2] as number;
+    }
+    const allowed = used + cost <= limit;
+    if (allowed) {
+      if (charge && cost > 0) {
+        return { allowed, limit, remaining: limit - used - cost, resetMs: windowMs, retryAfterMs: 0 };
+      }
+      return { allowed, limit, remaining: limit - used, resetMs: waitUntil(newest, now), retryAfterMs: 0 };
+    }
+    // Free the oldest entries until the call fits; the last one freed sets the wait.
+    const need = used + cost - limit;
+    let freed = 0;
+    let at = newest;
+    for (let i = first; state !== undefined && i < state.length; i += 2) {
+      freed += state[i + 1] as number;
+      if (freed >= need) {
+        at = state[i] as number;
+        break;
+      }
+    }
+    return {
+      allowed,
+      limit,
+      remaining: limit - used,
+      resetMs: waitUntil(newest, now),
+      retryAfterMs: waitUntil(at, now),
+    };
+  }
+
+  function charge(state: SlidingWindowLogState | undefined, now: number, cost: number): SlidingWindowLogState {
+    if (state === undefined) return cost > 0 ? [cost, now + windowMs, cost] : [0];
+    let first = 1;
+    let used = state[0] as number;
+    while (first < state.length && (state[first] as number) <= now) {
+      used -= state[first + 1] as number;
+      first += 2;
+    }
+    if (first > 1) state.splice(1, first - 1);
+    if (cost > 0) {
+      state.push(now + windowMs, cost);
+      used += cost;
+    }
+    state[0] = used;
+    return state;
+  }
+
+  function expiresAt(state: SlidingWindowLogState): number {
+    return state.length > 1 ? (state[state.length - 2] as number) : Number.NEGATIVE_INFINITY;
+  }
+
+  return { kind: 'sliding-window-log', limit, windowMs, scriptArgs: [limit, windowMs], evaluate, charge, expiresAt };
+}

@@ -1,0 +1,19 @@
+export type { AcquireOptions } from './acquire.js';
+export {
+  type SlidingWindowLogOptions,
+  type SlidingWindowLogState,
+  slidingWindowLog,
+} from './algorithms/sliding-window-log.js';
+export { type TokenBucketOptions, type TokenBucketState, tokenBucket } from './algorithms/token-bucket.js';
+export { type Clock, monotonicClock } from './clock.js';
+export { FloodgateError, type FloodgateErrorCode, isFloodgateError } from './errors.js';
+export { MAX_KEY_LENGTH } from './keys.js';
+export {
+  type CallOptions,
+  createLimiter,
+  type Limiter,
+  type LimiterOptions,
+  type StoreErrorPolicy,
+} from './limiter.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export type { Algorithm, AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from './types.js';

@@ -1,0 +1,72 @@
+import { FloodgateError } from './errors.js';
+
+/** Renders a bad value for an error message: strings quoted, objects named, numbers as written. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}
+
+export function invalidOption(owner: string, name: string, expected: string, value: unknown): FloodgateError {
+  return new FloodgateError('ERR_INVALID_OPTION', `${owner}: ${name} must be ${expected}, got ${show(value)}`);
+}
+
+/**
+ * Checks that `options` is a plain object whose names are all in `known`, so a typo such as
+ * `windowMS` fails loudly instead of silently falling back to a default.
+ */
+export function checkOptionsObject(
+  owner: string,
+  options: unknown,
+  known: readonly string[],
+  required = true,
+): Record<string, unknown> {
+  if (options === undefined && !required) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: options must be an object, got ${show(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${owner}: unknown option ${JSON.stringify(name)}; allowed options are ${known.join(', ')}`,
+      );
+    }
+  }
+  return options as Record<string, unknown>;
+}
+
+export function positiveInteger(owner: string, name: string, value: unknown, unit = ''): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw invalidOption(owner, name, `a positive integer${unit}`, value);
+  }
+  return value;
+}
+
+export function positiveFinite(owner: string, name: string, value: unknown, unit = ''): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw invalidOption(owner, name, `a finite positive number${unit}`, value);
+  }
+  return value;
+}
+
+export function optionalFunction<F>(owner: string, name: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalidOption(owner, name, 'a function', value);
+  return value as F;
+}
+
+/**
+ * The smallest whole number of milliseconds `r` such that `now + r >= at`. Comparing in the
+ * same form the algorithms use keeps the Retry-After promise exact despite float rounding.
+ */
+export function waitUntil(at: number, now: number): number {
+  if (at <= now) return 0;
+  let r = Math.ceil(at - now);
+  if (now + r < at) r += 1;
+  return r;
+}

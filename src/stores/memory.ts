@@ -1,0 +1,256 @@
+import { type Clock, monotonicClock } from '../clock.js';
+import { FloodgateError } from '../errors.js';
+import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
+import type { Algorithm, BindOptions, Decision, Store, StoreBinding } from '../types.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Milliseconds from any fixed origin. Defaults to a monotonic clock (`performance.now()`);
+   * inject one in tests to move time without sleeping.
+   */
+  clock?: () => number;
+  /**
+   * Most keys held at once, across every limiter bound to this store. When the store is full of
+   * live state it refuses new keys with `ERR_STORE_FULL` (handled by the limiter's
+   * `onStoreError`) rather than evict a live key. Defaults to 1,000,000.
+   */
+  maxKeys?: number;
+  /**
+   * How often a background pass drops expired state, in milliseconds, or `false` for none (the
+   * incremental sweep on every new key still runs). The timer is `unref`ed. Defaults to 60,000.
+   */
+  sweepIntervalMs?: number | false;
+}
+
+/** One policy's keys within the store. */
+interface Table {
+  readonly algorithm: Algorithm;
+  readonly states: Map<string, unknown>;
+  cursor: MapIterator<[string, unknown]> | undefined;
+}
+
+const OWNER = 'MemoryStore';
+const DEFAULT_MAX_KEYS = 1_000_000;
+/** Entries the incremental sweep looks at per new key: enough to outpace any churn. */
+const SWEEP_PER_INSERT = 4;
+/** Entries looked at per slice of a background pass, so a pass never blocks the loop for long. */
+const SWEEP_SLICE = 10_000;
+
+/**
+ * The in-memory store, the default: exact within one process, synchronous, bounded.
+ *
+ * It keeps one entry per live key, with no timer per key: state that can no longer change a
+ * decision (an emptied log, a full bucket) is dropped lazily, by a small sweep on every new key
+ * and by a periodic background pass. Use {@link RedisStore} to share limits across processes.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryStore({ maxKeys: 100_000 });
+ * const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 20, refillPerSecond: 5 }), store });
+ * ```
+ */
+export class MemoryStore implements Store {
+  readonly #clock: Clock;
+  readonly #maxKeys: number;
+  readonly #tables = new Map<string, Table>();
+  #size = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sweepTable = 0;
+
+  constructor(options?: MemoryStoreOptions) {
+    const given = checkOptionsObject(OWNER, options, ['clock', 'maxKeys', 'sweepIntervalMs'], false);
+    this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock) ?? monotonicClock;
+    const maxKeys = given.maxKeys ?? DEFAULT_MAX_KEYS;
+    if (typeof maxKeys !== 'number' || !Number.isSafeInteger(maxKeys) || maxKeys < 1) {
+      throw invalidOption(OWNER, 'maxKeys', 'a positive integer', maxKeys);
+    }
+    this.#maxKeys = maxKeys;
+    const sweepIntervalMs = given.sweepIntervalMs ?? 60_000;
+    if (sweepIntervalMs !== false) {
+      if (typeof sweepIntervalMs !== 'number' || !Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 1) {
+        throw invalidOption(
+          OWNER,
+          'sweepIntervalMs',
+          'a positive integer number of milliseconds or false',
+          sweepIntervalMs,
+        );
+      }
+      this.#timer = setInterval(() => this.#backgroundSweep(), sweepIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Number of keys held, across all limiters bound to this store. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** @internal Binds a limiter's policies; see {@link Store.bind}. */
+  bind(options: BindOptions): StoreBinding {
+    const tables = options.policies.map((policy) =>
+      this.#table(`${options.prefix}\u0000${policy.name}`, policy.algorithm, options.prefix, policy.name),
+    );
+    const clock = this.#clock;
+    const store = this;
+    if (tables.length === 1) {
+      const table = tables[0] as Table;
+      const { algorithm, states } = table;
+      return {
+        decide(key: string, cost: number, charge: boolean): readonly Decision[] {
+          const now = clock();
+          const stored = states.get(key);
+          const state = stored !== undefined && algorithm.expiresAt(stored) <= now ? undefined : stored;
+          const decision = algorithm.evaluate(state, now, cost, charge);
+          if (charge && decision.allowed && cost > 0) {
+            if (stored === undefined) store.#admit(table, 1, now);
+            states.set(key, algorithm.charge(state, now, cost));
+          }
+          return [decision];
+        },
+        reset(key: string): void {
+          if (states.delete(key)) store.#size--;
+        },
+      };
+    }
+    return {
+      decide(key: string, cost: number, charge: boolean): readonly Decision[] {
+        const now = clock();
+        const current: unknown[] = [];
+        const decisions: Decision[] = [];
+        let allAllowed = true;
+        for (const { algorithm, states } of tables) {
+          let state = states.get(key);
+          if (state !== undefined && algorithm.expiresAt(state) <= now) state = undefined;
+          const decision = algorithm.evaluate(state, now, cost, charge);
+          if (!decision.allowed) allAllowed = false;
+          current.push(state);
+          decisions.push(decision);
+        }
+        if (!charge || cost === 0) return decisions;
+        if (!allAllowed) {
+          // All-or-nothing: policies that would have allowed report their uncharged view.
+          for (let i = 0; i < tables.length; i++) {
+            if ((decisions[i] as Decision).allowed) {
+              decisions[i] = (tables[i] as Table).algorithm.evaluate(current[i], now, cost, false);
+            }
+          }
+          return decisions;
+        }
+        // Make room for every new key first, so a full store refuses before charging any policy.
+        let absent = 0;
+        for (const { states } of tables) if (!states.has(key)) absent++;
+        if (absent > 0) {
+          store.#admit(tables[0] as Table, absent, now);
+          store.#size -= absent;
+        }
+        for (let i = 0; i < tables.length; i++) {
+          const { algorithm, states } = tables[i] as Table;
+          // The sweep above may have dropped one of this key's expired states: count what is new now.
+          if (!states.has(key)) store.#size++;
+          states.set(key, algorithm.charge(current[i], now, cost));
+        }
+        return decisions;
+      },
+      reset(key: string): void {
+        for (const { states } of tables) if (states.delete(key)) store.#size--;
+      },
+    };
+  }
+
+  /**
+   * Drops every expired state now and returns how many keys it dropped. The store does this by
+   * itself; call it to reclaim memory at a moment of your choosing.
+   */
+  sweep(): number {
+    const now = this.#clock();
+    let dropped = 0;
+    for (const table of this.#tables.values()) {
+      for (const [key, state] of table.states) {
+        if (table.algorithm.expiresAt(state) <= now) {
+          table.states.delete(key);
+          dropped++;
+        }
+      }
+      table.cursor = undefined;
+    }
+    this.#size -= dropped;
+    return dropped;
+  }
+
+  /** Stops the background sweep. The store keeps working; only the timer goes. */
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #table(id: string, algorithm: Algorithm, prefix: string, name: string): Table {
+    const existing = this.#tables.get(id);
+    if (existing !== undefined) {
+      const a = existing.algorithm;
+      if (a.kind !== algorithm.kind || a.scriptArgs.join() !== algorithm.scriptArgs.join()) {
+        throw new FloodgateError(
+          'ERR_INVALID_OPTION',
+          `${OWNER}: prefix ${show(prefix)} with policy ${show(name)} is already bound to a different ${a.kind} (${a.scriptArgs.join(', ')}) on this store; give each limiter its own prefix`,
+        );
+      }
+      return existing;
+    }
+    const table: Table = { algorithm, states: new Map(), cursor: undefined };
+    this.#tables.set(id, table);
+    return table;
+  }
+
+  /**
+   * Makes room for `count` new keys and counts them, or refuses; never evicts live state. The
+   * small sweep on every admission keeps the store near its live size under any key churn.
+   */
+  #admit(table: Table, count: number, now: number): void {
+    this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
+    if (this.#size + count > this.#maxKeys) {
+      for (const t of this.#tables.values()) this.#sweepSome(t, t.states.size, now);
+      if (this.#size + count > this.#maxKeys) {
+        throw new FloodgateError(
+          'ERR_STORE_FULL',
+          `${OWNER}: holding maxKeys (${this.#maxKeys}) keys of live state; refusing a new key rather than evicting a live one`,
+        );
+      }
+    }
+    this.#size += count;
+  }
+
+  /** Looks at up to `budget` entries of `table`, resuming where the last look stopped. */
+  #sweepSome(table: Table, budget: number, now: number): void {
+    const { algorithm, states } = table;
+    let cursor = table.cursor ?? states.entries();
+    for (let i = 0; i < budget; i++) {
+      const next = cursor.next();
+      if (next.done === true) {
+        cursor = states.entries();
+        if (i > 0 || states.size === 0) break;
+        continue;
+      }
+      const [key, state] = next.value;
+      if (algorithm.expiresAt(state) <= now) {
+        states.delete(key);
+        this.#size--;
+      }
+    }
+    table.cursor = cursor;
+  }
+
+  #backgroundSweep(): void {
+    const tables = [...this.#tables.values()];
+    const table = tables[this.#sweepTable++ % Math.max(1, tables.length)];
+    if (table === undefined) return;
+    // One table per tick, in bounded slices, so a pass over a million keys never stalls requests.
+    let left = table.states.size;
+    const slice = (): void => {
+      const budget = Math.min(left, SWEEP_SLICE);
+      this.#sweepSome(table, budget, this.#clock());
+      left -= budget;
+      if (left > 0) setImmediate(slice).unref();
+    };
+    slice();
+  }
+}

@@ -1,0 +1,22 @@
+// Loaded from the installed tarball by pack.sh: proves the CommonJS build and its exports map.
+const { createLimiter, FloodgateError, tokenBucket } = require('floodgate');
+const testing = require('floodgate/testing');
+
+const resolved = require.resolve('floodgate');
+if (!resolved.includes('node_modules') || !resolved.endsWith('.cjs'))
+  throw new Error(`CJS: floodgate resolved to ${resolved}`);
+if (!Array.isArray(testing.storeContract) || testing.storeContract.length === 0) throw new Error('CJS: no contract');
+const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) });
+limiter
+  .consume('smoke')
+  .then(async (first) => {
+    const second = await limiter.consume('smoke');
+    if (!first.allowed || second.allowed)
+      throw new Error(`CJS: unexpected decisions ${JSON.stringify([first, second])}`);
+    if (!(new FloodgateError('ERR_STORE', 'x') instanceof Error)) throw new Error('CJS: FloodgateError');
+    console.log('cjs ok');
+  })
+  .catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
