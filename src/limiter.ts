@@ -266,17 +266,31 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return checkCost(options.cost ?? 1);
   }
 
+  function settle(result: Decision | Promise<Decision>): Promise<Decision> {
+    return result instanceof Promise ? result : Promise.resolve(result);
+  }
+
   const queues: WaitQueues = new Map();
 
   const limiter: Limiter = {
     policies,
     prefix,
     decide,
-    async consume(key, callOptions) {
-      return run(storageKey(key), callCost(callOptions), true);
+    // Not `async`: an async wrapper costs a second promise per call. Invalid input still
+    // rejects rather than throws.
+    consume(key, callOptions) {
+      try {
+        return settle(run(storageKey(key), callCost(callOptions), true));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
-    async peek(key, callOptions) {
-      return run(storageKey(key), callCost(callOptions), false);
+    peek(key, callOptions) {
+      try {
+        return settle(run(storageKey(key), callCost(callOptions), false));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     async reset(key) {
       await binding.reset(storageKey(key));
