@@ -16,4 +16,5 @@ export {
   type StoreErrorPolicy,
 } from './limiter.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
 export type { Algorithm, AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from './types.js';

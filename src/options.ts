@@ -66,7 +66,9 @@ export function optionalFunction<F>(owner: string, name: string, value: unknown)
  */
 export function waitUntil(at: number, now: number): number {
   if (at <= now) return 0;
+  // `at - now` is rounded, so its ceiling can miss the smallest whole wait by one either way.
   let r = Math.ceil(at - now);
   if (now + r < at) r += 1;
+  else if (r > 1 && now + (r - 1) >= at) r -= 1;
   return r;
 }

@@ -1,4 +1,4 @@
-import { checkOptionsObject, positiveFinite, positiveInteger, waitUntil } from '../options.js';
+import { checkOptionsObject, positiveFinite, positiveInteger } from '../options.js';
 import type { Algorithm, Decision } from '../types.js';
 
 /** Options of {@link tokenBucket}. */
@@ -10,11 +10,24 @@ export interface TokenBucketOptions {
 }
 
 /**
- * A key's bucket, as the instant it will be full again (the "theoretical arrival time" of GCRA).
- * One number carries the whole bucket: at time `now` it holds
- * `capacity - max(0, fullAt - now) / interval` tokens, where `interval = 1000 / refillPerSecond`.
+ * A key's bucket, as the instant it will be full again (the "theoretical arrival time" of GCRA),
+ * counted in tokens refilled since clock 0 rather than in milliseconds: at a clock reading `now`
+ * the bucket holds `capacity - max(0, fullAt - tokensAt(now))` tokens, where
+ * `tokensAt(now) = floor(now * refillPerSecond / 1000 * 2^20) / 2^20`.
  */
 export type TokenBucketState = number;
+
+/**
+ * Clock readings are floored onto a grid of 2^-20 tokens. Every state is then such a reading plus
+ * whole tokens, and floats add and subtract numbers on that grid exactly (below 2^33 tokens; above
+ * it a double's own spacing is coarser than the grid and still divides whole tokens), so charging
+ * `c` unit calls lands exactly where one call of cost `c` does, and `remaining` is exact.
+ */
+const GRID = 1_048_576;
+/** Beyond this many milliseconds a whole millisecond no longer changes a double: stop counting. */
+const HUGE_MS = 2 ** 52;
+/** Relative margin that puts `expiresAt` safely after the instant the bucket is full. */
+const EXPIRY_MARGIN = 2 ** -50;
 
 const OWNER = 'tokenBucket';
 
@@ -37,54 +50,67 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
   const interval = 1000 / refillPerSecond;
   const tolerance = capacity * interval;
 
-  // Whether `k` tokens fit at `now` in a bucket full at `fullAt`. Written as `fullAt - slack <= now`
-  // so that a fresh bucket (`fullAt === now`) compares `now - x <= now` with `x >= 0`, which no
-  // float rounding can break, and a denied call's wait is computed from the very same number.
-  function allowAt(fullAt: number, k: number): number {
-    return fullAt - (tolerance - k * interval);
+  // Tokens refilled since clock 0, unrounded; `tokensAt` floors it onto the grid. Counting time in
+  // tokens (not milliseconds) is what keeps charges exact: in milliseconds each charge added a
+  // rounded `cost * interval`, and a capacity-3, 6/s bucket admitted only 2 calls in a burst.
+  function refilled(now: number): number {
+    return (now * refillPerSecond) / 1000;
   }
 
-  // Tokens available at `now`, by the same test that allows a call, so `remaining` never
-  // promises a call that would be denied.
-  function available(fullAt: number, now: number): number {
-    let k = Math.floor((tolerance - (fullAt - now)) / interval);
-    if (k > capacity) k = capacity;
-    if (k < 0) k = 0;
-    while (k < capacity && allowAt(fullAt, k + 1) <= now) k++;
-    while (k > 0 && allowAt(fullAt, k) > now) k--;
-    return k;
+  function tokensAt(now: number): number {
+    return Math.floor(refilled(now) * GRID) / GRID;
+  }
+
+  // The smallest whole number of milliseconds r with tokensAt(now + r) >= at, for `at` on the
+  // grid (where that is refilled(now + r) >= at): the very test that decides the retry, so waiting
+  // exactly r and retrying succeeds. The estimate is off by float rounding only; the loops fix it.
+  function msUntil(at: number, now: number): number {
+    const y = refilled(now);
+    if (y >= at) return 0;
+    let r = Math.ceil(((at - y) * 1000) / refillPerSecond);
+    if (!(r < HUGE_MS)) return r;
+    if (r < 1) r = 1;
+    while (refilled(now + r) < at) r++;
+    while (r > 1 && refilled(now + r - 1) >= at) r--;
+    return r;
   }
 
   function evaluate(state: TokenBucketState | undefined, now: number, cost: number, charge: boolean): Decision {
-    const base = state === undefined || state < now ? now : state;
-    const at = allowAt(base, cost);
-    const allowed = at <= now;
+    const n = tokensAt(now);
+    const base = state === undefined || state < n ? n : state;
+    // Tokens missing from a full bucket; exact, as both numbers lie on the grid.
+    const debt = base - n;
+    const allowed = debt <= capacity - cost;
     if (allowed && charge && cost > 0) {
-      const fullAt = base + cost * interval;
+      const fullAt = base + cost;
       return {
         allowed,
         limit: capacity,
-        remaining: available(fullAt, now),
-        resetMs: waitUntil(fullAt, now),
+        remaining: Math.floor(capacity - (fullAt - n)),
+        resetMs: msUntil(fullAt, now),
         retryAfterMs: 0,
       };
     }
     return {
       allowed,
       limit: capacity,
-      remaining: available(base, now),
-      resetMs: waitUntil(base, now),
-      retryAfterMs: allowed ? 0 : waitUntil(at, now),
+      remaining: Math.floor(capacity - debt),
+      resetMs: msUntil(base, now),
+      retryAfterMs: allowed ? 0 : msUntil(base - (capacity - cost), now),
     };
   }
 
   function charge(state: TokenBucketState | undefined, now: number, cost: number): TokenBucketState {
-    const base = state === undefined || state < now ? now : state;
-    return base + cost * interval;
+    const n = tokensAt(now);
+    const base = state === undefined || state < n ? n : state;
+    return base + cost;
   }
 
+  // A clock reading from which tokensAt(now) >= state, so the bucket reads as full: the exact
+  // instant plus a margin far larger than the rounding of the two conversions.
   function expiresAt(state: TokenBucketState): number {
-    return state;
+    const at = (state * 1000) / refillPerSecond;
+    return at + Math.abs(at) * EXPIRY_MARGIN;
   }
 
   const windowMs = Math.ceil(tolerance);

@@ -1,0 +1,65 @@
+import { waitUntil } from '../../options.js';
+import type { Decision } from '../../types.js';
+
+interface Entry {
+  /** The denied cost: calls of this cost or more are surely denied until `until`. */
+  readonly cost: number;
+  /** Local clock reading at the denial. */
+  readonly at: number;
+  /** Local clock reading when the first denying policy could allow again. */
+  readonly until: number;
+  readonly decisions: readonly Decision[];
+}
+
+/** Keys remembered per limiter; past this, the oldest denial is forgotten (it only costs a round trip). */
+export const DENY_CACHE_MAX_KEYS = 10_000;
+
+/**
+ * Remembers recent denials per key so that a hot, denied key is answered without a round trip.
+ *
+ * A call of cost `c` denied with every denying policy waiting at least `w` stays denied for `w`
+ * for any cost `>= c`, whatever other processes do (they can only add to the state); only a
+ * `reset` elsewhere can end it early, and that is the one thing this cache may not see. The entry
+ * lives until the *first* denying policy could allow again, so every Decision served from it is
+ * still true: `retryAfterMs` and `resetMs` are counted down on the local clock, `remaining` is
+ * the value at the denial (it can only have grown since, never enough for `c`).
+ */
+export class DenyCache {
+  readonly #entries = new Map<string, Entry>();
+
+  /** Decisions for `key` at local time `now`, or `undefined` when the cache cannot answer. */
+  get(key: string, cost: number, now: number): readonly Decision[] | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (now >= entry.until) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    if (cost < entry.cost) return undefined;
+    return entry.decisions.map((d) => ({
+      allowed: d.allowed,
+      limit: d.limit,
+      remaining: d.remaining,
+      resetMs: waitUntil(entry.at + d.resetMs, now),
+      retryAfterMs: d.allowed ? 0 : waitUntil(entry.at + d.retryAfterMs, now),
+    }));
+  }
+
+  /** Records a reply received at local time `now`, if it denied. */
+  set(key: string, cost: number, now: number, decisions: readonly Decision[]): void {
+    let wait = Number.POSITIVE_INFINITY;
+    for (const d of decisions) if (!d.allowed && d.retryAfterMs < wait) wait = d.retryAfterMs;
+    if (wait === Number.POSITIVE_INFINITY || wait <= 0) return;
+    const entries = this.#entries;
+    entries.delete(key);
+    if (entries.size >= DENY_CACHE_MAX_KEYS) {
+      const oldest = entries.keys().next();
+      if (oldest.done !== true) entries.delete(oldest.value);
+    }
+    entries.set(key, { cost, at: now, until: now + wait, decisions });
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+}

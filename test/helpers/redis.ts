@@ -1,0 +1,203 @@
+/**
+ * Real `redis-server` processes for tests, on free loopback ports, stopped by pid.
+ *
+ * - {@link suiteRedis}: the server a non-fault suite talks to: `REDIS_URL` when set, else its own.
+ * - {@link startRedis}: a server of the suite's own (fault suites kill, pause and restart it).
+ * - {@link startCluster}: a local Redis Cluster of N masters built with `redis-cli --cluster create`.
+ * - {@link randomPrefix}: a fresh key prefix, so tests never need FLUSHALL.
+ *
+ * Every server started here is also SIGKILLed when the test process exits, so a failed test
+ * leaves nothing behind; still call `stop()` in `after`.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+
+const run = promisify(execFile);
+
+/** A `redis-server` process this test started. */
+export interface RedisServer {
+  readonly port: number;
+  readonly pid: number;
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Sends a signal by pid, e.g. `SIGSTOP`/`SIGCONT` to pause and resume the server. */
+  signal(signal: NodeJS.Signals): void;
+  /** SIGKILLs the server (by pid) and resolves once it has exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A local cluster of masters with no replicas. */
+export interface RedisClusterServers {
+  readonly nodes: readonly RedisServer[];
+  /** For `new Cluster(startupNodes)`. */
+  readonly startupNodes: readonly { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh key prefix such as `t-3f9c2a1b`. */
+export function randomPrefix(label = 't'): string {
+  return `${label}-${randomUUID().slice(0, 8)}`;
+}
+
+const MISSING =
+  'redis-server was not found on PATH. The Redis test suites start their own servers: install Redis ' +
+  '(e.g. `apt-get install redis-server`, `brew install redis`) or set REDIS_URL for the non-fault suites.';
+
+/**
+ * Starts `redis-server` on `port` (default: a free one) with no persistence, bound to 127.0.0.1,
+ * and resolves once it accepts connections. `args` are extra `--name value` arguments.
+ */
+export async function startRedis(options: { port?: number; args?: readonly string[] } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'floodgate-redis-'));
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--logfile',
+      '',
+      ...(options.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  live.add(child);
+  let output = '';
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      live.delete(child);
+      rmSync(dir, { recursive: true, force: true });
+      resolve();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server on port ${port} not ready in 10 s:\n${output}`)),
+      10_000,
+    );
+    const onData = (chunk: Buffer): void => {
+      // Keep draining the pipes for the server's whole life: a full pipe would block its logging.
+      if (output.length < 20_000) output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(error.code === 'ENOENT' ? new Error(MISSING) : error);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server on port ${port} exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  const pid = child.pid as number;
+  return {
+    port,
+    pid,
+    url: `redis://127.0.0.1:${port}`,
+    signal(signal) {
+      process.kill(pid, signal);
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * The server a non-fault suite uses: `REDIS_URL` if set (then `stop` does nothing), else a
+ * server of its own.
+ */
+export async function suiteRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  const url = process.env.REDIS_URL;
+  if (url !== undefined && url !== '') return { url, stop: async () => undefined };
+  return startRedis();
+}
+
+/**
+ * Starts `masters` cluster-enabled servers, joins them with `redis-cli --cluster create`
+ * (no replicas), and resolves once every node reports `cluster_state:ok`.
+ */
+export async function startCluster(masters = 3): Promise<RedisClusterServers> {
+  const nodes: RedisServer[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freePort();
+      nodes.push(
+        await startRedis({
+          port,
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--cluster-node-timeout',
+            '5000',
+          ],
+        }),
+      );
+    }
+    await run(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { timeout: 30_000 },
+    );
+    const deadline = Date.now() + 15_000;
+    for (const node of nodes) {
+      const client = new Redis(node.port, '127.0.0.1', { lazyConnect: true });
+      try {
+        await client.connect();
+        while (!String(await client.cluster('INFO')).includes('cluster_state:ok')) {
+          if (Date.now() > deadline) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        client.disconnect();
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { nodes, startupNodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), stop };
+}

@@ -1,0 +1,125 @@
+import { deepStrictEqual } from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  type Algorithm,
+  createLimiter,
+  type Decision,
+  MemoryStore,
+  RedisStore,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
+import { runContractScenario, storeContract } from 'floodgate/testing';
+import { Redis } from 'ioredis';
+import { randomPrefix, suiteRedis } from './helpers/redis.js';
+
+/** Timeouts are not under test here: a busy machine must not turn into a failure. */
+const PATIENT_MS = 5000;
+
+let server: Awaited<ReturnType<typeof suiteRedis>>;
+let client: Redis;
+
+before(async () => {
+  server = await suiteRedis();
+  client = new Redis(server.url);
+  await client.ping();
+});
+
+after(async () => {
+  client.disconnect();
+  await server.stop();
+});
+
+for (const denyCache of [true, false]) {
+  describe(`redis store contract (denyCache: ${denyCache})`, () => {
+    for (const scenario of storeContract) {
+      test(scenario.name, () =>
+        runContractScenario(
+          scenario,
+          (clock) => new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache }),
+          randomPrefix('contract'),
+        ),
+      );
+    }
+  });
+}
+
+// The Lua twins must decide exactly like the TS algorithms, float for float: random call
+// sequences at epoch-sized, fractional times (like the server clock's microseconds) with awkward
+// rates, on both stores, compared Decision by Decision.
+describe('redis store decides exactly like the memory store (property)', () => {
+  const algorithms: fc.Arbitrary<Record<string, Algorithm>> = fc.oneof(
+    fc
+      .record({ limit: fc.integer({ min: 1, max: 12 }), windowMs: fc.integer({ min: 1, max: 3000 }) })
+      .map((o) => ({ default: slidingWindowLog(o) })),
+    fc
+      .record({
+        capacity: fc.integer({ min: 1, max: 12 }),
+        refillPerSecond: fc.oneof(
+          fc.constantFrom(0.3, 7 / 3, 1, 3, 1000 / 7, 0.001),
+          fc.double({ min: 0.01, max: 500, noNaN: true }),
+        ),
+      })
+      .map((o) => ({ default: tokenBucket(o) })),
+    fc
+      .record({
+        capacity: fc.integer({ min: 2, max: 6 }),
+        refillPerSecond: fc.double({ min: 0.1, max: 50, noNaN: true }),
+        limit: fc.integer({ min: 2, max: 8 }),
+        windowMs: fc.integer({ min: 10, max: 2000 }),
+      })
+      .map((o) => ({
+        burst: tokenBucket({ capacity: o.capacity, refillPerSecond: o.refillPerSecond }),
+        window: slidingWindowLog({ limit: o.limit, windowMs: o.windowMs }),
+      })),
+  );
+  const step = fc.record({
+    dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 700, noNaN: true }), fc.integer({ min: 0, max: 400 })),
+    op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'reset'),
+    cost: fc.integer({ min: 0, max: 3 }),
+    key: fc.constantFrom('a', 'b'),
+  });
+
+  test('random sequences give identical Decisions', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        algorithms,
+        fc.array(step, { minLength: 1, maxLength: 40 }),
+        // Epoch-sized (the server clock), small and fractional (injected clocks), and whole.
+        fc.oneof(
+          fc.double({ min: 1.7e12, max: 1.8e12, noNaN: true }),
+          fc.double({ min: 0, max: 2000, noNaN: true }),
+          fc.integer({ min: 0, max: 1_000_000 }),
+        ),
+        async (policies, steps, start) => {
+          let now = start;
+          const clock = (): number => now;
+          const prefix = randomPrefix('prop');
+          const names = Object.keys(policies);
+          const make = (store: MemoryStore | RedisStore) =>
+            names.length === 1
+              ? createLimiter({ algorithm: policies.default as Algorithm, store, prefix, onStoreError: 'throw' })
+              : createLimiter({ policies, store, prefix, onStoreError: 'throw' });
+          const memory = make(new MemoryStore({ clock, sweepIntervalMs: false }));
+          const redis = make(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }));
+          const smallest = Math.min(...Object.values(policies).map((a) => a.limit));
+          for (const [i, s] of steps.entries()) {
+            now += s.dt;
+            const cost = Math.min(s.cost, smallest);
+            if (s.op === 'reset') {
+              memory.reset(s.key);
+              await redis.reset(s.key);
+              continue;
+            }
+            const call = (l: typeof memory): Promise<Decision> =>
+              s.op === 'peek' ? l.peek(s.key, { cost }) : l.consume(s.key, { cost });
+            const [m, r] = [await call(memory), await call(redis)];
+            deepStrictEqual(r, m, `step ${i + 1}: ${s.op} ${s.key} cost ${cost} at ${now}`);
+          }
+        },
+      ),
+      { numRuns: 600, includeErrorInReport: true },
+    );
+  });
+});

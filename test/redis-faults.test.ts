@@ -1,0 +1,291 @@
+import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { after, type TestContext, test } from 'node:test';
+import {
+  createLimiter,
+  type FloodgateError,
+  isFloodgateError,
+  type Limiter,
+  MemoryStore,
+  RedisStore,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
+import { Redis } from 'ioredis';
+import { freePort, type RedisServer, startRedis } from './helpers/redis.js';
+
+const TIMEOUT_MS = 50;
+/** What the issue allows on top of timeoutMs for any one call. */
+const SLACK_MS = 20;
+const TICK_MS = 10;
+
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (reason) => unhandled.push(reason));
+
+const servers = new Set<RedisServer>();
+const clients = new Set<Redis>();
+after(async () => {
+  for (const c of clients) c.disconnect();
+  await Promise.all([...servers].map((s) => s.stop()));
+});
+
+async function start(port?: number): Promise<RedisServer> {
+  const server = await startRedis(port === undefined ? {} : { port });
+  servers.add(server);
+  return server;
+}
+
+function connect(port: number): Redis {
+  // The defaults a user gets, plus the error listener every ioredis user should add.
+  const client = new Redis(port, '127.0.0.1');
+  client.on('error', () => undefined);
+  clients.add(client);
+  return client;
+}
+
+type PolicyName = 'allow' | 'deny' | 'throw' | 'fallback';
+
+interface Sample {
+  readonly name: PolicyName;
+  readonly start: number;
+  readonly ms: number;
+  readonly allowed?: boolean;
+  readonly degraded: boolean;
+  /** The store error's code: the Decision's `cause`, or what `throw` rejected with. */
+  readonly code?: string;
+}
+
+interface Subject {
+  readonly name: PolicyName;
+  readonly limiter: Limiter;
+  readonly outages: FloodgateError[];
+}
+
+/** One limiter per failure policy, all on one store (one client), as an app would have. */
+function subjects(client: Redis, names: readonly PolicyName[]): Subject[] {
+  const store = new RedisStore({ client, timeoutMs: TIMEOUT_MS });
+  return names.map((name) => {
+    const outages: FloodgateError[] = [];
+    const limiter =
+      name === 'fallback'
+        ? // Small, so the fallback's own decisions show: 5 allowed, then denied, during the outage.
+          createLimiter({
+            algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }),
+            store,
+            prefix: `faults-${name}`,
+            onStoreError: new MemoryStore(),
+            onOutage: (e) => outages.push(e),
+          })
+        : createLimiter({
+            algorithm: tokenBucket({ capacity: 1_000_000, refillPerSecond: 1_000_000 }),
+            store,
+            prefix: `faults-${name}`,
+            onStoreError: name,
+            onOutage: (e) => outages.push(e),
+          });
+    return { name, limiter, outages };
+  });
+}
+
+/** Calls every limiter every TICK_MS (without waiting for earlier calls) until `done()` resolves. */
+async function drive(list: readonly Subject[], done: Promise<void>): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  const pending: Promise<void>[] = [];
+  const tick = (): void => {
+    for (const { name, limiter } of list) {
+      const begin = performance.now();
+      pending.push(
+        limiter.consume('k').then(
+          (d) => {
+            samples.push({
+              name,
+              start: begin,
+              ms: performance.now() - begin,
+              allowed: d.allowed,
+              degraded: d.degraded === true,
+              ...(d.cause === undefined ? {} : { code: d.cause.code }),
+            });
+          },
+          (error: unknown) => {
+            samples.push({
+              name,
+              start: begin,
+              ms: performance.now() - begin,
+              degraded: true,
+              code: isFloodgateError(error) ? error.code : String(error),
+            });
+          },
+        ),
+      );
+    }
+  };
+  const timer = setInterval(tick, TICK_MS);
+  await done;
+  clearInterval(timer);
+  await Promise.all(pending);
+  return samples.sort((a, b) => a.start - b.start);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Watches how late this process's timers fire. On a machine busy with other work the test process
+ * itself can be descheduled for tens of milliseconds, which no store can help; a call is allowed
+ * that much on top of timeoutMs + SLACK_MS, and only that much (near zero on an idle machine).
+ */
+function watchLag(): { stop(): void; lagDuring(from: number, to: number): number } {
+  const PERIOD = 5;
+  const ticks: { at: number; late: number }[] = [];
+  let expected = performance.now() + PERIOD;
+  const timer = setInterval(() => {
+    const at = performance.now();
+    ticks.push({ at, late: Math.max(0, at - expected) });
+    expected = at + PERIOD;
+  }, PERIOD);
+  return {
+    stop: () => clearInterval(timer),
+    lagDuring(from, to) {
+      let late = 0;
+      // A tick `late` ms late means the loop was stalled from (at - late) to at.
+      for (const t of ticks) if (t.at >= from && t.at - t.late <= to) late = Math.max(late, t.late);
+      return late;
+    },
+  };
+}
+
+function checkLatency(samples: readonly Sample[], lag: ReturnType<typeof watchLag>, t: TestContext): void {
+  const slow = samples.filter((s) => s.ms > TIMEOUT_MS + SLACK_MS + lag.lagDuring(s.start, s.start + s.ms));
+  deepStrictEqual(
+    slow.map((s) => `${s.name} ${s.ms.toFixed(1)} ms`),
+    [],
+    `every call answered within ${TIMEOUT_MS} + ${SLACK_MS} ms`,
+  );
+  const slowest = samples.reduce((a, b) => (b.ms > a.ms ? b : a));
+  t.diagnostic(
+    `slowest of ${samples.length} calls: ${slowest.ms.toFixed(1)} ms (this process's timers ran up to ${lag
+      .lagDuring(0, Number.POSITIVE_INFINITY)
+      .toFixed(1)} ms late)`,
+  );
+}
+
+function checkDegraded(samples: readonly Sample[], from: number, to: number, codes: readonly string[]): void {
+  const during = samples.filter((s) => s.start >= from && s.start < to);
+  ok(during.length > 0);
+  for (const s of during) {
+    const where = `${s.name} at ${(s.start - from).toFixed(0)} ms: ${JSON.stringify(s)}`;
+    ok(s.degraded && s.code !== undefined && codes.includes(s.code), where);
+    if (s.name === 'allow') strictEqual(s.allowed, true, where);
+    if (s.name === 'deny') strictEqual(s.allowed, false, where);
+    if (s.name === 'throw') strictEqual(s.allowed, undefined, where);
+  }
+}
+
+/** The first Redis-backed answer after `from` comes within `withinMs`, and every later one is too. */
+function checkResumed(samples: readonly Sample[], name: PolicyName, from: number, withinMs: number): number {
+  const after = samples.filter((s) => s.name === name && s.start >= from);
+  const first = after.findIndex((s) => !s.degraded);
+  ok(first >= 0, `${name}: no Redis-backed decision after ${from}`);
+  const at = (after[first] as Sample).start - from;
+  ok(at <= withinMs, `${name}: Redis-backed again ${at.toFixed(0)} ms after the restart`);
+  deepStrictEqual(
+    after.slice(first).filter((s) => s.degraded),
+    [],
+    `${name}: no degraded decision once resumed`,
+  );
+  return at;
+}
+
+test('Redis killed (SIGKILL) for 3 s, then restarted on its port', async (t) => {
+  const names: PolicyName[] = ['allow', 'deny', 'throw', 'fallback'];
+  let server = await start();
+  const client = connect(server.port);
+  await client.ping();
+  const list = subjects(client, names);
+  let killedAt = 0;
+  let restartedAt = 0;
+  const lag = watchLag();
+  const samples = await drive(
+    list,
+    (async () => {
+      await sleep(500);
+      killedAt = performance.now();
+      await server.stop();
+      await sleep(3000);
+      server = await start(server.port);
+      restartedAt = performance.now();
+      await sleep(1500);
+    })(),
+  );
+  lag.stop();
+  checkLatency(samples, lag, t);
+  deepStrictEqual(
+    samples.filter((s) => s.start < killedAt && s.degraded),
+    [],
+    'Redis-backed before the kill',
+  );
+  // Calls in flight at the kill time out; 100 ms later the client knows it is disconnected.
+  checkDegraded(samples, killedAt + 100, restartedAt, ['ERR_STORE_UNAVAILABLE', 'ERR_STORE_TIMEOUT']);
+  const fallback = samples.filter((s) => s.name === 'fallback' && s.degraded);
+  ok(fallback.length > 50);
+  strictEqual(fallback.filter((s) => s.allowed).length, 5, 'the fallback store decides: 5 allowed, then denied');
+  const resumed = names.map((name) => checkResumed(samples, name, restartedAt, 1000));
+  t.diagnostic(`Redis-backed again after ${resumed.map((ms) => ms.toFixed(0)).join(', ')} ms (${names.join(', ')})`);
+  for (const { name, outages } of list) strictEqual(outages.length, 1, `${name}: outage reported once`);
+  strictEqual(unhandled.length, 0, String(unhandled[0]));
+});
+
+test('Redis paused (SIGSTOP 2 s, SIGCONT): latency stays bounded', async (t) => {
+  const names: PolicyName[] = ['allow', 'deny', 'throw', 'fallback'];
+  const server = await start();
+  const client = connect(server.port);
+  await client.ping();
+  const list = subjects(client, names);
+  let stoppedAt = 0;
+  let continuedAt = 0;
+  const lag = watchLag();
+  const samples = await drive(
+    list,
+    (async () => {
+      await sleep(300);
+      stoppedAt = performance.now();
+      server.signal('SIGSTOP');
+      await sleep(2000);
+      server.signal('SIGCONT');
+      continuedAt = performance.now();
+      await sleep(1000);
+    })(),
+  );
+  lag.stop();
+  checkLatency(samples, lag, t);
+  // Until the first call times out, the store still counts as healthy and may serve the
+  // fallback limiter's key from the deny cache (a true answer); after that, every call degrades.
+  checkDegraded(samples, stoppedAt + TIMEOUT_MS + TICK_MS, continuedAt - TIMEOUT_MS, ['ERR_STORE_TIMEOUT']);
+  const resumed = names.map((name) => checkResumed(samples, name, continuedAt, 500));
+  t.diagnostic(`Redis-backed again after ${resumed.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+  for (const { name, outages } of list) strictEqual(outages.length, 1, `${name}: outage reported once`);
+  strictEqual(unhandled.length, 0, String(unhandled[0]));
+});
+
+test('cold start: limiter created before Redis listens; Redis-backed within 1 s of its start', async (t) => {
+  const port = await freePort();
+  const client = connect(port);
+  const list = subjects(client, ['allow', 'fallback']);
+  let startedAt = 0;
+  const lag = watchLag();
+  const samples = await drive(
+    list,
+    (async () => {
+      await sleep(1000);
+      await start(port);
+      startedAt = performance.now();
+      await sleep(1200);
+    })(),
+  );
+  lag.stop();
+  checkLatency(samples, lag, t);
+  checkDegraded(samples, 0, startedAt, ['ERR_STORE_UNAVAILABLE']);
+  const resumed = ['allow', 'fallback'].map((name) => checkResumed(samples, name as PolicyName, startedAt, 1000));
+  t.diagnostic(`Redis-backed ${resumed.map((ms) => ms.toFixed(0)).join(', ')} ms after Redis started`);
+  for (const { name, outages } of list) strictEqual(outages.length, 1, `${name}: outage reported once`);
+  strictEqual(unhandled.length, 0, String(unhandled[0]));
+});

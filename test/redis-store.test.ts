@@ -1,0 +1,405 @@
+import { deepStrictEqual, ok, strictEqual, throws } from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  createLimiter,
+  type Decision,
+  FloodgateError,
+  RedisStore,
+  type RedisStoreOptions,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
+import { Redis } from 'ioredis';
+import { DENY_CACHE_MAX_KEYS, DenyCache } from '../src/stores/redis/deny-cache.js';
+import { type RedisServer, randomPrefix, startRedis, suiteRedis } from './helpers/redis.js';
+
+/** Timeouts are not under test here: a busy machine must not turn into a failure. */
+const PATIENT_MS = 5000;
+
+let server: Awaited<ReturnType<typeof suiteRedis>>;
+let client: Redis;
+
+before(async () => {
+  server = await suiteRedis();
+  client = new Redis(server.url);
+  await client.ping();
+});
+
+after(async () => {
+  client.disconnect();
+  await server.stop();
+});
+
+function code(error: unknown): string | undefined {
+  return error instanceof FloodgateError ? error.code : undefined;
+}
+
+describe('RedisStore options', () => {
+  test('every option is checked at construction', () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{}, /client must be an ioredis Redis or Cluster instance, got undefined/],
+      [{ client: { status: 'ready' } }, /client must be an ioredis Redis or Cluster instance, got an object/],
+      [{ client, timeoutMs: 0 }, /timeoutMs must be a positive integer number of milliseconds.*, got 0/],
+      [{ client, timeoutMs: 1.5 }, /timeoutMs must be .*got 1.5/],
+      [{ client, timeoutMs: '50' }, /timeoutMs must be .*got "50"/],
+      [{ client, timeoutMs: 2 ** 31 }, /timeoutMs must be .*got 2147483648/],
+      [{ client, denyCache: 'yes' }, /denyCache must be true or false, got "yes"/],
+      [{ client, timeoutMs: null }, /timeoutMs must be .*got null/],
+      [{ client, denyCache: null }, /denyCache must be true or false, got null/],
+      [{ client, clock: 5 }, /clock must be a function, got 5/],
+      [{ client, timeout: 50 }, /unknown option "timeout"; allowed options are client, timeoutMs, denyCache, clock/],
+    ];
+    for (const [options, message] of bad) {
+      throws(
+        () => new RedisStore(options as unknown as RedisStoreOptions),
+        (e: unknown) => code(e) === 'ERR_INVALID_OPTION' && message.test((e as Error).message),
+        message.source,
+      );
+    }
+    throws(
+      () => new RedisStore(undefined as unknown as RedisStoreOptions),
+      /RedisStore: options must be an object, got undefined/,
+    );
+  });
+
+  test('a prefix with braces is refused when the limiter is created', () => {
+    throws(
+      () =>
+        createLimiter({
+          algorithm: slidingWindowLog({ limit: 1, windowMs: 1000 }),
+          store: new RedisStore({ client, timeoutMs: PATIENT_MS }),
+          prefix: 'a{b',
+        }),
+      /RedisStore: prefix must be a string without \{ or \}.*got "a\{b"/,
+    );
+  });
+});
+
+describe('key layout', () => {
+  test('keys are prefix, hash-tagged key and policy; braces and % in keys are escaped', async () => {
+    const prefix = randomPrefix('layout');
+    const limiter = createLimiter({
+      policies: {
+        burst: tokenBucket({ capacity: 5, refillPerSecond: 1 }),
+        hour: slidingWindowLog({ limit: 10, windowMs: 60_000 }),
+      },
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    for (const key of ['user:42', 'a{b}c', '}x{', 'a%7Bb', 'a{b']) await limiter.consume(key);
+    const keys = (await client.keys(`${prefix}:*`)).sort();
+    deepStrictEqual(
+      keys,
+      [
+        `${prefix}:{%7Dx%7B}:burst`,
+        `${prefix}:{%7Dx%7B}:hour`,
+        `${prefix}:{a%257Bb}:burst`,
+        `${prefix}:{a%257Bb}:hour`,
+        `${prefix}:{a%7Bb%7Dc}:burst`,
+        `${prefix}:{a%7Bb%7Dc}:hour`,
+        `${prefix}:{a%7Bb}:burst`,
+        `${prefix}:{a%7Bb}:hour`,
+        `${prefix}:{user:42}:burst`,
+        `${prefix}:{user:42}:hour`,
+      ].sort(),
+    );
+  });
+
+  test('long keys are stored hashed', async () => {
+    const prefix = randomPrefix('long');
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    await limiter.consume('x'.repeat(10_000));
+    const [key] = await client.keys(`${prefix}:*`);
+    ok(key !== undefined && /^[^{]+:\{#[A-Za-z0-9_-]{43}\}:default$/.test(key), String(key));
+  });
+});
+
+describe('failures are coded errors', () => {
+  test('a Redis error becomes ERR_STORE with the reply error as cause', async () => {
+    const prefix = randomPrefix('wrongtype');
+    await client.hset(`${prefix}:{k}:default`, 'f', '1');
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS }),
+      prefix,
+      onOutage: () => undefined,
+    });
+    const d = await limiter.consume('k');
+    strictEqual(d.degraded, true);
+    strictEqual(d.cause?.code, 'ERR_STORE');
+    ok(d.cause?.cause instanceof Error && /WRONGTYPE/.test(d.cause.cause.message), String(d.cause?.cause));
+  });
+
+  test('a lazyConnect client is answered at once, told to connect, and used once ready', async () => {
+    const lazy = new Redis(server.url, { lazyConnect: true });
+    try {
+      const limiter = createLimiter({
+        algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+        store: new RedisStore({ client: lazy, timeoutMs: PATIENT_MS }),
+        prefix: randomPrefix('lazy'),
+        onOutage: () => undefined,
+      });
+      const first = await limiter.consume('k');
+      strictEqual(first.cause?.code, 'ERR_STORE_UNAVAILABLE');
+      await new Promise<void>((resolve) => lazy.once('ready', () => resolve()));
+      const second = await limiter.consume('k');
+      deepStrictEqual(second, { allowed: true, limit: 3, remaining: 2, resetMs: 1000, retryAfterMs: 0 });
+    } finally {
+      lazy.disconnect();
+    }
+  });
+});
+
+describe('bounded state', () => {
+  test('a sliding log keeps at most limit entries and its PTTL is the newest expiry', async () => {
+    const prefix = randomPrefix('log');
+    let now = 1_000_000;
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS, clock: () => now, denyCache: false }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    const key = `${prefix}:{k}:default`;
+    for (let i = 0; i < 20; i++) {
+      await limiter.consume('k');
+      ok((await client.llen(key)) <= 5);
+      now += 10;
+    }
+    strictEqual(await client.llen(key), 5);
+    const pttl = await client.pttl(key);
+    // Set by the 5th call (newest entry): 60,000 ms + 1, less the real time since.
+    ok(pttl > 55_000 && pttl <= 60_001, String(pttl));
+    // Once the window has passed, expired entries leave as soon as the key is touched.
+    now += 60_000;
+    await limiter.consume('k');
+    strictEqual(await client.llen(key), 1);
+  });
+
+  test('a token bucket is one short string with a PTTL at the instant it is full again', async () => {
+    const prefix = randomPrefix('bucket');
+    const limiter = createLimiter({
+      algorithm: tokenBucket({ capacity: 10, refillPerSecond: 2 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    await limiter.consume('k', { cost: 4 });
+    const key = `${prefix}:{k}:default`;
+    strictEqual(await client.type(key), 'string');
+    ok((await client.strlen(key)) <= 24);
+    const pttl = await client.pttl(key);
+    ok(pttl > 1900 && pttl <= 2002, String(pttl));
+  });
+
+  test('keys disappear once they can no longer change a decision', async () => {
+    const prefix = randomPrefix('gone');
+    const store = new RedisStore({ client, timeoutMs: PATIENT_MS });
+    const log = createLimiter({
+      algorithm: slidingWindowLog({ limit: 3, windowMs: 100 }),
+      store,
+      prefix: `${prefix}-log`,
+      onStoreError: 'throw',
+    });
+    const bucket = createLimiter({
+      algorithm: tokenBucket({ capacity: 2, refillPerSecond: 20 }),
+      store,
+      prefix: `${prefix}-bucket`,
+      onStoreError: 'throw',
+    });
+    await Promise.all([log.consume('k'), log.consume('k'), bucket.consume('k', { cost: 2 })]);
+    const keys = await client.keys(`${prefix}-*`);
+    strictEqual(keys.length, 2);
+    for (const key of keys) ok((await client.pttl(key)) > 0, key);
+    await new Promise((r) => setTimeout(r, 180));
+    strictEqual(await client.exists(...keys), 0);
+  });
+
+  test('bytes per key (MEMORY USAGE ... SAMPLES 0)', async (t) => {
+    const prefix = 'api';
+    const store = new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false });
+    const figures: string[] = [];
+    const measure = async (label: string, key: string): Promise<number> => {
+      const bytes = Number(await client.memory('USAGE', key, 'SAMPLES', 0));
+      figures.push(`${label}: ${bytes} bytes (${key})`);
+      return bytes;
+    };
+    const user = `user:${randomPrefix('m').slice(2)}`;
+    const bucket = createLimiter({
+      algorithm: tokenBucket({ capacity: 100, refillPerSecond: 10 }),
+      store,
+      prefix: `${prefix}-tb`,
+      onStoreError: 'throw',
+    });
+    await bucket.consume(user);
+    const tb = await measure('token bucket', `${prefix}-tb:{${user}}:default`);
+    const sizes: Record<number, number> = {};
+    for (const entries of [1, 10, 100]) {
+      const log = createLimiter({
+        algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
+        store,
+        prefix: `${prefix}-swl${entries}`,
+        onStoreError: 'throw',
+      });
+      for (let i = 0; i < entries; i++) await log.consume(user);
+      sizes[entries] = await measure(`sliding log, ${entries} entries`, `${prefix}-swl${entries}:{${user}}:default`);
+    }
+    figures.push(`sliding log per entry: ${(((sizes[100] as number) - (sizes[1] as number)) / 99).toFixed(1)} bytes`);
+    for (const line of figures) t.diagnostic(line);
+    await client.del(
+      `${prefix}-tb:{${user}}:default`,
+      ...[1, 10, 100].map((n) => `${prefix}-swl${n}:{${user}}:default`),
+    );
+    ok(tb <= 128, `token bucket ${tb} bytes`);
+    ok((sizes[100] as number) <= 3072, `sliding log of 100 ${sizes[100]} bytes`);
+  });
+});
+
+describe('deny cache', () => {
+  let own: RedisServer;
+  let counted: Redis;
+
+  before(async () => {
+    // Its own server: INFO commandstats counts every client's scripts.
+    own = await startRedis();
+    counted = new Redis(own.port, '127.0.0.1');
+    await counted.ping();
+    // Load the script once, so the counts below are one EVALSHA per round trip.
+    await hotLimiter().consume('warm-up');
+  });
+
+  after(async () => {
+    counted.disconnect();
+    await own.stop();
+  });
+
+  async function scriptCalls(): Promise<number> {
+    const info = await counted.info('commandstats');
+    let calls = 0;
+    for (const m of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(m[1]);
+    return calls;
+  }
+
+  function hotLimiter(denyCache?: boolean) {
+    return createLimiter({
+      algorithm: slidingWindowLog({ limit: 2, windowMs: 60_000 }),
+      store: new RedisStore(
+        denyCache === undefined
+          ? { client: counted, timeoutMs: PATIENT_MS }
+          : { client: counted, timeoutMs: PATIENT_MS, denyCache },
+      ),
+      prefix: randomPrefix('hot'),
+      onStoreError: 'throw',
+    });
+  }
+
+  test('a denied hot key is answered without a round trip, with the wait counted down', async () => {
+    const limiter = hotLimiter();
+    const start = await scriptCalls();
+    await limiter.consume('k');
+    await limiter.consume('k');
+    const denied = await limiter.consume('k');
+    strictEqual(denied.allowed, false);
+    strictEqual(await scriptCalls(), start + 3);
+    let last = denied.retryAfterMs;
+    for (let i = 0; i < 500; i++) {
+      const d = limiter.decide('k');
+      ok(!(d instanceof Promise), 'a cached denial is answered synchronously');
+      strictEqual(d.allowed, false);
+      strictEqual(d.remaining, 0);
+      ok(d.retryAfterMs > 0 && d.retryAfterMs <= last, `${d.retryAfterMs} after ${last}`);
+      last = d.retryAfterMs;
+    }
+    const bigger = await limiter.peek('k', { cost: 2 });
+    strictEqual(bigger.allowed, false);
+    strictEqual(await scriptCalls(), start + 3, 'equal and larger costs, consume and peek, all local');
+    await limiter.consume('k', { cost: 0 });
+    strictEqual(await scriptCalls(), start + 4, 'a smaller cost goes to Redis');
+  });
+
+  test('reset clears it', async () => {
+    const limiter = hotLimiter();
+    await limiter.consume('k');
+    await limiter.consume('k');
+    strictEqual((await limiter.consume('k')).allowed, false);
+    await limiter.reset('k');
+    const start = await scriptCalls();
+    const d = await limiter.consume('k');
+    deepStrictEqual(d, { allowed: true, limit: 2, remaining: 1, resetMs: 60_000, retryAfterMs: 0 });
+    strictEqual(await scriptCalls(), start + 1);
+  });
+
+  test('denyCache: false sends every call', async () => {
+    const limiter = hotLimiter(false);
+    const start = await scriptCalls();
+    for (let i = 0; i < 50; i++) await limiter.consume('k');
+    strictEqual(await scriptCalls(), start + 50);
+  });
+
+  test('cached Decisions equal what Redis says, until the wait has passed', async () => {
+    let now = 5000;
+    const prefix = randomPrefix('exact');
+    const policies = {
+      burst: tokenBucket({ capacity: 3, refillPerSecond: 1 }),
+      window: slidingWindowLog({ limit: 4, windowMs: 10_000 }),
+    };
+    const cached = createLimiter({
+      policies,
+      store: new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    const truth = createLimiter({
+      policies,
+      store: new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now, denyCache: false }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    for (let i = 0; i < 3; i++) await cached.consume('k');
+    const denied = await cached.consume('k');
+    strictEqual(denied.allowed, false);
+    strictEqual(denied.retryAfterMs, 1000);
+    for (const dt of [1, 250, 499, 999]) {
+      now = 5000 + dt;
+      const start = await scriptCalls();
+      const hit = await cached.consume('k');
+      strictEqual(await scriptCalls(), start, `at +${dt} ms: answered locally`);
+      deepStrictEqual(hit, await truth.peek('k'), `at +${dt} ms`);
+    }
+    now = 6000;
+    const start = await scriptCalls();
+    strictEqual((await cached.consume('k')).allowed, true);
+    strictEqual(await scriptCalls(), start + 1);
+  });
+
+  test('its size is bounded', () => {
+    const cache = new DenyCache();
+    const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];
+    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, 0, denied);
+    strictEqual(cache.get('k0', 1, 1), undefined, 'the oldest key was forgotten');
+    ok(cache.get(`k${DENY_CACHE_MAX_KEYS}`, 1, 1) !== undefined);
+    ok(cache.get('k1', 1, 1) !== undefined);
+  });
+});
+
+describe('scripts', () => {
+  test('a server that lost its scripts (SCRIPT FLUSH, a restart) gets them again with the next call', async () => {
+    const limiter = createLimiter({
+      algorithm: tokenBucket({ capacity: 5, refillPerSecond: 1 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS }),
+      prefix: randomPrefix('flush'),
+      onStoreError: 'throw',
+    });
+    strictEqual((await limiter.consume('k')).remaining, 4);
+    await client.script('FLUSH');
+    const d = await limiter.consume('k');
+    strictEqual(d.degraded, undefined);
+    strictEqual(d.remaining, 3);
+  });
+});
