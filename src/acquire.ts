@@ -20,6 +20,8 @@ export interface AcquireOptions {
 export type WaitQueues = Map<string, Waiter[]>;
 
 const DEFAULT_MAX_WAIT_MS = 30_000;
+/** setTimeout's longest delay: Node fires a longer one after 1 ms instead, which would poll. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Reads and checks `acquire`'s own options (the cost is the limiter's business). */
 export function acquireOptions(options: unknown): {
@@ -28,7 +30,7 @@ export function acquireOptions(options: unknown): {
   signal: AbortSignal | undefined;
 } {
   const given = checkOptionsObject('acquire', options, ['cost', 'maxWaitMs', 'signal'], false);
-  const maxWaitMs = given.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const maxWaitMs = given.maxWaitMs === undefined ? DEFAULT_MAX_WAIT_MS : given.maxWaitMs;
   if (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
     throw invalidOption('acquire', 'maxWaitMs', 'a non-negative number of milliseconds or Infinity', maxWaitMs);
   }
@@ -75,9 +77,13 @@ class Waiter {
   }
 
   /** Waits behind others; that time spends the budget too. */
-  queue(): void {
-    if (!Number.isFinite(this.maxWaitMs)) return;
-    this.#timer = setTimeout(() => this.#settle(undefined, this.#exceeded()), this.maxWaitMs);
+  queue(delay = this.maxWaitMs): void {
+    if (!Number.isFinite(delay)) return;
+    if (delay > MAX_TIMER_MS) {
+      this.#timer = setTimeout(() => this.queue(delay - MAX_TIMER_MS), MAX_TIMER_MS);
+      return;
+    }
+    this.#timer = setTimeout(() => this.#settle(undefined, this.#exceeded()), delay);
   }
 
   async run(): Promise<void> {
@@ -101,7 +107,8 @@ class Waiter {
       );
     const wait = Math.max(1, decision.retryAfterMs);
     if (performance.now() + wait > this.#deadline) return this.#settle(undefined, this.#exceeded());
-    this.#timer = setTimeout(() => void this.run(), wait);
+    // Past the longest timer, wake early and ask again: one store call per 24.8 days.
+    this.#timer = setTimeout(() => void this.run(), Math.min(wait, MAX_TIMER_MS));
   }
 
   #exceeded(): FloodgateError {

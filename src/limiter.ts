@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { type AcquireOptions, acquireOptions, acquireSlot, type WaitQueues } from './acquire.js';
 import { FloodgateError, isStoreFailure } from './errors.js';
 import { storageKey } from './keys.js';
@@ -33,7 +34,8 @@ export interface LimiterOptions {
   onStoreError?: StoreErrorPolicy;
   /**
    * Told once when the store starts failing, not once per call; told again only after a
-   * success has ended that outage. Defaults to a `console.warn`.
+   * success has ended that outage, and at most once per 10 s (one key that always fails amid
+   * healthy traffic is not a new outage per call). Defaults to a `console.warn`.
    */
   onOutage?: (error: FloodgateError) => void;
 }
@@ -73,6 +75,8 @@ export interface Limiter {
 const OWNER = 'createLimiter';
 const POLICY_NAME = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_PREFIX = 'floodgate';
+/** Outage reports are at least this far apart, whatever the success/failure interleaving. */
+const REPORT_INTERVAL_MS = 10_000;
 
 function isAlgorithm(value: unknown): value is Algorithm {
   return (
@@ -144,13 +148,14 @@ export function createLimiter(options: LimiterOptions): Limiter {
     'onOutage',
   ]);
   const policies = resolvePolicies(given);
-  const store = given.store ?? new MemoryStore();
+  // Only `undefined` means "not given"; a null is reported, never swapped for the default.
+  const store = given.store === undefined ? new MemoryStore() : given.store;
   if (!isStore(store))
     throw invalidOption(OWNER, 'store', 'a store such as new MemoryStore() or new RedisStore({...})', store);
-  const prefix = given.prefix ?? DEFAULT_PREFIX;
+  const prefix = given.prefix === undefined ? DEFAULT_PREFIX : given.prefix;
   if (typeof prefix !== 'string' || prefix.length === 0)
     throw invalidOption(OWNER, 'prefix', 'a non-empty string', prefix);
-  const onStoreError = given.onStoreError ?? 'allow';
+  const onStoreError = given.onStoreError === undefined ? 'allow' : given.onStoreError;
   if (onStoreError !== 'allow' && onStoreError !== 'deny' && onStoreError !== 'throw' && !isStore(onStoreError)) {
     throw invalidOption(OWNER, 'onStoreError', "'allow', 'deny', 'throw' or a fallback store", onStoreError);
   }
@@ -167,6 +172,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   for (const p of policies) if (p.algorithm.limit < smallest.algorithm.limit) smallest = p;
   const maxCost = smallest.algorithm.limit;
   let outage = false;
+  let reportedAt = Number.NEGATIVE_INFINITY;
 
   function checkCost(cost: unknown): number {
     if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0) {
@@ -214,6 +220,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
       : { allowed, limit, remaining: 0, resetMs: 1000, retryAfterMs: 1000, degraded: true, cause: error };
   }
 
+  function report(error: FloodgateError): void {
+    const at = performance.now();
+    if (at - reportedAt < REPORT_INTERVAL_MS) return;
+    reportedAt = at;
+    try {
+      onOutage(error);
+    } catch {
+      // A throwing reporter must not turn a handled outage into a crash.
+    }
+  }
+
   function failed(error: unknown, key: string, cost: number, charge: boolean): Decision | Promise<Decision> {
     if (!isStoreFailure(error)) {
       // Not a store failure we know: wrap it so the policy still applies and the cause is kept.
@@ -224,11 +241,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const storeError = error as FloodgateError;
     if (!outage) {
       outage = true;
-      try {
-        onOutage(storeError);
-      } catch {
-        // A throwing reporter must not turn a handled outage into a crash.
-      }
+      report(storeError);
     }
     if (onStoreError === 'throw') throw storeError;
     if (fallback === undefined) return degraded(storeError, onStoreError === 'allow');
@@ -237,11 +250,14 @@ export function createLimiter(options: LimiterOptions): Limiter {
       degraded: true,
       cause: storeError,
     });
+    const bothFailed = (fallbackError: unknown): never => {
+      throw new FloodgateError('ERR_STORE', 'store and fallback store both failed', { cause: fallbackError });
+    };
     try {
       const result = fallback.decide(key, cost, charge);
-      return result instanceof Promise ? result.then(mark) : mark(result);
+      return result instanceof Promise ? result.then(mark, bothFailed) : mark(result);
     } catch (fallbackError) {
-      throw new FloodgateError('ERR_STORE', 'store and fallback store both failed', { cause: fallbackError });
+      return bothFailed(fallbackError);
     }
   }
 
@@ -260,10 +276,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return run(storageKey(key), checkCost(cost), true);
   }
 
-  function callCost(options: CallOptions | undefined): number {
+  function callCost(owner: 'consume' | 'peek', options: CallOptions | undefined): number {
     if (options === undefined) return 1;
-    checkOptionsObject('consume', options, ['cost']);
-    return checkCost(options.cost ?? 1);
+    checkOptionsObject(owner, options, ['cost']);
+    // Only `undefined` means "not given": a null cost is a mistake to report, not a cost of 1.
+    return checkCost(options.cost === undefined ? 1 : options.cost);
   }
 
   function settle(result: Decision | Promise<Decision>): Promise<Decision> {
@@ -280,14 +297,14 @@ export function createLimiter(options: LimiterOptions): Limiter {
     // rejects rather than throws.
     consume(key, callOptions) {
       try {
-        return settle(run(storageKey(key), callCost(callOptions), true));
+        return settle(run(storageKey(key), callCost('consume', callOptions), true));
       } catch (error) {
         return Promise.reject(error);
       }
     },
     peek(key, callOptions) {
       try {
-        return settle(run(storageKey(key), callCost(callOptions), false));
+        return settle(run(storageKey(key), callCost('peek', callOptions), false));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -299,7 +316,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     async acquire(key, options) {
       const k = storageKey(key);
       const { cost, maxWaitMs, signal } = acquireOptions(options);
-      const checked = checkCost(cost ?? 1);
+      const checked = checkCost(cost === undefined ? 1 : cost);
       return acquireSlot(queues, k, maxWaitMs, signal, () => run(k, checked, true));
     },
   };

@@ -57,16 +57,18 @@ export class MemoryStore implements Store {
   #size = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweepTable = 0;
+  /** When full: no state expires before this, so a full pass before then would be wasted. */
+  #fullUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options?: MemoryStoreOptions) {
     const given = checkOptionsObject(OWNER, options, ['clock', 'maxKeys', 'sweepIntervalMs'], false);
     this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock) ?? monotonicClock;
-    const maxKeys = given.maxKeys ?? DEFAULT_MAX_KEYS;
+    const maxKeys = given.maxKeys === undefined ? DEFAULT_MAX_KEYS : given.maxKeys;
     if (typeof maxKeys !== 'number' || !Number.isSafeInteger(maxKeys) || maxKeys < 1) {
       throw invalidOption(OWNER, 'maxKeys', 'a positive integer', maxKeys);
     }
     this.#maxKeys = maxKeys;
-    const sweepIntervalMs = given.sweepIntervalMs ?? 60_000;
+    const sweepIntervalMs = given.sweepIntervalMs === undefined ? 60_000 : given.sweepIntervalMs;
     if (sweepIntervalMs !== false) {
       if (typeof sweepIntervalMs !== 'number' || !Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 1) {
         throw invalidOption(
@@ -138,16 +140,17 @@ export class MemoryStore implements Store {
           return decisions;
         }
         // Make room for every new key first, so a full store refuses before charging any policy.
+        // This key's expired states go first and count as new: were the sweep to drop one, the
+        // room made would fall short and the store would pass maxKeys.
         let absent = 0;
-        for (const { states } of tables) if (!states.has(key)) absent++;
-        if (absent > 0) {
-          store.#admit(tables[0] as Table, absent, now);
-          store.#size -= absent;
+        for (let i = 0; i < tables.length; i++) {
+          const { states } = tables[i] as Table;
+          if (current[i] === undefined && states.delete(key)) store.#size--;
+          if (!states.has(key)) absent++;
         }
+        if (absent > 0) store.#admit(tables[0] as Table, absent, now);
         for (let i = 0; i < tables.length; i++) {
           const { algorithm, states } = tables[i] as Table;
-          // The sweep above may have dropped one of this key's expired states: count what is new now.
-          if (!states.has(key)) store.#size++;
           states.set(key, algorithm.charge(current[i], now, cost));
         }
         return decisions;
@@ -208,7 +211,9 @@ export class MemoryStore implements Store {
   #admit(table: Table, count: number, now: number): void {
     this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
     if (this.#size + count > this.#maxKeys) {
-      for (const t of this.#tables.values()) this.#sweepSome(t, t.states.size, now);
+      // A full pass costs O(maxKeys): make one only once some state may have expired since the
+      // last, or a flood of new keys at a full store would stall the event loop on every call.
+      if (now >= this.#fullUntil) this.#fullUntil = this.#sweepAll(now);
       if (this.#size + count > this.#maxKeys) {
         throw new FloodgateError(
           'ERR_STORE_FULL',
@@ -217,6 +222,24 @@ export class MemoryStore implements Store {
       }
     }
     this.#size += count;
+  }
+
+  /**
+   * Drops every expired state and returns the earliest expiry among the states kept. Charging
+   * only ever moves a state's expiry later, so nothing expires before that instant.
+   */
+  #sweepAll(now: number): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const { algorithm, states } of this.#tables.values()) {
+      for (const [key, state] of states) {
+        const at = algorithm.expiresAt(state);
+        if (at <= now) {
+          states.delete(key);
+          this.#size--;
+        } else if (at < earliest) earliest = at;
+      }
+    }
+    return earliest;
   }
 
   /** Looks at up to `budget` entries of `table`, resuming where the last look stopped. */

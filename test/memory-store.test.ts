@@ -1,0 +1,446 @@
+import { strict as assert } from 'node:assert';
+import { describe, type TestContext, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  type Algorithm,
+  createLimiter,
+  type Decision,
+  FloodgateError,
+  type Limiter,
+  MAX_KEY_LENGTH,
+  MemoryStore,
+  type SlidingWindowLogState,
+  type StoreErrorPolicy,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
+import { heapAfterGc } from './helpers/gc.js';
+
+const quiet = { onOutage: () => {} };
+
+/** Steps the wall clock by `offsetMs` from the real time, as NTP or an operator would. */
+function stepWallClock(t: TestContext, offsetMs: number): void {
+  const real = Date.now.bind(Date);
+  t.mock.method(Date, 'now', () => real() + offsetMs);
+}
+
+function sync(d: Decision | Promise<Decision>): Decision {
+  assert.ok(!(d instanceof Promise), 'the memory store decides synchronously');
+  return d;
+}
+
+describe('clock steps of ±5 s', () => {
+  // The store under test, and a control whose clock is the wall clock: the control shows the
+  // very steps applied here reset and block a key whose store reads Date.now.
+  const stores = {
+    'default monotonic clock': () => new MemoryStore({ sweepIntervalMs: false }),
+    'control: a wall-clock store': () => new MemoryStore({ clock: () => Date.now(), sweepIntervalMs: false }),
+  };
+
+  for (const [name, makeStore] of Object.entries(stores)) {
+    const monotonic = !name.startsWith('control');
+    for (const algorithm of [
+      slidingWindowLog({ limit: 2, windowMs: 4_000 }),
+      tokenBucket({ capacity: 2, refillPerSecond: 0.5 }),
+    ]) {
+      test(`${name}, ${algorithm.kind}: +5 s ${monotonic ? 'does not reset' : 'resets'} a limited key`, (t) => {
+        const limiter = createLimiter({ algorithm, store: makeStore() });
+        assert.ok(sync(limiter.decide('k')).allowed);
+        assert.ok(sync(limiter.decide('k')).allowed);
+        const denied = sync(limiter.decide('k'));
+        assert.equal(denied.allowed, false);
+        stepWallClock(t, 5_000);
+        const after = sync(limiter.decide('k'));
+        assert.equal(after.allowed, !monotonic, JSON.stringify(after));
+        if (monotonic) {
+          // Only real time has passed (well under a second): the wait shrank by that much.
+          assert.ok(after.retryAfterMs <= denied.retryAfterMs && after.retryAfterMs > denied.retryAfterMs - 1_000);
+        }
+      });
+
+      test(`${name}, ${algorithm.kind}: -5 s ${monotonic ? 'does not block' : 'blocks'} a key for longer`, (t) => {
+        const limiter = createLimiter({ algorithm, store: makeStore() });
+        sync(limiter.decide('k'));
+        sync(limiter.decide('k'));
+        const denied = sync(limiter.decide('k'));
+        assert.equal(denied.allowed, false);
+        assert.ok(denied.retryAfterMs <= 4_000);
+        stepWallClock(t, -5_000);
+        const after = sync(limiter.decide('k'));
+        assert.equal(after.allowed, false);
+        if (monotonic) assert.ok(after.retryAfterMs <= denied.retryAfterMs, JSON.stringify(after));
+        else
+          assert.ok(
+            after.retryAfterMs >= denied.retryAfterMs + 4_000,
+            `the wall-clock store blocks for ${after.retryAfterMs} ms, up from ${denied.retryAfterMs}`,
+          );
+      });
+    }
+  }
+
+  test('an injected clock is the only time the store sees: wall-clock steps change nothing', (t) => {
+    let now = 1_000;
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 2, windowMs: 4_000 }),
+      store: new MemoryStore({ clock: () => now, sweepIntervalMs: false }),
+    });
+    sync(limiter.decide('k'));
+    sync(limiter.decide('k'));
+    assert.deepEqual(pick(sync(limiter.decide('k'))), { allowed: false, retryAfterMs: 4_000 });
+    stepWallClock(t, 5_000);
+    assert.deepEqual(pick(sync(limiter.decide('k'))), { allowed: false, retryAfterMs: 4_000 });
+    t.mock.restoreAll();
+    stepWallClock(t, -5_000);
+    assert.deepEqual(pick(sync(limiter.decide('k'))), { allowed: false, retryAfterMs: 4_000 });
+    now += 3_999;
+    assert.deepEqual(pick(sync(limiter.decide('k'))), { allowed: false, retryAfterMs: 1 });
+    now += 1;
+    assert.deepEqual(pick(sync(limiter.decide('k'))), { allowed: true, retryAfterMs: 0 });
+  });
+});
+
+function pick(d: Decision): { allowed: boolean; retryAfterMs: number } {
+  return { allowed: d.allowed, retryAfterMs: d.retryAfterMs };
+}
+
+describe('key churn', () => {
+  // 2 million keys, each charged once, on a clock that moves 1 ms per 1,000 keys; every state
+  // can change a decision for 10 ms, so about 10,000 keys are live at any moment.
+  const KEYS = 2_000_000;
+  const KEYS_PER_MS = 1_000;
+  const LIVE = 10 * KEYS_PER_MS + KEYS_PER_MS;
+  for (const algorithm of [
+    tokenBucket({ capacity: 10, refillPerSecond: 100 }),
+    slidingWindowLog({ limit: 10, windowMs: 10 }),
+  ]) {
+    test(`${algorithm.kind}: 2 million keys keep the store near its live size, then memory returns to baseline`, () => {
+      const baseline = heapAfterGc();
+      let now = 0;
+      const store = new MemoryStore({ clock: () => now, sweepIntervalMs: false });
+      const limiter = createLimiter({ algorithm, store, onStoreError: 'throw' });
+      let largest = 0;
+      for (let i = 0; i < KEYS; i++) {
+        if (i % KEYS_PER_MS === 0) now += 1;
+        assert.ok(sync(limiter.decide(`user:${i}`)).allowed);
+        if (store.size > largest) largest = store.size;
+      }
+      // The incremental sweep keeps up: a small multiple of the live set, never the 2 million.
+      assert.ok(largest <= 2 * LIVE, `store held ${largest} keys with about ${LIVE} live`);
+      now += 1_000;
+      const held = store.size;
+      assert.equal(store.sweep(), held);
+      assert.equal(store.size, 0);
+      const grown = heapAfterGc() - baseline;
+      assert.ok(grown < 4_000_000, `heap is ${grown} bytes above its baseline after the churn`);
+      // Still in use after the measurement, so the heap above held the store, empty, and not nothing.
+      assert.ok(sync(limiter.decide('still-here')).allowed);
+      assert.equal(store.size, 1);
+    });
+  }
+});
+
+describe('eviction safety', () => {
+  function fullStore(maxKeys: number) {
+    let now = 0;
+    const store = new MemoryStore({ clock: () => now, maxKeys, sweepIntervalMs: false });
+    const algorithm = slidingWindowLog({ limit: 10, windowMs: 60_000 });
+    const make = (onStoreError: StoreErrorPolicy): Limiter =>
+      createLimiter({ algorithm, store, prefix: 'api', onStoreError, ...quiet });
+    const filler = make('throw');
+    for (let i = 0; i < maxKeys; i++) sync(filler.decide(`live:${i}`));
+    assert.equal(store.size, maxKeys);
+    return {
+      store,
+      make,
+      advance(ms: number) {
+        now += ms;
+      },
+    };
+  }
+
+  test("a store full of live state refuses a new key with ERR_STORE_FULL, which onStoreError 'deny' handles", async () => {
+    const { store, make } = fullStore(100);
+    const d = await make('deny').consume('new');
+    assert.equal(d.allowed, false);
+    assert.equal(d.degraded, true);
+    assert.equal(d.cause?.code, 'ERR_STORE_FULL');
+    assert.equal(store.size, 100);
+  });
+
+  test("onStoreError 'throw' rejects consume and throws from decide, with code ERR_STORE_FULL", async () => {
+    const { store, make } = fullStore(100);
+    const limiter = make('throw');
+    await assert.rejects(limiter.consume('new'), { name: 'FloodgateError', code: 'ERR_STORE_FULL' });
+    assert.throws(
+      () => limiter.decide('new'),
+      (e: unknown) => e instanceof FloodgateError && e.code === 'ERR_STORE_FULL',
+    );
+    assert.equal(store.size, 100);
+  });
+
+  test("onStoreError 'allow' and a fallback store decide for the refused key, marked degraded", async () => {
+    const { store, make } = fullStore(100);
+    const allowed = await make('allow').consume('new');
+    assert.deepEqual([allowed.allowed, allowed.degraded, allowed.cause?.code], [true, true, 'ERR_STORE_FULL']);
+    const fallback = make(new MemoryStore({ sweepIntervalMs: false }));
+    const decisions = [];
+    for (let i = 0; i < 11; i++) decisions.push(await fallback.consume('new'));
+    assert.deepEqual(
+      decisions.map((d) => [d.allowed, d.degraded]),
+      [...Array.from({ length: 10 }, () => [true, true]), [false, true]],
+      'the fallback store limits the refused key itself',
+    );
+    assert.equal(store.size, 100);
+  });
+
+  test("a victim's live state is never evicted by flooding other keys: the victim stays limited", async () => {
+    const { store, make } = fullStore(1_000);
+    const limiter = make('allow');
+    await limiter.reset('live:0');
+    // The victim spends its 10 calls; an attacker then floods with fresh keys between each of
+    // the victim's next calls (the way an LRU store can be made to forget a victim).
+    let allowed = 0;
+    for (let i = 0; i < 10; i++) if ((await limiter.consume('live:0')).allowed) allowed++;
+    assert.equal(allowed, 10);
+    for (let round = 0; round < 40; round++) {
+      for (let j = 0; j < 1_000; j++) sync(limiter.decide(`attacker:${round}:${j}`));
+      const d = await limiter.consume('live:0');
+      assert.deepEqual([d.allowed, d.remaining, d.degraded], [false, 0, undefined], `round ${round}`);
+    }
+    assert.equal(store.size, 1_000);
+  });
+
+  test('expired state is reclaimed to admit new keys', async () => {
+    const { store, make, advance } = fullStore(100);
+    const limiter = make('throw');
+    await assert.rejects(limiter.consume('new:0'), { code: 'ERR_STORE_FULL' });
+    advance(60_000);
+    for (let i = 0; i < 100; i++) {
+      const d = await limiter.consume(`new:${i}`);
+      assert.deepEqual([d.allowed, d.degraded], [true, undefined]);
+    }
+    assert.equal(store.size, 100);
+    await assert.rejects(limiter.consume('one-too-many'), { code: 'ERR_STORE_FULL' });
+  });
+
+  test('only expired state goes: live keys beside it keep their limits', async () => {
+    let now = 0;
+    const store = new MemoryStore({ clock: () => now, maxKeys: 100, sweepIntervalMs: false });
+    const short = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 1_000 }), store, prefix: 's' });
+    const long = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }), store, prefix: 'l' });
+    for (let i = 0; i < 50; i++) {
+      sync(short.decide(`k${i}`));
+      sync(long.decide(`k${i}`));
+    }
+    now = 1_000;
+    const newcomer = createLimiter({
+      algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.001 }),
+      store,
+      prefix: 'n',
+      onStoreError: 'throw',
+      ...quiet,
+    });
+    for (let i = 0; i < 50; i++) assert.ok(sync(newcomer.decide(`new${i}`)).allowed);
+    await assert.rejects(newcomer.consume('one-more'), { code: 'ERR_STORE_FULL' });
+    for (let i = 0; i < 50; i++) assert.equal(sync(long.decide(`k${i}`)).allowed, false, `k${i} stays limited`);
+    assert.equal(store.size, 100);
+  });
+
+  test('regression: a full store scanned every key on each refused call (a flood of new keys stalled the loop)', () => {
+    // Count the store's look-ups of expiry: the scan showed as maxKeys look-ups per refused call.
+    let lookups = 0;
+    const log = slidingWindowLog({ limit: 10, windowMs: 60_000 });
+    const counted: Algorithm<SlidingWindowLogState> = {
+      ...log,
+      expiresAt(state) {
+        lookups++;
+        return log.expiresAt(state);
+      },
+    };
+    let now = 0;
+    const maxKeys = 10_000;
+    const store = new MemoryStore({ clock: () => now, maxKeys, sweepIntervalMs: false });
+    const limiter = createLimiter({ algorithm: counted, store, onStoreError: 'deny', ...quiet });
+    for (let i = 0; i < maxKeys; i++) sync(limiter.decide(`live:${i}`));
+    lookups = 0;
+    const refused = 1_000;
+    for (let i = 0; i < refused; i++) {
+      now += 1;
+      const d = sync(limiter.decide(`attacker:${i}`));
+      assert.deepEqual([d.allowed, d.cause?.code], [false, 'ERR_STORE_FULL']);
+    }
+    // One full pass to learn that nothing expires before 60 s, then a few look-ups per call.
+    assert.ok(lookups <= maxKeys + 10 * refused, `${lookups} expiry look-ups for ${refused} refused calls`);
+    // Once the earliest state has expired, the store looks again and admits the newcomer.
+    now = 60_000;
+    const d = sync(limiter.decide('after-expiry'));
+    assert.deepEqual([d.allowed, d.degraded], [true, undefined]);
+  });
+
+  test('a multi-policy call on a full store is refused before any policy is charged', async () => {
+    let now = 0;
+    const store = new MemoryStore({ clock: () => now, maxKeys: 3, sweepIntervalMs: false });
+    const policies = () => ({
+      burst: tokenBucket({ capacity: 2, refillPerSecond: 0.001 }),
+      hourly: slidingWindowLog({ limit: 5, windowMs: 3_600_000 }),
+    });
+    const limiter = createLimiter({ policies: policies(), store, onStoreError: 'throw', ...quiet });
+    await limiter.consume('a');
+    assert.equal(store.size, 2);
+    await assert.rejects(limiter.consume('b'), { code: 'ERR_STORE_FULL' });
+    assert.equal(store.size, 2, 'no policy kept a state for the refused key');
+    now += 1;
+    const peek = await limiter.peek('b');
+    assert.deepEqual([peek.policies?.burst?.remaining, peek.policies?.hourly?.remaining], [2, 5]);
+  });
+
+  test('regression: a multi-policy call whose own expired state the sweep dropped overshot maxKeys', async () => {
+    let now = 0;
+    const store = new MemoryStore({ clock: () => now, maxKeys: 2, sweepIntervalMs: false });
+    const both = createLimiter({
+      policies: {
+        a: slidingWindowLog({ limit: 5, windowMs: 100 }),
+        b: tokenBucket({ capacity: 5, refillPerSecond: 1000 }),
+      },
+      store,
+      onStoreError: 'throw',
+      ...quiet,
+    });
+    const onlyB = createLimiter({ policies: { b: tokenBucket({ capacity: 5, refillPerSecond: 1000 }) }, store });
+    const other = createLimiter({
+      algorithm: slidingWindowLog({ limit: 5, windowMs: 100_000 }),
+      store,
+      prefix: 'other',
+    });
+    await both.consume('k');
+    now = 200;
+    // k's two states have expired; one is gone (a background pass drops one table at a time).
+    await onlyB.reset('k');
+    await other.consume('z');
+    assert.equal(store.size, 2);
+    // k needs two entries and the store has room for one: it used to admit k and hold 3 keys.
+    await assert.rejects(both.consume('k'), { code: 'ERR_STORE_FULL' });
+    assert.ok(store.size <= 2, `store holds ${store.size} keys with maxKeys 2`);
+  });
+});
+
+describe('bounded sliding log', () => {
+  test('a key never holds more than limit entries, whatever the calls', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.nat()), { maxLength: 300 }),
+        (limit, windowMs, calls) => {
+          const log = slidingWindowLog({ limit, windowMs });
+          let state: SlidingWindowLogState | undefined;
+          let now = 0;
+          for (const [wait, c] of calls) {
+            now += wait;
+            const cost = c % (limit + 1);
+            if (state !== undefined && log.expiresAt(state) <= now) state = undefined;
+            if (log.evaluate(state, now, cost, true).allowed && cost > 0) state = log.charge(state, now, cost);
+            // [used, edge0, cost0, edge1, cost1, …]: one pair per allowed call still held.
+            if (state !== undefined) assert.ok((state.length - 1) / 2 <= limit, `${state.length} numbers`);
+          }
+        },
+      ),
+    );
+  });
+
+  test('a limit of 1,000 costs 1,000 entries at most, even after a million calls on one key', () => {
+    let now = 0;
+    const log = slidingWindowLog({ limit: 1_000, windowMs: 1_000 });
+    let state: SlidingWindowLogState | undefined;
+    let longest = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      now += 0.5;
+      if (state !== undefined && log.expiresAt(state) <= now) state = undefined;
+      if (log.evaluate(state, now, 1, true).allowed) state = log.charge(state, now, 1);
+      if (state !== undefined && state.length > longest) longest = state.length;
+    }
+    assert.equal((longest - 1) / 2, 1_000);
+  });
+});
+
+describe('prefixes', () => {
+  test('limiters with distinct prefixes on one store keep separate counts', async () => {
+    const store = new MemoryStore({ sweepIntervalMs: false });
+    const algorithm = slidingWindowLog({ limit: 2, windowMs: 60_000 });
+    const a = createLimiter({ algorithm, store, prefix: 'a' });
+    const b = createLimiter({ algorithm, store, prefix: 'b' });
+    await a.consume('k');
+    await a.consume('k');
+    assert.equal((await a.consume('k')).allowed, false);
+    assert.deepEqual(pick(await b.consume('k')), { allowed: true, retryAfterMs: 0 });
+    assert.equal(store.size, 2);
+    await a.reset('k');
+    assert.equal((await a.peek('k')).remaining, 2);
+    assert.equal((await b.peek('k')).remaining, 1, "a's reset leaves b alone");
+  });
+
+  test('limiters with the same prefix and policy share the limit', async () => {
+    const store = new MemoryStore({ sweepIntervalMs: false });
+    const one = createLimiter({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 1 }), store, prefix: 'p' });
+    const two = createLimiter({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 1 }), store, prefix: 'p' });
+    await one.consume('k');
+    await two.consume('k');
+    assert.equal((await one.consume('k')).allowed, false);
+    assert.equal(store.size, 1);
+  });
+
+  for (const [what, second] of [
+    ['another algorithm', tokenBucket({ capacity: 2, refillPerSecond: 1 })],
+    ['other options', slidingWindowLog({ limit: 3, windowMs: 60_000 })],
+  ] as const satisfies readonly (readonly [string, Algorithm])[]) {
+    test(`binding ${what} to a prefix already in use throws ERR_INVALID_OPTION`, () => {
+      const store = new MemoryStore({ sweepIntervalMs: false });
+      createLimiter({ algorithm: slidingWindowLog({ limit: 2, windowMs: 60_000 }), store, prefix: 'api' });
+      assert.throws(
+        () => createLimiter({ algorithm: second, store, prefix: 'api' }),
+        (e: unknown) =>
+          e instanceof FloodgateError &&
+          e.code === 'ERR_INVALID_OPTION' &&
+          e.message.includes('prefix "api"') &&
+          e.message.includes('give each limiter its own prefix'),
+      );
+      // A different prefix is fine.
+      createLimiter({ algorithm: second, store, prefix: 'api2' });
+    });
+  }
+});
+
+describe('long keys', () => {
+  test('two 10 kB keys that differ only at the end are distinct buckets', async () => {
+    const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }) });
+    const head = 'x'.repeat(10_000);
+    assert.ok((await limiter.consume(`${head}a`)).allowed);
+    assert.ok((await limiter.consume(`${head}b`)).allowed);
+    assert.equal((await limiter.consume(`${head}a`)).allowed, false);
+    assert.equal((await limiter.consume(`${head}b`)).allowed, false);
+  });
+
+  test('keys around the hashing threshold stay distinct', async () => {
+    const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }) });
+    const keys = [MAX_KEY_LENGTH - 1, MAX_KEY_LENGTH, MAX_KEY_LENGTH + 1, MAX_KEY_LENGTH + 2].map((n) => 'k'.repeat(n));
+    for (const key of keys) assert.ok((await limiter.consume(key)).allowed, `${key.length} chars`);
+    for (const key of keys) assert.equal((await limiter.consume(key)).allowed, false, `${key.length} chars`);
+  });
+
+  test('memory does not grow with key length: 2,000 keys of 100 kB cost what short keys cost', () => {
+    const store = new MemoryStore({ sweepIntervalMs: false });
+    const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 5, refillPerSecond: 0.001 }), store });
+    const grow = (key: (i: number) => string): number => {
+      const before = heapAfterGc();
+      for (let i = 0; i < 2_000; i++) sync(limiter.decide(key(i)));
+      return heapAfterGc() - before;
+    };
+    const filler = 'y'.repeat(100_000);
+    const long = grow((i) => `${filler}${i}`);
+    const short = grow((i) => `short:${i}`);
+    assert.equal(store.size, 4_000);
+    // Keeping the keys themselves would cost 200 MB; their hashes cost a few hundred kB.
+    assert.ok(long < 2_000_000, `2,000 keys of 100 kB grew the heap by ${long} bytes`);
+    assert.ok(long < short + 1_000_000, `long keys grew the heap by ${long} bytes, short ones by ${short}`);
+  });
+});

@@ -1,0 +1,364 @@
+import { strict as assert } from 'node:assert';
+import { describe, test } from 'node:test';
+import {
+  createLimiter,
+  FloodgateError,
+  type LimiterOptions,
+  MemoryStore,
+  type MemoryStoreOptions,
+  type SlidingWindowLogOptions,
+  slidingWindowLog,
+  type TokenBucketOptions,
+  tokenBucket,
+} from 'floodgate';
+
+/**
+ * Every option error is ERR_INVALID_OPTION with one message shape: the owner, the option's name,
+ * what is allowed and the bad value as given (strings quoted).
+ */
+function invalid(message: string) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof FloodgateError, `expected a FloodgateError, got ${String(e)}`);
+    assert.equal(e.code, 'ERR_INVALID_OPTION');
+    assert.equal(e.message, message);
+    return true;
+  };
+}
+
+type Case = readonly [value: unknown, shown: string];
+
+const notPositiveIntegers: readonly Case[] = [
+  [0, '0'],
+  [-5, '-5'],
+  [1.5, '1.5'],
+  [Number.NaN, 'NaN'],
+  [Number.POSITIVE_INFINITY, 'Infinity'],
+  [2 ** 53, '9007199254740992'],
+  ['10', '"10"'],
+  [null, 'null'],
+  [undefined, 'undefined'],
+  [[10], 'an array'],
+];
+
+const notObjects: readonly Case[] = [
+  [null, 'null'],
+  [5, '5'],
+  ['limit', '"limit"'],
+  [[], 'an array'],
+];
+
+describe('slidingWindowLog', () => {
+  const good: SlidingWindowLogOptions = { limit: 10, windowMs: 1_000 };
+  for (const [value, shown] of notPositiveIntegers) {
+    test(`limit ${shown}`, () => {
+      assert.throws(
+        () => slidingWindowLog({ ...good, limit: value as number }),
+        invalid(`slidingWindowLog: limit must be a positive integer, got ${shown}`),
+      );
+    });
+    test(`windowMs ${shown}`, () => {
+      assert.throws(
+        () => slidingWindowLog({ ...good, windowMs: value as number }),
+        invalid(`slidingWindowLog: windowMs must be a positive integer number of milliseconds, got ${shown}`),
+      );
+    });
+  }
+  test('an unknown option (a typo) is named, with the allowed ones', () => {
+    assert.throws(
+      () => slidingWindowLog({ limit: 10, windowMS: 1_000 } as unknown as SlidingWindowLogOptions),
+      invalid('slidingWindowLog: unknown option "windowMS"; allowed options are limit, windowMs'),
+    );
+  });
+  for (const [value, shown] of [...notObjects, [undefined, 'undefined'] as const]) {
+    test(`options ${shown}`, () => {
+      assert.throws(
+        () => slidingWindowLog(value as SlidingWindowLogOptions),
+        invalid(`slidingWindowLog: options must be an object, got ${shown}`),
+      );
+    });
+  }
+});
+
+describe('tokenBucket', () => {
+  const good: TokenBucketOptions = { capacity: 10, refillPerSecond: 5 };
+  for (const [value, shown] of notPositiveIntegers) {
+    test(`capacity ${shown}`, () => {
+      assert.throws(
+        () => tokenBucket({ ...good, capacity: value as number }),
+        invalid(`tokenBucket: capacity must be a positive integer, got ${shown}`),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    [0, '0'],
+    [-1, '-1'],
+    [Number.NaN, 'NaN'],
+    [Number.POSITIVE_INFINITY, 'Infinity'],
+    ['5', '"5"'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+  ] as const) {
+    test(`refillPerSecond ${shown}`, () => {
+      assert.throws(
+        () => tokenBucket({ ...good, refillPerSecond: value as number }),
+        invalid(`tokenBucket: refillPerSecond must be a finite positive number of tokens per second, got ${shown}`),
+      );
+    });
+  }
+  test('fractional refill rates are fine', () => {
+    assert.equal(tokenBucket({ capacity: 1, refillPerSecond: 0.001 }).limit, 1);
+  });
+  test('an unknown option (a typo) is named, with the allowed ones', () => {
+    assert.throws(
+      () => tokenBucket({ capacity: 10, refillRate: 5 } as unknown as TokenBucketOptions),
+      invalid('tokenBucket: unknown option "refillRate"; allowed options are capacity, refillPerSecond'),
+    );
+  });
+  for (const [value, shown] of notObjects) {
+    test(`options ${shown}`, () => {
+      assert.throws(
+        () => tokenBucket(value as TokenBucketOptions),
+        invalid(`tokenBucket: options must be an object, got ${shown}`),
+      );
+    });
+  }
+});
+
+describe('MemoryStore', () => {
+  const make = (options: unknown) => () => new MemoryStore(options as MemoryStoreOptions).close();
+  test('no options, or an empty object, are fine', () => {
+    new MemoryStore().close();
+    new MemoryStore({}).close();
+  });
+  for (const [value, shown] of [...notPositiveIntegers].filter(([v]) => v !== undefined)) {
+    test(`maxKeys ${shown}`, () => {
+      assert.throws(make({ maxKeys: value }), invalid(`MemoryStore: maxKeys must be a positive integer, got ${shown}`));
+    });
+  }
+  for (const [value, shown] of [
+    [0, '0'],
+    [-1, '-1'],
+    [1.5, '1.5'],
+    [true, 'true'],
+    ['60000', '"60000"'],
+    [null, 'null'],
+  ] as const) {
+    test(`sweepIntervalMs ${shown}`, () => {
+      assert.throws(
+        make({ sweepIntervalMs: value }),
+        invalid(
+          `MemoryStore: sweepIntervalMs must be a positive integer number of milliseconds or false, got ${shown}`,
+        ),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    [5, '5'],
+    ['performance.now', '"performance.now"'],
+    [null, 'null'],
+    [{}, 'an object (Object)'],
+  ] as const) {
+    test(`clock ${shown}`, () => {
+      assert.throws(make({ clock: value }), invalid(`MemoryStore: clock must be a function, got ${shown}`));
+    });
+  }
+  test('an unknown option (a typo) is named, with the allowed ones', () => {
+    assert.throws(
+      make({ maxkeys: 10 }),
+      invalid('MemoryStore: unknown option "maxkeys"; allowed options are clock, maxKeys, sweepIntervalMs'),
+    );
+  });
+  for (const [value, shown] of notObjects) {
+    test(`options ${shown}`, () => {
+      assert.throws(make(value), invalid(`MemoryStore: options must be an object, got ${shown}`));
+    });
+  }
+});
+
+describe('createLimiter', () => {
+  const algorithm = slidingWindowLog({ limit: 10, windowMs: 1_000 });
+  const store = new MemoryStore({ sweepIntervalMs: false });
+  const make = (options: unknown) => () => createLimiter(options as LimiterOptions);
+
+  test('algorithm and policies together', () => {
+    assert.throws(
+      make({ algorithm, policies: { a: algorithm } }),
+      invalid('createLimiter: give either algorithm or policies, not both'),
+    );
+  });
+  test('neither algorithm nor policies', () => {
+    assert.throws(make({ store }), invalid('createLimiter: algorithm or policies is required, got neither'));
+  });
+  for (const [value, shown] of [
+    [{}, 'an object (Object)'],
+    ['slidingWindowLog', '"slidingWindowLog"'],
+    [slidingWindowLog, 'a function'],
+    [null, 'null'],
+  ] as const) {
+    test(`algorithm ${shown}`, () => {
+      assert.throws(
+        make({ algorithm: value }),
+        invalid(
+          `createLimiter: algorithm must be an algorithm such as slidingWindowLog({...}) or tokenBucket({...}), got ${shown}`,
+        ),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    [[algorithm], 'an array'],
+    [null, 'null'],
+    [5, '5'],
+  ] as const) {
+    test(`policies ${shown}`, () => {
+      assert.throws(
+        make({ policies: value }),
+        invalid(`createLimiter: policies must be an object of named algorithms, got ${shown}`),
+      );
+    });
+  }
+  test('policies with no policy', () => {
+    assert.throws(
+      make({ policies: {} }),
+      invalid('createLimiter: policies must be an object with at least one policy, got an object (Object)'),
+    );
+  });
+  for (const name of ['', 'per minute', 'a.b', 'ü']) {
+    test(`a policy named ${JSON.stringify(name)}`, () => {
+      assert.throws(
+        make({ policies: { [name]: algorithm } }),
+        invalid(`createLimiter: policies key must be letters, digits, _ and - only, got ${JSON.stringify(name)}`),
+      );
+    });
+  }
+  test('a policy that is not an algorithm', () => {
+    assert.throws(
+      make({ policies: { burst: { limit: 5 } } }),
+      invalid('createLimiter: policies.burst must be an algorithm, got an object (Object)'),
+    );
+  });
+  for (const [value, shown] of [
+    [{}, 'an object (Object)'],
+    ['redis', '"redis"'],
+    [null, 'null'],
+  ] as const) {
+    test(`store ${shown}`, () => {
+      assert.throws(
+        make({ algorithm, store: value }),
+        invalid(
+          `createLimiter: store must be a store such as new MemoryStore() or new RedisStore({...}), got ${shown}`,
+        ),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    ['', '""'],
+    [5, '5'],
+    [null, 'null'],
+  ] as const) {
+    test(`prefix ${shown}`, () => {
+      assert.throws(
+        make({ algorithm, store, prefix: value }),
+        invalid(`createLimiter: prefix must be a non-empty string, got ${shown}`),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    ['ignore', '"ignore"'],
+    [true, 'true'],
+    [null, 'null'],
+  ] as const) {
+    test(`onStoreError ${shown}`, () => {
+      assert.throws(
+        make({ algorithm, store, onStoreError: value }),
+        invalid(`createLimiter: onStoreError must be 'allow', 'deny', 'throw' or a fallback store, got ${shown}`),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    ['console.warn', '"console.warn"'],
+    [null, 'null'],
+  ] as const) {
+    test(`onOutage ${shown}`, () => {
+      assert.throws(
+        make({ algorithm, store, onOutage: value }),
+        invalid(`createLimiter: onOutage must be a function, got ${shown}`),
+      );
+    });
+  }
+  test('an unknown option (a typo) is named, with the allowed ones', () => {
+    assert.throws(
+      make({ algorithm, store, onStoreErorr: 'deny' }),
+      invalid(
+        'createLimiter: unknown option "onStoreErorr"; allowed options are algorithm, policies, store, prefix, onStoreError, onOutage',
+      ),
+    );
+  });
+  for (const [value, shown] of [...notObjects, [undefined, 'undefined'] as const]) {
+    test(`options ${shown}`, () => {
+      assert.throws(make(value), invalid(`createLimiter: options must be an object, got ${shown}`));
+    });
+  }
+  test('regression: a null option fell back to its default (onStoreError: null failed open)', () => {
+    assert.throws(
+      make({ algorithm, store, onStoreError: null }),
+      invalid(`createLimiter: onStoreError must be 'allow', 'deny', 'throw' or a fallback store, got null`),
+    );
+    assert.throws(make({ algorithm, store: null }), (e: unknown) => e instanceof FloodgateError);
+    assert.throws(() => new MemoryStore({ maxKeys: null } as unknown as MemoryStoreOptions), FloodgateError);
+  });
+});
+
+describe('per-call options', () => {
+  const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 5, refillPerSecond: 1 }) });
+
+  for (const method of ['consume', 'peek'] as const) {
+    test(`${method}: an unknown option is named by the method it was given to`, async () => {
+      await assert.rejects(
+        limiter[method]('k', { costs: 2 } as unknown as { cost: number }),
+        invalid(`${method}: unknown option "costs"; allowed options are cost`),
+      );
+    });
+    test(`${method}: options that are not an object`, async () => {
+      await assert.rejects(
+        limiter[method]('k', 2 as unknown as { cost: number }),
+        invalid(`${method}: options must be an object, got 2`),
+      );
+    });
+  }
+
+  for (const [value, shown] of [
+    [-1, '-1'],
+    [Number.NaN, 'NaN'],
+    ['1000', '"1000"'],
+    [null, 'null'],
+  ] as const) {
+    test(`acquire: maxWaitMs ${shown}`, async () => {
+      await assert.rejects(
+        limiter.acquire('k', { maxWaitMs: value as number }),
+        invalid(`acquire: maxWaitMs must be a non-negative number of milliseconds or Infinity, got ${shown}`),
+      );
+    });
+  }
+  for (const [value, shown] of [
+    [{ aborted: false }, 'an object (Object)'],
+    ['signal', '"signal"'],
+    [null, 'null'],
+  ] as const) {
+    test(`acquire: signal ${shown}`, async () => {
+      await assert.rejects(
+        limiter.acquire('k', { signal: value as unknown as AbortSignal }),
+        invalid(`acquire: signal must be an AbortSignal, got ${shown}`),
+      );
+    });
+  }
+  test('acquire: an unknown option is named, with the allowed ones', async () => {
+    await assert.rejects(
+      limiter.acquire('k', { timeoutMs: 5 } as unknown as { maxWaitMs: number }),
+      invalid('acquire: unknown option "timeoutMs"; allowed options are cost, maxWaitMs, signal'),
+    );
+  });
+  test('acquire: maxWaitMs of 0 and Infinity are allowed', async () => {
+    assert.equal((await limiter.acquire('k', { maxWaitMs: 0 })).allowed, true);
+    assert.equal((await limiter.acquire('k', { maxWaitMs: Number.POSITIVE_INFINITY })).allowed, true);
+  });
+});
