@@ -3,9 +3,11 @@
  *
  * The first part drives each limiter through a burst of calls on a simulated clock (the
  * MemoryStore takes an injected clock), so the timeline is exact and the demo is instant. The
- * second part uses real time: `acquire` waits for slots.
+ * second part uses real time: `acquire` waits for slots. The last part starts an Express and a
+ * Fastify app on loopback ports and shows the status codes and headers a burst gets back.
  */
 import { type Algorithm, createLimiter, type Decision, MemoryStore, slidingWindowLog, tokenBucket } from 'floodgate';
+import { runHttpDemo } from './http.js';
 
 const pad = (value: string | number, width: number) => String(value).padStart(width);
 
@@ -87,7 +89,4 @@ console.log('\nacquire: 6 jobs wait their turn for a token bucket of 2, refillin
   );
 }
 
-// The HTTP part arrives with the adapters.
-const httpDemo = './http.js';
-const http = (await import(httpDemo).catch(() => undefined)) as { runHttpDemo(): Promise<void> } | undefined;
-if (http !== undefined) await http.runHttpDemo();
+await runHttpDemo();

@@ -1,0 +1,73 @@
+import { type Decision, FloodgateError } from 'floodgate';
+import type { Engine } from './engine.js';
+import { isThenable, show } from './validate.js';
+
+/** What deciding a request gives: a Decision, or `undefined` when `skip` said so. */
+export type Outcome = Decision | undefined;
+
+/**
+ * Decides one request: skip, key, cost, then the limiter. Each step that returns a plain value
+ * goes straight on; only a step that returns a promise moves the rest onto the async path, so
+ * the memory store with sync options decides without a single `await`.
+ */
+export function decideRequest<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res): Outcome | Promise<Outcome> {
+  if (engine.skip !== undefined) {
+    const skipped = engine.skip(req, res);
+    if (isThenable(skipped)) return afterSkip(engine, req, res, skipped);
+    if (skipped) return undefined;
+  }
+  return fromKey(engine, req, res);
+}
+
+async function afterSkip<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  skipped: PromiseLike<boolean>,
+): Promise<Outcome> {
+  if (await skipped) return undefined;
+  return fromKey(engine, req, res);
+}
+
+function fromKey<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res): Decision | Promise<Decision> {
+  const key = engine.keyGenerator === undefined ? ipKeyOf(engine, req) : engine.keyGenerator(req, res);
+  if (typeof key !== 'string' && isThenable(key)) return afterKey(engine, req, res, key);
+  // A non-string key goes to the limiter, which rejects it with ERR_INVALID_KEY.
+  return fromCost(engine, req, res, key);
+}
+
+async function afterKey<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  key: PromiseLike<string>,
+): Promise<Decision> {
+  return fromCost(engine, req, res, await key);
+}
+
+function fromCost<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res, key: string): Decision | Promise<Decision> {
+  if (engine.cost === undefined) return engine.limiter.decide(key, engine.fixedCost);
+  const cost = engine.cost(req, res);
+  if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost);
+  return engine.limiter.decide(key, cost);
+}
+
+async function afterCost<Req, Res>(
+  engine: Engine<Req, Res>,
+  key: string,
+  cost: PromiseLike<number>,
+): Promise<Decision> {
+  return engine.limiter.decide(key, await cost);
+}
+
+function ipKeyOf<Req, Res>(engine: Engine<Req, Res>, req: Req): string {
+  const ip = engine.clientIp(req);
+  if (typeof ip !== 'string' || ip === '') {
+    const message =
+      `${engine.owner}: the request has no client IP to key on (req.ip is ${show(ip)}); ` +
+      'this happens behind a Unix socket or once the client has gone; give a keyGenerator';
+    engine.notices.once('FLOODGATE_NO_CLIENT_IP', message);
+    throw new FloodgateError('ERR_NO_CLIENT_IP', message);
+  }
+  return engine.ipKey(ip);
+}

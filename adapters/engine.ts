@@ -1,0 +1,232 @@
+import { createLimiter, type Decision, FloodgateError, type Limiter, type LimiterOptions } from 'floodgate';
+import { createHeaderWriter, type HeadersOption, type HeaderWriter, resolveHeaderFormats } from './headers.js';
+import { createIpKey, type Ipv6Subnet, resolveIpv6Subnet } from './ip.js';
+import { invalidOption, optionalBoolean, optionalFunction } from './validate.js';
+
+/** Codes of the once-only warnings the adapters give about a deployment's setup. */
+export type WarningCode =
+  /** X-Forwarded-For arrived but the app trusts no proxy, so every client behind the proxy shares one key. */
+  | 'FLOODGATE_UNTRUSTED_FORWARDED_FOR'
+  /** The app trusts every proxy, so any client can pick its own key by sending X-Forwarded-For. */
+  | 'FLOODGATE_TRUST_ALL_PROXIES'
+  /** A request had no client IP (a Unix socket, a closed socket); it failed with `ERR_NO_CLIENT_IP`. */
+  | 'FLOODGATE_NO_CLIENT_IP';
+
+/** Receives each once-only setup warning. */
+export type WarningHandler = (message: string, code: WarningCode) => void;
+
+/**
+ * Options both adapters share. `Req` and `Res` are the framework's request and response (Express
+ * `Request`/`Response`, Fastify `FastifyRequest`/`FastifyReply`).
+ */
+export interface CommonOptions<Req, Res> extends LimiterOptions {
+  /**
+   * A ready limiter. Give either this or the {@link LimiterOptions} (`algorithm` or `policies`,
+   * with `store`, `prefix`, `onStoreError`, `onOutage`) to have one made here.
+   */
+  limiter?: Limiter;
+  /** Which rate-limit headers to send; see {@link HeadersOption}. Defaults to `'draft-6'`. */
+  headers?: HeadersOption;
+  /** Status of a limited response, 400 to 599. Defaults to 429. */
+  statusCode?: number;
+  /** Returns true for requests the limiter should not see at all (no headers, no charge). Sync or async. */
+  skip?: (req: Req, res: Res) => boolean | PromiseLike<boolean>;
+  /**
+   * What a request costs: a non-negative integer no larger than the smallest limit, or a function
+   * returning one (sync or async). Defaults to 1.
+   */
+  cost?: number | ((req: Req, res: Res) => number | PromiseLike<number>);
+  /**
+   * The key a request is counted under, sync or async. Defaults to the client IP as the framework
+   * resolves it under its trust-proxy setting (`req.ip`), grouped per {@link CommonOptions.ipv6Subnet}.
+   */
+  keyGenerator?: (req: Req, res: Res) => string | PromiseLike<string>;
+  /**
+   * Prefix length IPv6 clients are grouped by for the default key, or `false` to count each
+   * address alone. IPv4-mapped IPv6 addresses always count as their IPv4 address. Defaults to 56.
+   */
+  ipv6Subnet?: number | false;
+  /**
+   * Decide, send the headers and call the hooks, but never block: for rolling out a new limit
+   * and watching `onLimited` before enforcing it. Defaults to false.
+   */
+  shadow?: boolean;
+  /** Called with every Decision (allowed, limited or shadowed), for metrics. A throw goes to the error path. */
+  onDecision?: (req: Req, decision: Decision) => void;
+  /**
+   * Called when a request is limited (or would be, in shadow mode), after the headers and the
+   * status are set and before the body is sent. Sending a response from here replaces the default one.
+   * It runs synchronously: to build a body asynchronously use Express's `message` function or
+   * Fastify's error handler.
+   */
+  onLimited?: (req: Req, res: Res, decision: Decision) => void;
+}
+
+/** Reads the client IP of a request as the framework resolves it (`req.ip`), or undefined. */
+export type ClientIp<Req> = (req: Req) => string | undefined;
+
+/** Options resolved once; the hot path reads only these fields. */
+export interface Engine<Req, Res> {
+  readonly owner: string;
+  readonly limiter: Limiter;
+  readonly writer: HeaderWriter | undefined;
+  readonly statusCode: number;
+  readonly shadow: boolean;
+  readonly skip: ((req: Req, res: Res) => boolean | PromiseLike<boolean>) | undefined;
+  readonly cost: ((req: Req, res: Res) => number | PromiseLike<number>) | undefined;
+  readonly fixedCost: number;
+  readonly keyGenerator: ((req: Req, res: Res) => string | PromiseLike<string>) | undefined;
+  readonly clientIp: ClientIp<Req>;
+  readonly ipKey: (ip: string) => string;
+  readonly onDecision: ((req: Req, decision: Decision) => void) | undefined;
+  readonly onLimited: ((req: Req, res: Res, decision: Decision) => void) | undefined;
+  readonly notices: Notices;
+}
+
+export const LIMITER_OPTIONS = ['algorithm', 'policies', 'store', 'prefix', 'onStoreError', 'onOutage'] as const;
+export const ENGINE_OPTIONS = [
+  'limiter',
+  ...LIMITER_OPTIONS,
+  'headers',
+  'statusCode',
+  'skip',
+  'cost',
+  'keyGenerator',
+  'ipv6Subnet',
+  'shadow',
+  'onDecision',
+  'onLimited',
+] as const;
+
+function isLimiter(value: unknown): value is Limiter {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Limiter).decide === 'function' &&
+    Array.isArray((value as Limiter).policies)
+  );
+}
+
+/** Whether `given` names a limiter of its own (`limiter`, or any createLimiter option). */
+export function hasOwnLimiter(given: Record<string, unknown>): boolean {
+  if (given.limiter !== undefined) return true;
+  for (const name of LIMITER_OPTIONS) if (given[name] !== undefined) return true;
+  return false;
+}
+
+/** The limiter `given` names: the ready one, or one made from the createLimiter options. */
+export function resolveLimiter(owner: string, given: Record<string, unknown>): Limiter {
+  const inline = LIMITER_OPTIONS.filter((name) => given[name] !== undefined);
+  if (given.limiter !== undefined) {
+    if (inline.length > 0) {
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${owner}: give either limiter or the createLimiter options, not both; got limiter and ${inline.join(', ')}`,
+      );
+    }
+    if (!isLimiter(given.limiter))
+      throw invalidOption(owner, 'limiter', 'a limiter from createLimiter({...})', given.limiter);
+    return given.limiter;
+  }
+  if (inline.length === 0) {
+    throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: limiter or algorithm/policies is required, got neither`);
+  }
+  const options: Record<string, unknown> = {};
+  for (const name of inline) options[name] = given[name];
+  return createLimiter(options as LimiterOptions);
+}
+
+function resolveStatusCode(owner: string, value: unknown): number {
+  if (value === undefined) return 429;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 400 || value > 599) {
+    throw invalidOption(owner, 'statusCode', 'an integer HTTP status from 400 to 599', value);
+  }
+  return value;
+}
+
+function resolveFixedCost(owner: string, value: number, limiter: Limiter): number {
+  let smallest = Number.POSITIVE_INFINITY;
+  for (const p of limiter.policies) smallest = Math.min(smallest, p.algorithm.limit);
+  if (!Number.isSafeInteger(value) || value < 0 || value > smallest) {
+    throw invalidOption(
+      owner,
+      'cost',
+      `a function or a non-negative integer no larger than the smallest limit (${smallest})`,
+      value,
+    );
+  }
+  return value;
+}
+
+function emitFloodgateWarning(message: string, code: WarningCode): void {
+  process.emitWarning(message, { type: 'FloodgateWarning', code });
+}
+
+export function resolveWarn(owner: string, value: unknown): WarningHandler | undefined {
+  if (value === false) return undefined;
+  return optionalFunction<WarningHandler>(owner, 'warn', value) ?? emitFloodgateWarning;
+}
+
+/** Once-only warnings about the deployment, one set per middleware or plugin registration. */
+export class Notices {
+  /** Set once the X-Forwarded-For check has nothing left to say, so requests skip it. */
+  forwardedForDone = false;
+  /** Set once the trust-every-proxy check has run. */
+  trustAllDone = false;
+  readonly #warn: WarningHandler | undefined;
+  readonly #sent = new Set<WarningCode>();
+
+  constructor(warn: WarningHandler | undefined) {
+    this.#warn = warn;
+    if (warn === undefined) {
+      this.forwardedForDone = true;
+      this.trustAllDone = true;
+    }
+  }
+
+  once(code: WarningCode, message: string): void {
+    if (this.#warn === undefined || this.#sent.has(code)) return;
+    this.#sent.add(code);
+    try {
+      this.#warn(message, code);
+    } catch {
+      // A throwing warning sink must not fail the request that happened to trigger it.
+    }
+  }
+}
+
+/**
+ * Resolves the shared options into an {@link Engine}. `given` has been checked for unknown names
+ * by the caller; `limiter` is passed when the caller already resolved it (Fastify route configs).
+ */
+export function createEngine<Req, Res>(
+  owner: string,
+  given: Record<string, unknown>,
+  notices: Notices,
+  clientIp: ClientIp<Req>,
+  limiter: Limiter = resolveLimiter(owner, given),
+): Engine<Req, Res> {
+  const formats = resolveHeaderFormats(owner, given.headers);
+  const costOption = given.cost;
+  let cost: Engine<Req, Res>['cost'];
+  let fixedCost = 1;
+  if (typeof costOption === 'number') fixedCost = resolveFixedCost(owner, costOption, limiter);
+  else cost = optionalFunction(owner, 'cost', costOption);
+  const ipv6Subnet: Ipv6Subnet = resolveIpv6Subnet(owner, given.ipv6Subnet);
+  return {
+    owner,
+    limiter,
+    writer: createHeaderWriter(formats, limiter.policies),
+    statusCode: resolveStatusCode(owner, given.statusCode),
+    shadow: optionalBoolean(owner, 'shadow', given.shadow, false),
+    skip: optionalFunction(owner, 'skip', given.skip),
+    cost,
+    fixedCost,
+    keyGenerator: optionalFunction(owner, 'keyGenerator', given.keyGenerator),
+    clientIp,
+    ipKey: createIpKey(ipv6Subnet),
+    onDecision: optionalFunction(owner, 'onDecision', given.onDecision),
+    onLimited: optionalFunction(owner, 'onLimited', given.onLimited),
+    notices,
+  };
+}

@@ -1,0 +1,194 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Decision } from 'floodgate';
+import { decideRequest, type Outcome } from './decide.js';
+import {
+  type CommonOptions,
+  createEngine,
+  ENGINE_OPTIONS,
+  type Engine,
+  Notices,
+  resolveWarn,
+  type WarningHandler,
+} from './engine.js';
+import { retryAfterSeconds } from './headers.js';
+import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
+
+export type { WarningCode, WarningHandler } from './engine.js';
+export type { HeaderFormat, HeadersOption } from './headers.js';
+
+/** A response body: text (sent as `text/plain`) or an object (sent as JSON). */
+export type MessageBody = string | Record<string, unknown> | readonly unknown[];
+
+/** Options of {@link rateLimit}. */
+export interface RateLimitOptions extends CommonOptions<Request, Response> {
+  /**
+   * The body of a limited response: text, an object sent as JSON, or a function of the request
+   * and the Decision returning either (sync or async). Defaults to
+   * `'Too many requests, please try again later.'`.
+   */
+  message?: MessageBody | ((req: Request, res: Response, decision: Decision) => MessageBody | PromiseLike<MessageBody>);
+  /**
+   * Where the once-only setup warnings go (trust-proxy mistakes, a request without a client IP),
+   * or `false` to silence them. Defaults to `process.emitWarning`.
+   */
+  warn?: WarningHandler | false;
+}
+
+const OWNER = 'rateLimit';
+const KNOWN: readonly string[] = [...ENGINE_OPTIONS, 'message', 'warn'];
+const DEFAULT_MESSAGE = 'Too many requests, please try again later.';
+const TEXT = 'text/plain; charset=utf-8';
+
+type MessageFunction = (req: Request, res: Response, decision: Decision) => MessageBody | PromiseLike<MessageBody>;
+
+/**
+ * `req.ip`, without its cost when it could only be the socket address: with 'trust proxy' off,
+ * Express's getter still parses X-Forwarded-For before returning `req.socket.remoteAddress`.
+ */
+function clientIp(req: Request): string | undefined {
+  return req.app.settings['trust proxy'] === false ? req.socket.remoteAddress : req.ip;
+}
+
+function setHeader(res: Response, name: string, value: string): void {
+  res.setHeader(name, value);
+}
+
+function send(res: Response, body: MessageBody): void {
+  if (res.headersSent) return;
+  if (typeof body === 'string') {
+    if (res.getHeader('content-type') === undefined) res.setHeader('content-type', TEXT);
+    res.send(body);
+  } else {
+    res.json(body);
+  }
+}
+
+function checkBody(value: unknown): MessageBody {
+  if (typeof value === 'string' || (typeof value === 'object' && value !== null)) return value as MessageBody;
+  throw invalidOption(OWNER, 'message', 'a string, an object, or a function returning one', value);
+}
+
+/** Once-only checks of the app's trust-proxy setting, on the requests that can reveal a mistake. */
+function checkProxySetup(req: Request, notices: Notices): void {
+  if (!notices.trustAllDone) {
+    notices.trustAllDone = true;
+    if (req.app.get('trust proxy') === true) {
+      notices.once(
+        'FLOODGATE_TRUST_ALL_PROXIES',
+        `${OWNER}: the app sets 'trust proxy' to true, so any client can choose its own rate-limit key by sending X-Forwarded-For; set it to the number of proxies in front of the app or to their addresses`,
+      );
+    }
+  }
+  if (req.headers['x-forwarded-for'] === undefined) return;
+  notices.forwardedForDone = true;
+  // `req.ips` lists the X-Forwarded-For entries Express trusted: none means the header was ignored.
+  if (req.ips.length === 0) {
+    notices.once(
+      'FLOODGATE_UNTRUSTED_FORWARDED_FOR',
+      `${OWNER}: a request carries X-Forwarded-For but Express ignored it (the app trusts no proxy, or not this peer), so every client behind the proxy shares one rate-limit key, the proxy's; set app.set('trust proxy', ...) to your proxies' addresses or hop count`,
+    );
+  }
+}
+
+/**
+ * Express middleware (Express 4 and 5) that rate-limits requests with a floodgate limiter. Every
+ * option is checked here, once; a bad one throws `ERR_INVALID_OPTION`.
+ *
+ * A limited request gets the status (429), `Retry-After` and the rate-limit headers, and the
+ * `message` body. A store failure follows the limiter's `onStoreError`; in `'throw'` the error
+ * goes to `next(err)`.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { createLimiter, slidingWindowLog } from 'floodgate';
+ * import { rateLimit } from 'floodgate/express';
+ *
+ * const app = express();
+ * app.use(rateLimit({ limiter: createLimiter({ algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }) }) }));
+ * app.post('/login', rateLimit({ algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }), prefix: 'login' }), login);
+ * ```
+ */
+export function rateLimit(options: RateLimitOptions): RequestHandler {
+  const given = checkOptionsObject(OWNER, options, KNOWN);
+  const notices = new Notices(resolveWarn(OWNER, given.warn));
+  const engine: Engine<Request, Response> = createEngine(OWNER, given, notices, clientIp);
+  let message: MessageBody | undefined;
+  let messageFunction: MessageFunction | undefined;
+  if (typeof given.message === 'function') messageFunction = given.message as MessageFunction;
+  else message = given.message === undefined ? DEFAULT_MESSAGE : checkBody(given.message);
+  const { writer, shadow, statusCode, onDecision, onLimited } = engine;
+
+  function limited(req: Request, res: Response, next: NextFunction, decision: Decision): void {
+    if (messageFunction === undefined) {
+      send(res, message as MessageBody);
+      return;
+    }
+    const body = messageFunction(req, res, decision);
+    if (isThenable(body)) {
+      void sendLater(res, next, body);
+      return;
+    }
+    send(res, checkBody(body));
+  }
+
+  async function sendLater(res: Response, next: NextFunction, body: PromiseLike<MessageBody>): Promise<void> {
+    try {
+      send(res, checkBody(await body));
+    } catch (error) {
+      next(error);
+    }
+  }
+
+  /** Applies a Decision: headers, hooks, then either `next()` or the limited response. */
+  function respond(req: Request, res: Response, next: NextFunction, decision: Decision): void {
+    let pass: boolean;
+    try {
+      if (writer !== undefined) writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0);
+      if (onDecision !== undefined) onDecision(req, decision);
+      if (decision.allowed) {
+        pass = true;
+      } else if (shadow) {
+        if (onLimited !== undefined) onLimited(req, res, decision);
+        pass = !res.headersSent;
+      } else {
+        pass = false;
+        res.setHeader('retry-after', retryAfterSeconds(decision));
+        res.status(statusCode);
+        if (onLimited !== undefined) onLimited(req, res, decision);
+        if (!res.headersSent) limited(req, res, next, decision);
+      }
+    } catch (error) {
+      next(error);
+      return;
+    }
+    // Outside the try: an error thrown further down the chain is not this middleware's.
+    if (pass) next();
+  }
+
+  async function settle(req: Request, res: Response, next: NextFunction, pending: Promise<Outcome>): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await pending;
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (outcome === undefined) next();
+    else respond(req, res, next, outcome);
+  }
+
+  return function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (!notices.forwardedForDone) checkProxySetup(req, notices);
+    let outcome: Outcome | Promise<Outcome>;
+    try {
+      outcome = decideRequest(engine, req, res);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (outcome === undefined) next();
+    else if (outcome instanceof Promise) void settle(req, res, next, outcome);
+    else respond(req, res, next, outcome);
+  };
+}

@@ -1,0 +1,149 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { Decision } from 'floodgate';
+import { decideRequest, type Outcome } from './decide.js';
+import type { Engine, Notices } from './engine.js';
+import { retryAfterSeconds } from './headers.js';
+import { invalidOption } from './validate.js';
+
+const OWNER = 'floodgate';
+
+/**
+ * The error a limited request fails with. It goes through the app's error handler like any
+ * Fastify error; the default handler answers
+ * `{ statusCode: 429, code: 'ERR_RATE_LIMITED', error: 'Too Many Requests', message }`.
+ */
+export class RateLimitedError extends Error {
+  /** The response status (the `statusCode` option, 429 by default). */
+  readonly statusCode: number;
+  /** A stable code to match on in an error handler. */
+  readonly code = 'ERR_RATE_LIMITED';
+  /** The Decision that limited the request. */
+  readonly decision: Decision;
+
+  constructor(message: string, statusCode: number, decision: Decision) {
+    super(message);
+    this.name = 'RateLimitedError';
+    this.statusCode = statusCode;
+    this.decision = decision;
+  }
+}
+
+/** The `message` option of the Fastify adapter. */
+export type Message = string | ((request: FastifyRequest, decision: Decision) => string);
+/** A callback-style request hook (onRequest or preHandler). */
+export type Hook = (
+  this: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+) => void;
+
+/** Everything one route's hook needs, resolved once when the route is added. */
+export interface RouteLimit {
+  readonly engine: Engine<FastifyRequest, FastifyReply>;
+  readonly message: Message | undefined;
+}
+
+/** The client IP as Fastify resolves it under its trustProxy option. */
+export function clientIp(request: FastifyRequest): string | undefined {
+  return request.ip;
+}
+
+function setHeader(reply: FastifyReply, name: string, value: string): void {
+  reply.header(name, value);
+}
+
+export function resolveMessage(owner: string, value: unknown): Message | undefined {
+  if (value === undefined || typeof value === 'string' || typeof value === 'function') return value as Message;
+  throw invalidOption(owner, 'message', 'a string or a function returning one', value);
+}
+
+function messageOf(limit: RouteLimit, request: FastifyRequest, decision: Decision): string {
+  const { message } = limit;
+  if (message === undefined) {
+    const seconds = retryAfterSeconds(decision);
+    return `Rate limit exceeded, retry in ${seconds} second${seconds === '1' ? '' : 's'}`;
+  }
+  return typeof message === 'string' ? message : message(request, decision);
+}
+
+/** Applies a Decision: headers, hooks, then `done()` or `done(RateLimitedError)`. */
+function respond(
+  limit: RouteLimit,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+  decision: Decision,
+): void {
+  const { writer, onDecision, onLimited, shadow, statusCode } = limit.engine;
+  let error: RateLimitedError | undefined;
+  try {
+    if (writer !== undefined) writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0);
+    if (onDecision !== undefined) onDecision(request, decision);
+    if (!decision.allowed) {
+      if (!shadow) {
+        reply.header('retry-after', retryAfterSeconds(decision));
+        reply.code(statusCode);
+      }
+      if (onLimited !== undefined) onLimited(request, reply, decision);
+      // A hook that answered the request itself must not be followed by done().
+      if (reply.sent) return;
+      if (!shadow) error = new RateLimitedError(messageOf(limit, request, decision), statusCode, decision);
+    }
+  } catch (thrown) {
+    done(thrown as Error);
+    return;
+  }
+  done(error);
+}
+
+async function settle(
+  limit: RouteLimit,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+  pending: Promise<Outcome>,
+): Promise<void> {
+  let outcome: Outcome;
+  try {
+    outcome = await pending;
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  if (outcome === undefined) done();
+  else respond(limit, request, reply, done, outcome);
+}
+
+/** Once-only check, on the first request carrying X-Forwarded-For: did Fastify use it? */
+function checkForwardedFor(request: FastifyRequest, notices: Notices): void {
+  if (request.headers['x-forwarded-for'] === undefined) return;
+  notices.forwardedForDone = true;
+  // `request.ips` is the socket address followed by the X-Forwarded-For entries Fastify trusted,
+  // and is missing when trustProxy is off: one entry or none means the header was ignored.
+  const ips = request.ips;
+  if (ips === undefined || ips.length <= 1) {
+    notices.once(
+      'FLOODGATE_UNTRUSTED_FORWARDED_FOR',
+      `${OWNER}: a request carries X-Forwarded-For but Fastify ignored it (trustProxy is off, does not list this peer, or is a hop count, which recent Fastify releases no longer trust), so every client behind the proxy shares one rate-limit key, the proxy's; set trustProxy to your proxies' addresses`,
+    );
+  }
+}
+
+/** The hook for one route: decides, writes the headers, then `done()` or `done(RateLimitedError)`. */
+export function makeHook(limit: RouteLimit, notices: Notices): Hook {
+  const { engine } = limit;
+  return function floodgateHook(request, reply, done) {
+    if (!notices.forwardedForDone) checkForwardedFor(request, notices);
+    let outcome: Outcome | Promise<Outcome>;
+    try {
+      outcome = decideRequest(engine, request, reply);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (outcome === undefined) done();
+    else if (outcome instanceof Promise) void settle(limit, request, reply, done, outcome);
+    else respond(limit, request, reply, done, outcome);
+  };
+}

@@ -1,0 +1,216 @@
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { type Decision, FloodgateError, type Limiter } from 'floodgate';
+import {
+  type CommonOptions,
+  createEngine,
+  ENGINE_OPTIONS,
+  hasOwnLimiter,
+  LIMITER_OPTIONS,
+  Notices,
+  resolveLimiter,
+  resolveWarn,
+  type WarningHandler,
+} from './engine.js';
+import { clientIp, type Hook, makeHook, type RouteLimit, resolveMessage } from './fastify-hook.js';
+import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
+
+export type { WarningCode, WarningHandler } from './engine.js';
+export { RateLimitedError } from './fastify-hook.js';
+export type { HeaderFormat, HeadersOption } from './headers.js';
+
+/** Options a route can set under `config.rateLimit`; each overrides the plugin's for that route. */
+export interface FloodgateRouteOptions extends CommonOptions<FastifyRequest, FastifyReply> {
+  /**
+   * The `message` of the error a limited request is answered with (through the app's error
+   * handler), or a function of the request and the Decision returning it. Defaults to
+   * `Rate limit exceeded, retry in N seconds`.
+   */
+  message?: string | ((request: FastifyRequest, decision: Decision) => string);
+}
+
+/** Options of the {@link floodgate} plugin. */
+export interface FloodgatePluginOptions extends FloodgateRouteOptions {
+  /**
+   * Limit every route registered after the plugin (in its context and below), unless its
+   * `config.rateLimit` is `false`. With `false`, only routes whose `config.rateLimit` is set are
+   * limited. Defaults to true.
+   */
+  global?: boolean;
+  /**
+   * The request hook the limiter runs in: `'onRequest'` (before the body is read: cheapest) or
+   * `'preHandler'` (after validation and the route's own preHandlers, for keys built from an
+   * authenticated user). Defaults to `'onRequest'`.
+   */
+  hook?: 'onRequest' | 'preHandler';
+  /**
+   * Where the once-only setup warnings go (trust-proxy mistakes, a request without a client IP),
+   * or `false` to silence them. Defaults to `process.emitWarning`.
+   */
+  warn?: WarningHandler | false;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * floodgate for this route: `false` opts it out, `true` opts it in (with `global: false`),
+     * an object overrides the plugin's options for it.
+     */
+    rateLimit?: FloodgateRouteOptions | boolean;
+  }
+}
+
+const OWNER = 'floodgate';
+const ROUTE_KNOWN: readonly string[] = [...ENGINE_OPTIONS, 'message'];
+const PLUGIN_KNOWN: readonly string[] = [...ROUTE_KNOWN, 'global', 'hook', 'warn'];
+const PLUGIN_ONLY = new Set(['global', 'hook', 'warn']);
+
+/**
+ * Whether the server was created with `trustProxy: true`. Fastify does not expose its options,
+ * so this reads them where Fastify keeps them; only a warning depends on it, and an unknown
+ * layout simply means no warning.
+ */
+function trustsEveryProxy(instance: FastifyInstance): boolean {
+  for (let o: object | null = instance; o !== null; o = Object.getPrototypeOf(o)) {
+    for (const symbol of Object.getOwnPropertySymbols(o)) {
+      if (symbol.description === 'fastify.options') {
+        const options = (o as Record<symbol, unknown>)[symbol];
+        return (
+          typeof options === 'object' && options !== null && (options as { trustProxy?: unknown }).trustProxy === true
+        );
+      }
+    }
+  }
+  return false;
+}
+
+function addHook(route: RouteOptions, name: 'onRequest' | 'preHandler', hook: Hook): void {
+  const existing = route[name];
+  const list = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing];
+  // onRequest: first, so a limited request costs the route nothing. preHandler: last, after the
+  // route's own preHandlers (authentication) that a keyGenerator may rely on.
+  if (name === 'onRequest') list.unshift(hook);
+  else list.push(hook);
+  (route as unknown as Record<string, unknown>)[name] = list;
+}
+
+function floodgatePlugin(
+  fastify: FastifyInstance,
+  options: FloodgatePluginOptions,
+  done: (error?: Error) => void,
+): void {
+  try {
+    const given = checkOptionsObject(OWNER, options ?? {}, PLUGIN_KNOWN);
+    const global = optionalBoolean(OWNER, 'global', given.global, true);
+    const hookName = given.hook ?? 'onRequest';
+    if (hookName !== 'onRequest' && hookName !== 'preHandler') {
+      throw invalidOption(OWNER, 'hook', "'onRequest' or 'preHandler'", hookName);
+    }
+    const notices = new Notices(resolveWarn(OWNER, given.warn));
+    // The options a route config inherits: everything but the plugin-only ones.
+    const inherited: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(given)) if (!PLUGIN_ONLY.has(name)) inherited[name] = value;
+    let base: RouteLimit | undefined;
+    let baseLimiter: Limiter | undefined;
+    if (hasOwnLimiter(given)) {
+      baseLimiter = resolveLimiter(OWNER, given);
+      base = {
+        engine: createEngine(OWNER, inherited, notices, clientIp, baseLimiter),
+        message: resolveMessage(OWNER, given.message),
+      };
+    } else if (global) {
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${OWNER}: limiter or algorithm/policies is required unless global is false, got neither`,
+      );
+    } else {
+      // No limiter of its own: still check the rest now rather than at the first route.
+      resolveMessage(OWNER, given.message);
+    }
+    if (!notices.trustAllDone) {
+      notices.trustAllDone = true;
+      if (trustsEveryProxy(fastify)) {
+        notices.once(
+          'FLOODGATE_TRUST_ALL_PROXIES',
+          `${OWNER}: Fastify's trustProxy is true, so any client can choose its own rate-limit key by sending X-Forwarded-For; set it to the number of proxies in front of the app or to their addresses`,
+        );
+      }
+    }
+    const baseHook = base === undefined ? undefined : makeHook(base, notices);
+    // One hook per config object: a GET route and its automatic HEAD twin, or routes sharing a
+    // config on purpose, share one limiter.
+    const hooks = new WeakMap<object, Hook>();
+
+    fastify.addHook('onRoute', function floodgateOnRoute(route) {
+      const config = route.config?.rateLimit;
+      if (config === false) return;
+      let hook: Hook | undefined;
+      if (config === undefined || config === true) {
+        if (config === undefined && !global) return;
+        if (baseHook === undefined) {
+          throw new FloodgateError(
+            'ERR_INVALID_OPTION',
+            `${OWNER} (route ${route.method} ${route.url}): config.rateLimit is true but the plugin has no limiter; give the route its own`,
+          );
+        }
+        hook = baseHook;
+      } else {
+        hook = hooks.get(config);
+        if (hook === undefined) {
+          const owner = `${OWNER} (route ${route.method} ${route.url})`;
+          const own = checkOptionsObject(owner, config, ROUTE_KNOWN);
+          const merged: Record<string, unknown> = { ...inherited };
+          if (hasOwnLimiter(own)) for (const name of ['limiter', ...LIMITER_OPTIONS]) delete merged[name];
+          Object.assign(merged, own);
+          const limiter = hasOwnLimiter(own) ? resolveLimiter(owner, own) : baseLimiter;
+          if (limiter === undefined) {
+            throw new FloodgateError(
+              'ERR_INVALID_OPTION',
+              `${owner}: limiter or algorithm/policies is required (the plugin has none), got neither`,
+            );
+          }
+          const limit = {
+            engine: createEngine(owner, merged, notices, clientIp, limiter),
+            message: resolveMessage(owner, merged.message),
+          };
+          hook = makeHook(limit, notices);
+          hooks.set(config, hook);
+        }
+      }
+      addHook(route, hookName, hook);
+    });
+    done();
+  } catch (error) {
+    done(error as Error);
+  }
+}
+
+/**
+ * The Fastify plugin (Fastify 4 and 5), named `'floodgate'`. It is not encapsulated: registered
+ * at the root it limits every route registered after it; registered inside a plugin, only that
+ * plugin's routes. Routes opt out with `config: { rateLimit: false }` and override options with
+ * `config: { rateLimit: { ... } }`. Every option is checked at registration and every route config
+ * when the route is added; a bad one throws `ERR_INVALID_OPTION` (from `register`/`ready()`, or
+ * from the route call itself once the plugin has loaded).
+ *
+ * A limited request fails with a {@link RateLimitedError} (status 429, `Retry-After` and the
+ * rate-limit headers set) through the app's error handler. A store failure follows the
+ * limiter's `onStoreError`; in `'throw'` the error goes to the error handler.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { createLimiter, tokenBucket } from 'floodgate';
+ * import floodgate from 'floodgate/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(floodgate, { limiter: createLimiter({ algorithm: tokenBucket({ capacity: 20, refillPerSecond: 5 }) }) });
+ * app.get('/health', { config: { rateLimit: false } }, async () => 'ok');
+ * ```
+ */
+export const floodgate: FastifyPluginCallback<FloodgatePluginOptions> = fp(floodgatePlugin, {
+  fastify: '4.x || 5.x',
+  name: 'floodgate',
+});
+
+export default floodgate;

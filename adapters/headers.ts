@@ -1,0 +1,180 @@
+import { type Decision, FloodgateError, type PolicySpec } from 'floodgate';
+import { invalidOption } from './validate.js';
+
+/**
+ * A rate-limit header format:
+ * - `'draft-6'`: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`
+ *   (draft-ietf-httpapi-ratelimit-headers-06).
+ * - `'draft-7'`: `RateLimit: limit=…, remaining=…, reset=…` and `RateLimit-Policy` (draft 07).
+ * - `'draft-8'`: the structured-field form of drafts 08 to 10, `RateLimit-Policy: "name";q=…;w=…`
+ *   and `RateLimit: "name";r=…;t=…`, one item per policy.
+ * - `'legacy'`: `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix epoch
+ *   seconds, as GitHub and express-rate-limit send it).
+ */
+export type HeaderFormat = 'draft-6' | 'draft-7' | 'draft-8' | 'legacy';
+
+/** The `headers` option: one format, several that do not clash, or `false` for none. */
+export type HeadersOption = HeaderFormat | readonly HeaderFormat[] | false;
+
+/** Sets one response header; each adapter passes one module-level function, never a closure. */
+export type SetHeader<T> = (target: T, name: string, value: string) => void;
+
+/** Writes a Decision as headers; built once per limiter, with every constant part precomputed. */
+export interface HeaderWriter {
+  /**
+   * Sets the headers for `decision` on `target`. `wallNow` is `Date.now()` at the decision, read
+   * only by the legacy format, whose reset is an absolute time.
+   */
+  write<T>(target: T, set: SetHeader<T>, decision: Decision, wallNow: number): void;
+  /** Whether some format needs `wallNow`, so callers read the wall clock only then. */
+  readonly needsWallClock: boolean;
+}
+
+const FORMATS: readonly HeaderFormat[] = ['draft-6', 'draft-7', 'draft-8', 'legacy'];
+const EXPECTED = "'draft-6', 'draft-7', 'draft-8', 'legacy', a list of these, or false";
+
+/**
+ * Seconds a client should wait for the quota a header describes, in whole seconds rounded up.
+ * Allowed: until the key is back to its full limit (`resetMs`). Denied: until this very call
+ * would be allowed (`retryAfterMs`), because every draft says that when a response carries both
+ * `Retry-After` and a reset value they SHOULD name the same instant.
+ */
+export function resetSeconds(decision: Decision): number {
+  return Math.ceil((decision.allowed ? decision.resetMs : decision.retryAfterMs) / 1000);
+}
+
+/**
+ * The `Retry-After` value of a denied Decision: whole seconds, rounded up so that waiting that
+ * long always suffices, and at least 1 (a `Retry-After: 0` invites an immediate retry storm).
+ */
+export function retryAfterSeconds(decision: Decision): string {
+  const seconds = Math.ceil(decision.retryAfterMs / 1000);
+  return seconds < 1 ? '1' : `${seconds}`;
+}
+
+/** A policy's window in whole seconds, as the drafts require: rounded up, at least 1. */
+function windowSeconds(policy: PolicySpec): number {
+  return Math.max(1, Math.ceil(policy.algorithm.windowMs / 1000));
+}
+
+/** Checks the `headers` option and returns its formats, in a fixed order, without duplicates. */
+export function resolveHeaderFormats(owner: string, value: unknown): readonly HeaderFormat[] {
+  if (value === undefined) return ['draft-6'];
+  if (value === false) return [];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw invalidOption(owner, 'headers', EXPECTED, value);
+  for (const item of list) {
+    if (!FORMATS.includes(item as HeaderFormat)) throw invalidOption(owner, 'headers', EXPECTED, item);
+  }
+  const formats = FORMATS.filter((f) => list.includes(f));
+  if (formats.length !== list.length) {
+    throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: headers must not name a format twice, got ${list}`);
+  }
+  // draft-8 gives RateLimit and RateLimit-Policy a different syntax than drafts 6 and 7: sending
+  // both would put two incompatible values under one field name.
+  if (formats.includes('draft-8') && (formats.includes('draft-6') || formats.includes('draft-7'))) {
+    throw new FloodgateError(
+      'ERR_INVALID_OPTION',
+      `${owner}: headers cannot combine 'draft-8' with 'draft-6' or 'draft-7' (they give RateLimit-Policy different syntaxes), got ${formats.join(', ')}`,
+    );
+  }
+  return formats;
+}
+
+type Emit = <T>(target: T, set: SetHeader<T>, d: Decision, wallNow: number) => void;
+
+// Header names are written in lower case: field names are case-insensitive (RFC 9110), HTTP/2
+// and HTTP/3 require lower case, Fastify lowercases them anyway, and Node's setHeader skips a
+// string allocation for a name that already is (it halves its cost).
+
+/**
+ * Builds the writer for a limiter's `policies` in the given formats. Policy strings, item
+ * prefixes and header names are computed here, once; a request only formats its own numbers.
+ */
+export function createHeaderWriter(
+  formats: readonly HeaderFormat[],
+  policies: readonly PolicySpec[],
+): HeaderWriter | undefined {
+  if (formats.length === 0) return undefined;
+  const emits: Emit[] = [];
+  // A policy list for drafts 6 and 7: `limit;w=seconds`, comma-separated.
+  const numericPolicy = policies.map((p) => `${p.algorithm.limit};w=${windowSeconds(p)}`).join(', ');
+  let policySent = false;
+  for (const format of formats) {
+    if (format === 'draft-6') {
+      const sendPolicy = !policySent;
+      policySent = true;
+      emits.push((target, set, d) => {
+        set(target, 'ratelimit-limit', `${d.limit}`);
+        set(target, 'ratelimit-remaining', `${d.remaining}`);
+        set(target, 'ratelimit-reset', `${resetSeconds(d)}`);
+        if (sendPolicy) set(target, 'ratelimit-policy', numericPolicy);
+      });
+    } else if (format === 'draft-7') {
+      const sendPolicy = !policySent;
+      policySent = true;
+      emits.push((target, set, d) => {
+        set(target, 'ratelimit', `limit=${d.limit}, remaining=${d.remaining}, reset=${resetSeconds(d)}`);
+        if (sendPolicy) set(target, 'ratelimit-policy', numericPolicy);
+      });
+    } else if (format === 'draft-8') {
+      emits.push(draft8(policies));
+    } else {
+      emits.push((target, set, d, wallNow) => {
+        set(target, 'x-ratelimit-limit', `${d.limit}`);
+        set(target, 'x-ratelimit-remaining', `${d.remaining}`);
+        // Epoch seconds, rounded up so the instant is never earlier than the real one.
+        const ms = d.allowed ? d.resetMs : d.retryAfterMs;
+        set(target, 'x-ratelimit-reset', `${Math.ceil((wallNow + ms) / 1000)}`);
+      });
+    }
+  }
+  const needsWallClock = formats.includes('legacy');
+  if (emits.length === 1) {
+    const only = emits[0] as Emit;
+    return { needsWallClock, write: only };
+  }
+  return {
+    needsWallClock,
+    write(target, set, decision, wallNow) {
+      for (let i = 0; i < emits.length; i++) (emits[i] as Emit)(target, set, decision, wallNow);
+    },
+  };
+}
+
+/** The structured-field form (drafts 08–10): one item per policy, in the limiter's order. */
+function draft8(policies: readonly PolicySpec[]): Emit {
+  // Policy names are letters, digits, `_` and `-` (the core checks), so they need no escaping
+  // inside a structured-field String.
+  const policy = policies.map((p) => `"${p.name}";q=${p.algorithm.limit};w=${windowSeconds(p)}`).join(', ');
+  const first = policies[0] as PolicySpec;
+  if (policies.length === 1) {
+    const item = `"${first.name}";r=`;
+    return (target, set, d) => {
+      set(target, 'ratelimit-policy', policy);
+      set(target, 'ratelimit', `${item}${d.remaining};t=${resetSeconds(d)}`);
+    };
+  }
+  const names = policies.map((p) => p.name);
+  const items = names.map((name) => `"${name}";r=`);
+  // A degraded decision (the store failed) carries no per-policy view: it describes the policy
+  // with the smallest limit, as the limiter does (first on ties).
+  let smallest = first;
+  for (const p of policies) if (p.algorithm.limit < smallest.algorithm.limit) smallest = p;
+  const degradedItem = `"${smallest.name}";r=`;
+  return (target, set, d) => {
+    set(target, 'ratelimit-policy', policy);
+    const each = d.policies;
+    if (each === undefined) {
+      set(target, 'ratelimit', `${degradedItem}${d.remaining};t=${resetSeconds(d)}`);
+      return;
+    }
+    let value = '';
+    for (let i = 0; i < names.length; i++) {
+      const p = each[names[i] as string];
+      if (p === undefined) continue;
+      value += `${value === '' ? '' : ', '}${items[i]}${p.remaining};t=${resetSeconds(p)}`;
+    }
+    set(target, 'ratelimit', value);
+  };
+}

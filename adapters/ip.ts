@@ -1,0 +1,86 @@
+import { BlockList, isIP, SocketAddress } from 'node:net';
+import { invalidOption } from './validate.js';
+
+/** The `ipv6Subnet` option: the prefix length IPv6 clients are grouped by, or `false` for none. */
+export type Ipv6Subnet = number | false;
+
+/** One IPv6 customer usually holds a /56 (RIPE-690), and can rotate freely inside it. */
+export const DEFAULT_IPV6_SUBNET = 56;
+
+const MAPPED = new BlockList();
+MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+export function resolveIpv6Subnet(owner: string, value: unknown): Ipv6Subnet {
+  if (value === undefined) return DEFAULT_IPV6_SUBNET;
+  if (value === false) return false;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 128) {
+    throw invalidOption(owner, 'ipv6Subnet', 'an integer prefix length from 1 to 128, or false', value);
+  }
+  return value;
+}
+
+/**
+ * Turns a client address into a rate-limit key:
+ * - IPv4 as it is (`203.0.113.7`);
+ * - IPv4-mapped IPv6 (`::ffff:203.0.113.7`, how a dual-stack socket reports an IPv4 client) as
+ *   the IPv4 address, so one client is one key whichever way it connected;
+ * - other IPv6 as its canonical network prefix (`2001:db8:0:100::/56`), because one subscriber
+ *   holds a whole prefix and would otherwise get a fresh limit per address; with `false`, as
+ *   the canonical address itself, so `2001:DB8::1` and `2001:db8:0::1` are still one key;
+ * - anything else (a value some proxy put in X-Forwarded-For that is no IP) unchanged.
+ *
+ * Parsing and canonical text come from `node:net`; the only arithmetic here is the mask.
+ */
+export function createIpKey(subnet: Ipv6Subnet): (ip: string) => string {
+  return function ipKey(ip: string): string {
+    // The common case, IPv4, never reaches the parser.
+    if (!ip.includes(':') || isIP(ip) !== 6) return ip;
+    const canonical = new SocketAddress({ address: ip, family: 'ipv6' }).address;
+    if (MAPPED.check(canonical, 'ipv6')) return mappedIpv4(canonical);
+    if (subnet === false || subnet === 128) return canonical;
+    return prefixOf(canonical, subnet);
+  };
+}
+
+/** The IPv4 address inside a canonical IPv4-mapped address, which `node:net` prints dotted. */
+function mappedIpv4(canonical: string): string {
+  return canonical.slice(canonical.lastIndexOf(':') + 1);
+}
+
+/** Appends the 16-bit groups of one side of `::` (a dotted IPv4 tail counts as two groups). */
+function pushGroups(part: string, out: number[]): void {
+  if (part === '') return;
+  for (const piece of part.split(':')) {
+    if (piece.includes('.')) {
+      const [a = 0, b = 0, c = 0, d = 0] = piece.split('.').map(Number);
+      out.push((a << 8) | b, (c << 8) | d);
+    } else {
+      out.push(Number.parseInt(piece, 16));
+    }
+  }
+}
+
+/** The eight 16-bit groups of a canonical IPv6 address. */
+function groupsOf(canonical: string): number[] {
+  const gap = canonical.indexOf('::');
+  const groups: number[] = [];
+  if (gap === -1) {
+    pushGroups(canonical, groups);
+    return groups;
+  }
+  pushGroups(canonical.slice(0, gap), groups);
+  const tail: number[] = [];
+  pushGroups(canonical.slice(gap + 2), tail);
+  while (groups.length + tail.length < 8) groups.push(0);
+  return groups.concat(tail);
+}
+
+function prefixOf(canonical: string, bits: number): string {
+  const groups = groupsOf(canonical);
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.min(16, Math.max(0, bits - 16 * i));
+    groups[i] = (groups[i] as number) & ((0xffff << (16 - keep)) & 0xffff);
+  }
+  const network = new SocketAddress({ address: groups.map((g) => g.toString(16)).join(':'), family: 'ipv6' });
+  return `${network.address}/${bits}`;
+}
