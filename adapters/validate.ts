@@ -1,44 +1,8 @@
-import { FloodgateError } from 'floodgate';
+import { invalidOption } from 'floodgate';
 
-// The adapters reach the core only through its public entry, so they carry their own copy of the
-// few checks they need, worded exactly like the core's: `<owner>: <name> must be <allowed>, got <value>`.
-
-/** Renders a bad value for an error message: strings quoted, objects named, numbers as written. */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
-}
-
-export function invalidOption(owner: string, name: string, expected: string, value: unknown): FloodgateError {
-  return new FloodgateError('ERR_INVALID_OPTION', `${owner}: ${name} must be ${expected}, got ${show(value)}`);
-}
-
-/** Checks that `options` is a plain object whose names are all in `known`, so a typo fails loudly. */
-export function checkOptionsObject(owner: string, options: unknown, known: readonly string[]): Record<string, unknown> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: options must be an object, got ${show(options)}`);
-  }
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) {
-      throw new FloodgateError(
-        'ERR_INVALID_OPTION',
-        `${owner}: unknown option ${JSON.stringify(name)}; allowed options are ${known.join(', ')}`,
-      );
-    }
-  }
-  return options as Record<string, unknown>;
-}
-
-export function optionalFunction<F>(owner: string, name: string, value: unknown): F | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw invalidOption(owner, name, 'a function', value);
-  return value as F;
-}
+// The adapters reach the core only through its public entry, which exports the option checks the
+// core itself uses, so every option error reads alike: `<owner>: <name> must be <allowed>, got <value>`.
+export { checkOptionsObject, describeValue as show, invalidOption, optionalFunction } from 'floodgate';
 
 export function optionalBoolean(owner: string, name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;

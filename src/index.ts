@@ -15,6 +15,7 @@ export {
   type LimiterOptions,
   type StoreErrorPolicy,
 } from './limiter.js';
+export { checkOptionsObject, invalidOption, optionalFunction, show as describeValue } from './options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
 export type { Algorithm, AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from './types.js';

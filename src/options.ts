@@ -11,13 +11,19 @@ export function show(value: unknown): string {
   return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
 
+/**
+ * The `ERR_INVALID_OPTION` error for one bad option, worded like every other floodgate option
+ * error: `<owner>: <name> must be <expected>, got <value>`. Exported so stores and adapters
+ * outside the core report bad options the same way.
+ */
 export function invalidOption(owner: string, name: string, expected: string, value: unknown): FloodgateError {
   return new FloodgateError('ERR_INVALID_OPTION', `${owner}: ${name} must be ${expected}, got ${show(value)}`);
 }
 
 /**
  * Checks that `options` is a plain object whose names are all in `known`, so a typo such as
- * `windowMS` fails loudly instead of silently falling back to a default.
+ * `windowMS` fails loudly instead of silently falling back to a default. With `required` false,
+ * `undefined` stands for "no options".
  */
 export function checkOptionsObject(
   owner: string,
@@ -54,6 +60,7 @@ export function positiveFinite(owner: string, name: string, value: unknown, unit
   return value;
 }
 
+/** Checks an optional callback option: `undefined` (not given) or a function. */
 export function optionalFunction<F>(owner: string, name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw invalidOption(owner, name, 'a function', value);

@@ -1,5 +1,5 @@
 import { deepStrictEqual } from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ErrorRequestHandler } from 'express';
 import {
   createLimiter,
@@ -13,25 +13,15 @@ import { rateLimit } from 'floodgate/express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { expressVersions, listen, manualClock, pipeline } from './helpers/http.js';
-import { randomPrefix, startRedis, suiteRedis } from './helpers/redis.js';
+import { randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
 const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   res.status(500).json({ code: isFloodgateError(error) ? error.code : String(error) });
 };
 
-let server: { url: string; stop(): Promise<void> };
 let client: Redis;
-
-before(async () => {
-  server = await suiteRedis();
-  client = new Redis(server.url);
-  // The store sends nothing until the client is ready; before that every call would be degraded.
-  await client.ping();
-});
-
-after(async () => {
-  client.disconnect();
-  await server.stop();
+useSuiteRedis((_server, c) => {
+  client = c;
 });
 
 for (const { name, express } of expressVersions) {

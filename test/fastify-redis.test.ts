@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import {
   createLimiter,
@@ -13,21 +13,11 @@ import {
 import floodgate from 'floodgate/fastify';
 import { Redis } from 'ioredis';
 import { fastifyVersions, manualClock, pipeline } from './helpers/http.js';
-import { randomPrefix, startRedis, suiteRedis } from './helpers/redis.js';
+import { randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
-let server: { url: string; stop(): Promise<void> };
 let client: Redis;
-
-before(async () => {
-  server = await suiteRedis();
-  client = new Redis(server.url);
-  // The store sends nothing until the client is ready; before that every call would be degraded.
-  await client.ping();
-});
-
-after(async () => {
-  client.disconnect();
-  await server.stop();
+useSuiteRedis((_server, c) => {
+  client = c;
 });
 
 for (const { name, Fastify } of fastifyVersions) {

@@ -1,5 +1,5 @@
 import { deepStrictEqual } from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   type Algorithm,
@@ -11,24 +11,15 @@ import {
   tokenBucket,
 } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
-import { Redis } from 'ioredis';
-import { randomPrefix, suiteRedis } from './helpers/redis.js';
+import type { Redis } from 'ioredis';
+import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
 
-let server: Awaited<ReturnType<typeof suiteRedis>>;
 let client: Redis;
-
-before(async () => {
-  server = await suiteRedis();
-  client = new Redis(server.url);
-  await client.ping();
-});
-
-after(async () => {
-  client.disconnect();
-  await server.stop();
+useSuiteRedis((_server, c) => {
+  client = c;
 });
 
 for (const denyCache of [true, false]) {

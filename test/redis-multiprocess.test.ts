@@ -1,30 +1,26 @@
 import { ok, strictEqual } from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { WorkerConfig, WorkerReport } from './fixtures/redis-worker.js';
-import { randomPrefix, suiteRedis } from './helpers/redis.js';
+import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
 const LIMIT = 100;
 const WINDOW_MS = 2000;
 const DURATION_MS = 6000;
 
-let server: Awaited<ReturnType<typeof suiteRedis>>;
+let server: { url: string; stop(): Promise<void> };
 let client: Redis;
 const children = new Set<ChildProcess>();
-
-before(async () => {
-  server = await suiteRedis();
-  client = new Redis(server.url);
-  await client.ping();
+useSuiteRedis((s, c) => {
+  server = s;
+  client = c;
 });
 
-after(async () => {
+after(() => {
   for (const child of children) child.kill('SIGKILL');
-  client.disconnect();
-  await server.stop();
 });
 
 /** One admitted log entry, as the script wrote it: its expiry on the Redis clock and its running total. */

@@ -11,23 +11,16 @@ import {
 } from 'floodgate';
 import { Redis } from 'ioredis';
 import { DENY_CACHE_MAX_KEYS, DenyCache } from '../src/stores/redis/deny-cache.js';
-import { type RedisServer, randomPrefix, startRedis, suiteRedis } from './helpers/redis.js';
+import { type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
 
-let server: Awaited<ReturnType<typeof suiteRedis>>;
+let server: { url: string; stop(): Promise<void> };
 let client: Redis;
-
-before(async () => {
-  server = await suiteRedis();
-  client = new Redis(server.url);
-  await client.ping();
-});
-
-after(async () => {
-  client.disconnect();
-  await server.stop();
+useSuiteRedis((s, c) => {
+  server = s;
+  client = c;
 });
 
 function code(error: unknown): string | undefined {

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 
@@ -149,6 +150,26 @@ export async function suiteRedis(): Promise<{ url: string; stop(): Promise<void>
   const url = process.env.REDIS_URL;
   if (url !== undefined && url !== '') return { url, stop: async () => undefined };
   return startRedis();
+}
+
+/**
+ * Gives a suite its server (see {@link suiteRedis}) and a connected ioredis client: both made in
+ * `before`, handed to `ready`, and closed in `after`. The client is pinged first, because the store
+ * sends nothing until the client is ready and every earlier call would be degraded.
+ */
+export function useSuiteRedis(ready: (server: { url: string; stop(): Promise<void> }, client: Redis) => void): void {
+  let server: { url: string; stop(): Promise<void> } | undefined;
+  let client: Redis | undefined;
+  before(async () => {
+    server = await suiteRedis();
+    client = new Redis(server.url);
+    await client.ping();
+    ready(server, client);
+  });
+  after(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
 }
 
 /**
