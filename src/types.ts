@@ -51,12 +51,14 @@ export interface Algorithm<State = unknown> {
   readonly scriptArgs: readonly number[];
   /**
    * Decides a call of `cost` at `now` against `state` (`undefined` for a key with no state).
-   * Pure: reads `state`, never changes it. With `charge`, `remaining` and `resetMs` describe the
+   * Pure: reads `state`, never changes it. A state past {@link Algorithm.expiresAt} must decide
+   * exactly as no state does, so stores need not check expiry before every call. With `charge`, `remaining` and `resetMs` describe the
    * state after charging an allowed call; without, the state as it is (a peek).
    */
   evaluate(state: State | undefined, now: number, cost: number, charge: boolean): Decision;
   /**
-   * The state after charging an allowed call of `cost` at `now`. May reuse the storage of `state`
+   * The state after charging an allowed call of `cost` at `now` (an expired `state` counts as
+   * none). May reuse the storage of `state`
    * (stores keep one state per key and replace it), so the caller must not read `state` after.
    */
   charge(state: State | undefined, now: number, cost: number): State;

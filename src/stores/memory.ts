@@ -101,11 +101,12 @@ export class MemoryStore implements Store {
       return {
         decide(key: string, cost: number, charge: boolean): readonly Decision[] {
           const now = clock();
-          const stored = states.get(key);
-          const state = stored !== undefined && algorithm.expiresAt(stored) <= now ? undefined : stored;
+          // An expired state decides like no state (the Algorithm contract), so the hot path
+          // needs no expiry check; the sweeps reclaim expired keys.
+          const state = states.get(key);
           const decision = algorithm.evaluate(state, now, cost, charge);
           if (charge && decision.allowed && cost > 0) {
-            if (stored === undefined) store.#admit(table, 1, now);
+            if (state === undefined) store.#admit(table, 1, now);
             states.set(key, algorithm.charge(state, now, cost));
           }
           return [decision];
