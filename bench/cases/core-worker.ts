@@ -1,0 +1,171 @@
+/**
+ * Case 2 worker: decisions per second of one implementation on its in-memory store, in a process
+ * of its own (so no other contender's code shares the JIT's call sites).
+ *   node --import tsx bench/cases/core-worker.ts serve <impl>
+ *     stays up; each IPC request { keys, measureMs, warmupMs } measures one key count
+ *   node --import tsx bench/cases/core-worker.ts <impl> <measureMs> <warmupMs> <keyCount,...>
+ *     one shot (for profiling with --cpu-prof); prints one JSON line
+ */
+import { MemoryStore as ErlMemoryStore, type Options as ErlOptions } from 'express-rate-limit';
+import { createLimiter, type Limiter, slidingWindowLog, tokenBucket } from 'floodgate';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { serve } from '../lib/ipc.js';
+
+const CORE_IMPLS = [
+  'floodgate-token-bucket-consume',
+  'floodgate-token-bucket-decide',
+  'floodgate-sliding-log-consume',
+  'floodgate-sliding-log-decide',
+  'rate-limiter-flexible',
+  'express-rate-limit',
+] as const;
+type CoreImpl = (typeof CORE_IMPLS)[number];
+
+const HUGE = 1_000_000_000;
+/** Hard bound on calls per measurement, whatever the clock says. */
+const MAX_OPS = 50_000_000;
+const BATCH = 1000;
+
+/** A call that may or may not be async, and tells whether it was denied. */
+type Call = (key: string) => boolean | Promise<boolean>;
+
+/**
+ * Sliding-log window per key count: a log keeps every call of the last window, so a limit that is
+ * never reached means rate × window entries per key. The window is picked so that each key's log
+ * holds a few dozen entries at ~3 M calls/s, as a real key's log would; one hot key at millions
+ * of calls per second cannot be brought there with a whole-millisecond window (see bench.md).
+ */
+function slidingWindowMs(keys: number): number {
+  return Math.max(1, Math.round(keys / 100));
+}
+
+function floodgate(kind: 'token-bucket' | 'sliding-log', keys: number): Limiter {
+  // Limits are never reached: a billion tokens drain by at most ~15 M in a measurement. A refill
+  // of 1 token/s keeps each key's state alive between visits, as it is for real keys, instead of
+  // every call finding an expired bucket.
+  const algorithm =
+    kind === 'token-bucket'
+      ? tokenBucket({ capacity: HUGE, refillPerSecond: 1 })
+      : slidingWindowLog({ limit: HUGE, windowMs: slidingWindowMs(keys) });
+  return createLimiter({ algorithm });
+}
+
+function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
+  switch (impl) {
+    case 'floodgate-token-bucket-consume':
+    case 'floodgate-sliding-log-consume': {
+      const limiter = floodgate(impl.startsWith('floodgate-token') ? 'token-bucket' : 'sliding-log', keys);
+      return { call: (key) => limiter.consume(key).then((d) => !d.allowed), close() {} };
+    }
+    case 'floodgate-token-bucket-decide':
+    case 'floodgate-sliding-log-decide': {
+      const limiter = floodgate(impl.startsWith('floodgate-token') ? 'token-bucket' : 'sliding-log', keys);
+      return {
+        call(key) {
+          const d = limiter.decide(key, 1);
+          return d instanceof Promise ? d.then((x) => !x.allowed) : !d.allowed;
+        },
+        close() {},
+      };
+    }
+    case 'rate-limiter-flexible': {
+      const limiter = new RateLimiterMemory({ points: HUGE, duration: 60 });
+      return {
+        call: (key) =>
+          limiter.consume(key).then(
+            () => false,
+            () => true,
+          ),
+        close() {},
+      };
+    }
+    case 'express-rate-limit': {
+      // The store the middleware awaits once per request; the middleware denies when totalHits > limit.
+      const store = new ErlMemoryStore();
+      store.init({ windowMs: 60_000 } as ErlOptions);
+      return {
+        call: (key) => store.increment(key).then((info) => info.totalHits > HUGE),
+        close: () => store.shutdown(),
+      };
+    }
+  }
+}
+
+async function measure(
+  call: Call,
+  keys: readonly string[],
+  ms: number,
+): Promise<{ ops: number; seconds: number; denied: number }> {
+  const n = keys.length;
+  let i = 0;
+  let ops = 0;
+  let denied = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms && ops < MAX_OPS) {
+    for (let j = 0; j < BATCH; j++) {
+      let r = call(keys[i] as string);
+      // Await only what is a promise: the sync fast path must not pay for a microtask.
+      if (typeof r !== 'boolean') r = await r;
+      if (r) denied++;
+      i = i + 1 === n ? 0 : i + 1;
+    }
+    ops += BATCH;
+    now = performance.now();
+  }
+  return { ops, seconds: (now - start) / 1000, denied };
+}
+
+interface Prepared {
+  call: Call;
+  keys: string[];
+  close(): void;
+}
+
+/** One limiter per key count, warmed on first use: every key seen and the JIT settled. */
+async function prepare(impl: CoreImpl, count: number, warmupMs: number): Promise<Prepared> {
+  const keys = Array.from({ length: count }, (_, k) => `user:${k}`);
+  const { call, close } = makeCall(impl, count);
+  await measure(call, keys, Math.max(warmupMs, 1));
+  for (let k = 0; k < count; k++) {
+    const r = call(keys[k] as string);
+    if (typeof r !== 'boolean') await r;
+  }
+  return { call, keys, close };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'serve') {
+    const impl = argv[1] as CoreImpl;
+    if (!CORE_IMPLS.includes(impl)) throw new Error(`unknown impl ${argv[1]}`);
+    const ready = new Map<number, Prepared>();
+    serve(async (message) => {
+      const count = Number(message.keys);
+      let p = ready.get(count);
+      if (p === undefined) {
+        p = await prepare(impl, count, Number(message.warmupMs));
+        ready.set(count, p);
+      }
+      const m = await measure(p.call, p.keys, Number(message.measureMs));
+      return { keys: count, opsPerSec: m.ops / m.seconds, ops: m.ops, denied: m.denied };
+    });
+    return;
+  }
+  const [implArg, measureArg, warmupArg, countsArg] = argv;
+  const impl = implArg as CoreImpl;
+  if (!CORE_IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  const results = [];
+  for (const count of (countsArg ?? '1').split(',').map(Number)) {
+    const p = await prepare(impl, count, Number(warmupArg));
+    const m = await measure(p.call, p.keys, Number(measureArg));
+    p.close();
+    results.push({ keys: count, opsPerSec: m.ops / m.seconds, ops: m.ops, denied: m.denied });
+  }
+  console.log(JSON.stringify({ impl, results }));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,236 @@
+/**
+ * Redis workers (cases 3, 4b and 5), each in a process of its own pinned to the load core:
+ *   serve throughput <impl> <port> <keyspace>   IPC requests { inFlight, measureMs, warmupMs }
+ *   serve hotkey <on|off> <port>                IPC requests { inFlight, measureMs, warmupMs }
+ *   throughput <impl> <port> <inFlight> <measureMs> <warmupMs> <keyspace>   one shot, for --cpu-prof
+ *   memory <impl> <port> <keys>                 one shot
+ * One-shot modes print one JSON line.
+ */
+import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'floodgate';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { serve } from '../lib/ipc.js';
+import { quantileSorted } from '../lib/stats.js';
+import { fastAlgorithm, memoryAlgorithm, redisPrefix } from './redis-policies.js';
+
+type Impl = 'floodgate-token-bucket' | 'floodgate-sliding-log' | 'rate-limiter-flexible';
+const IMPLS: readonly Impl[] = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'];
+
+/** Hard bound on calls per measurement, whatever the clock says. */
+const MAX_OPS = 4_000_000;
+
+/** One decision; resolves to whether it was denied, and whether it was degraded (a store failure). */
+type Call = (key: string) => Promise<{ denied: boolean; degraded: boolean }>;
+
+function floodgateCall(limiter: Limiter): Call {
+  return (key) => limiter.consume(key).then((d) => ({ denied: !d.allowed, degraded: d.degraded === true }));
+}
+
+/** The limiter for one implementation; `policy` 'fast' never denies, 'memory' keeps keys for long. */
+function makeCall(impl: Impl, client: Redis, policy: 'fast' | 'memory'): Call {
+  if (impl === 'rate-limiter-flexible') {
+    const limiter =
+      policy === 'fast'
+        ? new RateLimiterRedis({ storeClient: client, points: 1_000_000_000, duration: 60 })
+        : new RateLimiterRedis({ storeClient: client, points: 100, duration: 3600 });
+    return (key) =>
+      limiter.consume(key).then(
+        () => ({ denied: false, degraded: false }),
+        (rejection: unknown) => {
+          if (rejection instanceof Error) throw rejection;
+          return { denied: true, degraded: false };
+        },
+      );
+  }
+  const kind = impl === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
+  const algorithm = policy === 'fast' ? fastAlgorithm(kind) : memoryAlgorithm(kind);
+  return floodgateCall(
+    createLimiter({ algorithm, store: new RedisStore({ client, timeoutMs: 1000 }), prefix: redisPrefix(kind) }),
+  );
+}
+
+interface Drive {
+  ops: number;
+  seconds: number;
+  denied: number;
+  degraded: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+/** Keeps `inFlight` calls outstanding until `ms` has passed (or MAX_OPS calls), timing each call. */
+async function drive(call: Call, nextKey: () => string, inFlight: number, ms: number, record: boolean): Promise<Drive> {
+  const latencies = record ? new Float64Array(MAX_OPS) : undefined;
+  let ops = 0;
+  let denied = 0;
+  let degraded = 0;
+  const start = performance.now();
+  const deadline = start + ms;
+  async function lane(): Promise<void> {
+    while (ops < MAX_OPS) {
+      const t0 = performance.now();
+      if (t0 >= deadline) return;
+      const r = await call(nextKey());
+      const t1 = performance.now();
+      if (latencies !== undefined && ops < MAX_OPS) latencies[ops] = t1 - t0;
+      ops++;
+      if (r.denied) denied++;
+      if (r.degraded) degraded++;
+    }
+  }
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  const seconds = (performance.now() - start) / 1000;
+  let p50Us = Number.NaN;
+  let p99Us = Number.NaN;
+  if (latencies !== undefined) {
+    const sorted = latencies.subarray(0, Math.min(ops, MAX_OPS)).sort();
+    p50Us = quantileSorted(sorted, 0.5) * 1000;
+    p99Us = quantileSorted(sorted, 0.99) * 1000;
+  }
+  return { ops, seconds, denied, degraded, p50Us, p99Us };
+}
+
+async function connect(port: number): Promise<Redis> {
+  if (port === 6379) throw new Error('refusing to bench the shared Redis on 6379');
+  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, lazyConnect: true });
+  await client.connect();
+  return client;
+}
+
+interface Request {
+  inFlight: number;
+  measureMs: number;
+  warmupMs: number;
+}
+type Measure = (request: Request) => Promise<unknown>;
+
+async function throughputWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
+  const [implArg, port, keyspace] = args;
+  const impl = implArg as Impl;
+  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  const client = await connect(Number(port));
+  const call = makeCall(impl, client, 'fast');
+  const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
+  const random = (): string => keys[(Math.random() * keys.length) | 0] as string;
+  return {
+    async measure({ inFlight, measureMs, warmupMs }) {
+      await drive(call, random, inFlight, warmupMs, false);
+      const m = await drive(call, random, inFlight, measureMs, true);
+      // A degraded decision is a store failure answered by onStoreError: the figure would not be Redis's.
+      if (m.degraded > 0)
+        throw new Error(`${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)`);
+      return { impl, inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
+    },
+    close: () => client.disconnect(),
+  };
+}
+
+async function hotKeyWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
+  const [mode, port] = args;
+  const client = await connect(Number(port));
+  // One abusive key far over its limit: 10 per minute, hammered as fast as the client can.
+  const store = new RedisStore({ client, timeoutMs: 1000, denyCache: mode === 'on' });
+  const limiter = createLimiter({
+    algorithm: slidingWindowLog({ limit: 10, windowMs: 60_000 }),
+    store,
+    prefix: `hot-${mode}-${process.pid}`,
+  });
+  const call = floodgateCall(limiter);
+  const key = (): string => 'abuser';
+  return {
+    async measure({ inFlight, measureMs, warmupMs }) {
+      await drive(call, key, inFlight, warmupMs, false);
+      const before = await scriptCalls(client);
+      const m = await drive(call, key, inFlight, measureMs, true);
+      const after = await scriptCalls(client);
+      if (m.degraded > 0)
+        throw new Error(`${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)`);
+      return {
+        denyCache: mode === 'on',
+        decisionsPerSec: m.ops / m.seconds,
+        redisRoundTripsPerDecision: (after - before) / m.ops,
+        ...m,
+      };
+    },
+    close: () => client.disconnect(),
+  };
+}
+
+/** Script calls (EVALSHA + EVAL) the server has run: one per round trip to decide. */
+async function scriptCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  let calls = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) calls += Number(m[1]);
+  return calls;
+}
+
+async function usedMemory(client: Redis): Promise<number> {
+  const info = await client.info('memory');
+  return Number(info.match(/used_memory:(\d+)/)?.[1] ?? Number.NaN);
+}
+
+async function memory(args: string[]): Promise<unknown> {
+  const [implArg, port, keysArg] = args;
+  const impl = implArg as Impl;
+  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  const count = Number(keysArg);
+  const client = await connect(Number(port));
+  try {
+    // The bench's own server (never 6379, checked in connect): emptying it is safe.
+    await client.flushall();
+    const before = await usedMemory(client);
+    const call = makeCall(impl, client, 'memory');
+    // One decision per key, in batches of 256 in flight; bounded by the count.
+    let denied = 0;
+    for (let base = 0; base < count; base += 256) {
+      const batch = [];
+      for (let i = base; i < Math.min(count, base + 256); i++) batch.push(call(`user:${i}`));
+      for (const r of await Promise.all(batch)) if (r.denied || r.degraded) denied++;
+    }
+    const after = await usedMemory(client);
+    const dbsize = await client.dbsize();
+    const [, sample] = await client.scan('0', 'COUNT', 100);
+    const sampleKey = sample[0];
+    const usage = sampleKey === undefined ? null : await client.call('MEMORY', 'USAGE', sampleKey, 'SAMPLES', '0');
+    return {
+      impl,
+      keys: count,
+      deniedOrDegraded: denied,
+      redisKeys: dbsize,
+      usedMemoryBytesPerKey: (after - before) / count,
+      sampleKey,
+      memoryUsageBytes: usage,
+    };
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const [mode, ...args] = process.argv.slice(2);
+  if (mode === 'serve') {
+    const [kind, ...rest] = args;
+    const worker = kind === 'throughput' ? await throughputWorker(rest) : await hotKeyWorker(rest);
+    process.once('disconnect', () => worker.close());
+    serve((message) => worker.measure(message as unknown as Request));
+    return;
+  }
+  let out: unknown;
+  if (mode === 'throughput') {
+    const [impl, port, inFlight, measureMs, warmupMs, keyspace] = args;
+    const worker = await throughputWorker([impl as string, port as string, keyspace as string]);
+    out = await worker.measure({
+      inFlight: Number(inFlight),
+      measureMs: Number(measureMs),
+      warmupMs: Number(warmupMs),
+    });
+    worker.close();
+  } else if (mode === 'memory') out = await memory(args);
+  else throw new Error(`unknown mode ${mode}`);
+  console.log(JSON.stringify(out));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

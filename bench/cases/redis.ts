@@ -1,0 +1,293 @@
+import { captureScriptCall } from '../lib/capture.js';
+import type { BenchContext } from '../lib/context.js';
+import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
+import type { QuietReport } from '../lib/machine.js';
+import { CPU, run } from '../lib/proc.js';
+import { median, range, round, roundOrder } from '../lib/stats.js';
+import type { FloodgateKind } from './redis-policies.js';
+
+const CLIENTS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
+type Client = (typeof CLIENTS)[number];
+type Contender = Client | 'redis-benchmark-token-bucket' | 'redis-benchmark-sliding-log';
+const IN_FLIGHT = [1, 256] as const;
+
+interface Sample {
+  decisionsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+  denied?: number;
+  degraded?: number;
+}
+
+export interface RedisContender {
+  id: Contender;
+  inFlight: number;
+  available: boolean;
+  reason?: string;
+  decisionsPerSec: number[];
+  p50Us: number[];
+  p99Us: number[];
+  medianDecisionsPerSec: number;
+  medianP50Us: number;
+  medianP99Us: number;
+  /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
+  vsRateLimiterFlexible?: { ratios: number[]; median: number; range: [number, number] };
+  vsRedisBenchmark?: { ratios: number[]; median: number; range: [number, number] };
+  deniedOrDegraded: number;
+}
+
+export interface RedisResult {
+  rounds: number;
+  measureMs: number;
+  keyspace: number;
+  /** The command redis-benchmark replayed, per algorithm (as captured through MONITOR). */
+  scriptCalls: Partial<Record<FloodgateKind, string[]>>;
+  /** redis-benchmark's connection/pipeline shape for each in-flight count. */
+  benchmarkShape: Record<string, string>;
+  rows: RedisContender[];
+  quiet: QuietReport[];
+}
+
+function benchmarkArgs(inFlight: number): string[] {
+  // One connection with `inFlight` requests outstanding: the shape of one ioredis client.
+  return inFlight === 1 ? ['-c', '1', '-P', '1'] : ['-c', '1', '-P', String(inFlight)];
+}
+
+async function errorReplies(ctx: BenchContext): Promise<number> {
+  const info = await ctx.redis.cli('INFO', 'stats');
+  return Number(info.match(/total_error_replies:(\d+)/)?.[1] ?? Number.NaN);
+}
+
+async function redisBenchmark(
+  ctx: BenchContext,
+  port: number,
+  call: string[],
+  inFlight: number,
+  requests: number,
+  keyspace: number,
+): Promise<Sample> {
+  const args = ['-h', '127.0.0.1', '-p', String(port), ...benchmarkArgs(inFlight), '-n', String(requests)];
+  const errorsBefore = await errorReplies(ctx);
+  const r = await run('redis-benchmark', [...args, '-r', String(keyspace), '--csv', ...call], 120_000, CPU.load);
+  // redis-benchmark does not read replies: make sure the replayed script ran rather than failed fast.
+  const errors = (await errorReplies(ctx)) - errorsBefore;
+  if (errors > 0)
+    throw new Error(`redis-benchmark's replay of ${call.slice(0, 2).join(' ')} got ${errors} error replies`);
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  const fields = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1] as string);
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const rps = Number(fields[1]);
+  if (r.code !== 0 || !Number.isFinite(rps)) throw new Error(`redis-benchmark failed: ${r.stderr || r.stdout}`);
+  // With -P, redis-benchmark times a whole pipeline batch; per-call latency is only meaningful at 1 in flight.
+  return { decisionsPerSec: rps, p50Us: Number(fields[4]) * 1000, p99Us: Number(fields[6]) * 1000 };
+}
+
+function ratioSummary(a: number[], b: number[]): { ratios: number[]; median: number; range: [number, number] } {
+  const ratios = a.map((x, i) => x / (b[i] as number));
+  return {
+    ratios: ratios.map((x) => round(x, 3)),
+    median: round(median(ratios), 3),
+    range: range(ratios).map((x) => round(x, 3)) as [number, number],
+  };
+}
+
+/**
+ * Case 3, Redis: decisions/s and latency at 1 and 256 calls in flight, redis-server pinned to the
+ * server core and every client (ioredis workers, redis-benchmark) to the load core.
+ */
+export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
+  const { profile, log, redis } = ctx;
+  const { measureMs, warmupMs, keyspace } = profile.redis;
+  const scriptCalls: RedisResult['scriptCalls'] = {};
+  const reasons = new Map<Contender, string>();
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    try {
+      scriptCalls[kind] = await captureScriptCall(redis.port, kind);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      reasons.set(`redis-benchmark-${kind}`, reason);
+      log(`redis: could not capture floodgate's ${kind} script call: ${reason}`);
+    }
+  }
+  const contenders: Contender[] = [...CLIENTS, 'redis-benchmark-token-bucket', 'redis-benchmark-sliding-log'];
+  const samples = new Map<string, Sample[]>();
+  const key = (c: Contender, f: number): string => `${c}@${f}`;
+  const quiet: QuietReport[] = [];
+  const rounds = profile.rounds.redis;
+  const workers = new Map<Contender, IpcWorker>();
+  try {
+    await Promise.all(
+      CLIENTS.map(async (c) => {
+        try {
+          const w = await startIpcWorker(
+            'bench/cases/redis-worker.ts',
+            ['serve', 'throughput', c, String(redis.port), String(keyspace)],
+            CPU.load,
+          );
+          workers.set(c, w);
+        } catch (error) {
+          reasons.set(c, (error instanceof Error ? error.message : String(error)).slice(0, 400));
+        }
+      }),
+    );
+    for (let r = 0; r < rounds; r++) {
+      quiet.push(await ctx.quiet());
+      for (const inFlight of IN_FLIGHT) {
+        for (const c of roundOrder(contenders, r)) {
+          if (reasons.has(c)) continue;
+          try {
+            let sample: Sample;
+            if (c.startsWith('redis-benchmark-')) {
+              const kind = c.slice('redis-benchmark-'.length) as FloodgateKind;
+              // Sized to run about as long as the workers' measurement at this machine's rates.
+              const rate = inFlight === 1 ? 8000 : 150_000;
+              const requests = Math.max(1000, Math.round((rate * measureMs) / 1000));
+              sample = await redisBenchmark(
+                ctx,
+                redis.port,
+                scriptCalls[kind] as string[],
+                inFlight,
+                requests,
+                keyspace,
+              );
+            } else {
+              sample = await (workers.get(c) as IpcWorker).request<Sample>(
+                { inFlight, measureMs, warmupMs },
+                60_000 + measureMs * 3,
+              );
+            }
+            samples.set(key(c, inFlight), [...(samples.get(key(c, inFlight)) ?? []), sample]);
+          } catch (error) {
+            const reason = error instanceof Error ? error.message : String(error);
+            reasons.set(c, reason.slice(0, 400));
+            log(`redis: ${c} not available: ${reason.slice(0, 400)}`);
+          }
+        }
+        log(
+          `redis: round ${r + 1}/${rounds}, ${inFlight} in flight: ` +
+            contenders
+              .map((c) => `${c} ${Math.round(samples.get(key(c, inFlight))?.at(-1)?.decisionsPerSec ?? Number.NaN)}/s`)
+              .join(', '),
+        );
+      }
+    }
+  } finally {
+    await Promise.all([...workers.values()].map((w) => w.stop()));
+  }
+  const rows: RedisContender[] = [];
+  for (const inFlight of IN_FLIGHT) {
+    for (const c of contenders) {
+      const s = samples.get(key(c, inFlight)) ?? [];
+      const dps = s.map((x) => x.decisionsPerSec);
+      const row: RedisContender = {
+        id: c,
+        inFlight,
+        available: !reasons.has(c) && s.length === rounds,
+        decisionsPerSec: dps.map((x) => round(x, 0)),
+        p50Us: s.map((x) => round(x.p50Us, 1)),
+        p99Us: s.map((x) => round(x.p99Us, 1)),
+        medianDecisionsPerSec: round(median(dps), 0),
+        medianP50Us: round(median(s.map((x) => x.p50Us)), 1),
+        medianP99Us: round(median(s.map((x) => x.p99Us)), 1),
+        deniedOrDegraded: s.reduce((a, x) => a + (x.denied ?? 0) + (x.degraded ?? 0), 0),
+      };
+      const reason = reasons.get(c);
+      if (reason !== undefined) row.reason = reason;
+      if (c === 'floodgate-token-bucket' || c === 'floodgate-sliding-log') {
+        const kind = c === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
+        const rlf = (samples.get(key('rate-limiter-flexible', inFlight)) ?? []).map((x) => x.decisionsPerSec);
+        const rb = (samples.get(key(`redis-benchmark-${kind}`, inFlight)) ?? []).map((x) => x.decisionsPerSec);
+        if (rlf.length === dps.length && dps.length > 0) row.vsRateLimiterFlexible = ratioSummary(dps, rlf);
+        if (rb.length === dps.length && dps.length > 0) row.vsRedisBenchmark = ratioSummary(dps, rb);
+      }
+      rows.push(row);
+    }
+  }
+  const benchmarkShape = Object.fromEntries(IN_FLIGHT.map((f) => [String(f), benchmarkArgs(f).join(' ')]));
+  return { rounds, measureMs, keyspace, scriptCalls, benchmarkShape, rows, quiet };
+}
+
+export interface HotKeyResult {
+  rounds: number;
+  inFlight: number;
+  measureMs: number;
+  on: { decisionsPerSec: number[]; median: number; roundTripsPerDecision: number };
+  off: { decisionsPerSec: number[]; median: number; roundTripsPerDecision: number };
+  ratios: number[];
+  medianRatio: number;
+  ratioRange: [number, number];
+  available: boolean;
+  reason?: string;
+}
+
+interface HotSample {
+  decisionsPerSec: number;
+  redisRoundTripsPerDecision: number;
+  denied: number;
+  ops: number;
+}
+
+/** Case 5: one abusive key far over its limit through the Redis store, deny cache on vs off. */
+export async function runHotKeyCase(ctx: BenchContext): Promise<HotKeyResult> {
+  const { profile, redis, log } = ctx;
+  const inFlight = 256;
+  const measureMs = profile.hotKey.measureMs;
+  const on: HotSample[] = [];
+  const off: HotSample[] = [];
+  const result = (reason?: string): HotKeyResult => {
+    const ratios = on.map((x, i) => x.decisionsPerSec / (off[i]?.decisionsPerSec ?? Number.NaN));
+    const r: HotKeyResult = {
+      rounds: profile.rounds.hotKey,
+      inFlight,
+      measureMs,
+      on: {
+        decisionsPerSec: on.map((x) => round(x.decisionsPerSec, 0)),
+        median: round(median(on.map((x) => x.decisionsPerSec)), 0),
+        roundTripsPerDecision: round(median(on.map((x) => x.redisRoundTripsPerDecision)), 6),
+      },
+      off: {
+        decisionsPerSec: off.map((x) => round(x.decisionsPerSec, 0)),
+        median: round(median(off.map((x) => x.decisionsPerSec)), 0),
+        roundTripsPerDecision: round(median(off.map((x) => x.redisRoundTripsPerDecision)), 6),
+      },
+      ratios: ratios.map((x) => round(x, 2)),
+      medianRatio: round(median(ratios), 2),
+      ratioRange: range(ratios).map((x) => round(x, 2)) as [number, number],
+      available: reason === undefined,
+    };
+    if (reason !== undefined) r.reason = reason;
+    return r;
+  };
+  const workers: IpcWorker[] = [];
+  try {
+    const [onWorker, offWorker] = await Promise.all(
+      (['on', 'off'] as const).map((mode) =>
+        startIpcWorker('bench/cases/redis-worker.ts', ['serve', 'hotkey', mode, String(redis.port)], CPU.load),
+      ),
+    );
+    workers.push(onWorker as IpcWorker, offWorker as IpcWorker);
+    for (let r = 0; r < profile.rounds.hotKey; r++) {
+      await ctx.quiet();
+      for (const mode of roundOrder(['on', 'off'] as const, r)) {
+        const worker = (mode === 'on' ? onWorker : offWorker) as IpcWorker;
+        const sample = await worker.request<HotSample>(
+          { inFlight, measureMs, warmupMs: Math.min(500, measureMs) },
+          60_000 + measureMs * 3,
+        );
+        if (sample.denied !== sample.ops) throw new Error(`hot key: ${sample.ops - sample.denied} calls allowed`);
+        (mode === 'on' ? on : off).push(sample);
+      }
+      log(
+        `hot key: round ${r + 1}/${profile.rounds.hotKey}: deny cache on ${Math.round(on.at(-1)?.decisionsPerSec ?? 0)}/s, ` +
+          `off ${Math.round(off.at(-1)?.decisionsPerSec ?? 0)}/s`,
+      );
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`hot key: not available: ${reason.slice(0, 400)}`);
+    return result(reason.slice(0, 400));
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+  return result();
+}

@@ -1,0 +1,52 @@
+import type { LoadTool } from './load.js';
+import type { QuietReport } from './machine.js';
+import type { BenchRedis } from './redis-server.js';
+
+/** Sizes of one run: the full bench or the quick smoke run. */
+export interface Profile {
+  name: 'full' | 'quick';
+  /** Rounds per case (contenders alternate order between rounds). */
+  rounds: { http: number; core: number; redis: number; hotKey: number };
+  /** Upper bound on waiting for a quiet machine before each round, in ms. */
+  quietWaitMs: number;
+  http: { seconds: number; warmupSeconds: number; connections: number };
+  core: { measureMs: number; warmupMs: number; keyCounts: number[] };
+  redis: { measureMs: number; warmupMs: number; keyspace: number };
+  memory: { keys: number; redisKeys: number };
+  hotKey: { measureMs: number };
+}
+
+export const PROFILES: Record<'full' | 'quick', Profile> = {
+  full: {
+    name: 'full',
+    // Many short rounds: on a shared machine, noise comes in bursts of a few seconds, and the
+    // median of many per-round ratios shrugs off the rounds it hits.
+    rounds: { http: 20, core: 12, redis: 8, hotKey: 8 },
+    quietWaitMs: 5000,
+    http: { seconds: 1, warmupSeconds: 3, connections: 50 },
+    core: { measureMs: 300, warmupMs: 300, keyCounts: [1, 1000, 100_000] },
+    redis: { measureMs: 1500, warmupMs: 300, keyspace: 10_000 },
+    memory: { keys: 1_000_000, redisKeys: 100_000 },
+    hotKey: { measureMs: 1000 },
+  },
+  quick: {
+    name: 'quick',
+    // Enough to run every code path (alternation included) in about a minute; not to judge speed.
+    rounds: { http: 2, core: 2, redis: 1, hotKey: 2 },
+    quietWaitMs: 300,
+    http: { seconds: 1, warmupSeconds: 1, connections: 50 },
+    core: { measureMs: 100, warmupMs: 60, keyCounts: [1, 1000, 100_000] },
+    redis: { measureMs: 300, warmupMs: 100, keyspace: 10_000 },
+    memory: { keys: 100_000, redisKeys: 5000 },
+    hotKey: { measureMs: 300 },
+  },
+};
+
+/** What every case gets from the runner. */
+export interface BenchContext {
+  profile: Profile;
+  tool: LoadTool;
+  redis: BenchRedis;
+  log(line: string): void;
+  quiet(): Promise<QuietReport>;
+}

@@ -1,0 +1,343 @@
+import type { CoreResult } from '../cases/core.js';
+import type { HttpResult } from '../cases/http.js';
+import type { MemoryResult } from '../cases/memory.js';
+import type { HotKeyResult, RedisResult } from '../cases/redis.js';
+import type { ChartResult } from '../chart.js';
+import type { MachineInfo } from './machine.js';
+
+export interface Meta {
+  date: string;
+  command: string;
+  profile: string;
+  rounds: Record<string, number>;
+  machine: MachineInfo;
+  versions: Record<string, string>;
+  loadGenerator: string;
+  pinning: string;
+  durationSeconds?: number;
+}
+
+export interface Target {
+  case: string;
+  peers: string;
+  target: string;
+  floodgate: string;
+  met: boolean | null;
+}
+
+export interface Results {
+  meta: Meta;
+  http?: HttpResult | { error: string };
+  core?: CoreResult | { error: string };
+  redis?: RedisResult | { error: string };
+  memory?: MemoryResult | { error: string };
+  hotKey?: HotKeyResult | { error: string };
+  chart?: Omit<ChartResult, 'sent'> | { error: string };
+  targets: Target[];
+}
+
+const ok = <T extends object>(x: T | { error: string } | undefined): T | undefined =>
+  x === undefined || 'error' in x ? undefined : (x as T);
+
+export function fmtRate(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return 'n/a';
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return n.toFixed(0);
+}
+
+const fmtRatio = (n: number | null | undefined, digits = 2): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits);
+
+const fmtRange = (r: [number, number] | undefined, digits = 2): string =>
+  r === undefined || !Number.isFinite(r[0]) ? '' : ` (${r[0].toFixed(digits)}–${r[1].toFixed(digits)})`;
+
+const fmtUs = (n: number | null | undefined): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
+
+function metCell(met: boolean | null): string {
+  return met === null ? 'not measured' : met ? '**met**' : '**missed**';
+}
+
+/** The targets of issue 6 (and issue 4's Redis latency), each judged on this run's medians. */
+export function judgeTargets(r: Results): Target[] {
+  const targets: Target[] = [];
+  const http = ok<HttpResult>(r.http);
+  const contender = (framework: string, id: string) =>
+    http?.groups.find((g) => g.framework.startsWith(framework))?.contenders.find((c) => c.id === id);
+  const httpTarget = (name: string, framework: string, ours: string, theirs: string, min: number): void => {
+    const o = contender(framework, ours);
+    const t = contender(framework, theirs);
+    const met = o?.available === true && Number.isFinite(o.medianRatio) ? o.medianRatio >= min : null;
+    targets.push({
+      case: name,
+      peers: t?.available ? `${t.label.split(',')[0]} ${fmtRatio(t.medianRatio)}` : 'n/a',
+      target: `≥ ${min.toFixed(2)}`,
+      floodgate: o?.available
+        ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
+        : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met,
+    });
+  };
+  httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
+  httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.9);
+  httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.7);
+
+  const core = ok<CoreResult>(r.core);
+  const row = (impl: string, keys: number) => core?.rows.find((x) => x.impl === impl && x.keys === keys);
+  const rlf = row('rate-limiter-flexible', 1000);
+  const erl = row('express-rate-limit', 1000);
+  const peers = `rate-limiter-flexible ${fmtRate(rlf?.medianOpsPerSec)}/s; express-rate-limit store ${fmtRate(erl?.medianOpsPerSec)}/s`;
+  for (const mode of ['consume', 'decide'] as const) {
+    const tb = row(`floodgate-token-bucket-${mode}`, 1000);
+    const v = tb?.vs?.['express-rate-limit'];
+    targets.push({
+      case: `memory, 1k keys: token bucket \`${mode}\` ÷ express-rate-limit store`,
+      peers,
+      target: '≥ 1.00',
+      floodgate:
+        v === undefined ? 'n/a' : `${fmtRate(tb?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
+      met: v === undefined || !Number.isFinite(v.median) ? null : v.median >= 1,
+    });
+  }
+  for (const mode of ['consume', 'decide'] as const) {
+    const swl = row(`floodgate-sliding-log-${mode}`, 1000);
+    const v = swl?.vs?.['rate-limiter-flexible'];
+    targets.push({
+      case: `memory, 1k keys: sliding log \`${mode}\` ÷ rate-limiter-flexible`,
+      peers,
+      target: '≥ 2.00',
+      floodgate:
+        v === undefined ? 'n/a' : `${fmtRate(swl?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
+      met: v === undefined || !Number.isFinite(v.median) ? null : v.median >= 2,
+    });
+  }
+
+  const redis = ok<RedisResult>(r.redis);
+  const rrow = (id: string, f: number) => redis?.rows.find((x) => x.id === id && x.inFlight === f);
+  const rlf256 = rrow('rate-limiter-flexible', 256);
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    const o = rrow(`floodgate-${kind}`, 256);
+    const rb = rrow(`redis-benchmark-${kind}`, 256);
+    const v = o?.vsRedisBenchmark;
+    targets.push({
+      case: `Redis, 256 in flight: ${kind.replace('-', ' ')} ÷ redis-benchmark of the same script`,
+      peers: `redis-benchmark ${fmtRate(rb?.medianDecisionsPerSec)}/s`,
+      target: '≥ 0.90',
+      floodgate:
+        o?.available && v !== undefined
+          ? `${fmtRate(o.medianDecisionsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`
+          : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: o?.available && v !== undefined && Number.isFinite(v.median) ? v.median >= 0.9 : null,
+    });
+    const w = o?.vsRateLimiterFlexible;
+    targets.push({
+      case: `Redis, 256 in flight: ${kind.replace('-', ' ')} ÷ rate-limiter-flexible`,
+      peers: `rate-limiter-flexible ${fmtRate(rlf256?.medianDecisionsPerSec)}/s`,
+      target: '> 1.00',
+      floodgate: o?.available && w !== undefined ? `${fmtRatio(w.median)}${fmtRange(w.range)}` : 'not available',
+      met: o?.available && w !== undefined && Number.isFinite(w.median) ? w.median > 1 : null,
+    });
+  }
+  const rlf1 = rrow('rate-limiter-flexible', 1);
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    const o = rrow(`floodgate-${kind}`, 1);
+    targets.push({
+      case: `Redis, 1 in flight: ${kind.replace('-', ' ')} p50 latency (issue 4)`,
+      peers: `rate-limiter-flexible ${fmtUs(rlf1?.medianP50Us)} µs`,
+      target: "≤ rate-limiter-flexible's",
+      floodgate: o?.available ? `${fmtUs(o.medianP50Us)} µs` : 'not available',
+      met: o?.available && rlf1?.available && Number.isFinite(o.medianP50Us) ? o.medianP50Us <= rlf1.medianP50Us : null,
+    });
+  }
+
+  const memory = ok<MemoryResult>(r.memory);
+  const tbMem = memory?.heap.find((x) => x.impl === 'floodgate-token-bucket');
+  const peerMem = memory?.heap.filter((x) => !x.impl.startsWith('floodgate') && x.available);
+  targets.push({
+    case: `memory per key, ${memory?.keys.toLocaleString('en-US') ?? '?'} keys, token bucket`,
+    peers: (peerMem ?? []).map((x) => `${x.impl} ${x.heapBytesPerKey} B`).join('; ') || 'n/a',
+    target: '≤ 120 B',
+    floodgate: tbMem?.available ? `${tbMem.heapBytesPerKey} B` : 'n/a',
+    met: tbMem?.available && tbMem.heapBytesPerKey !== undefined ? tbMem.heapBytesPerKey <= 120 : null,
+  });
+
+  const hot = ok<HotKeyResult>(r.hotKey);
+  targets.push({
+    case: 'hot key through Redis: deny cache on ÷ off',
+    peers: '–',
+    target: '≥ 5×',
+    floodgate: hot?.available ? `${fmtRatio(hot.medianRatio, 1)}×${fmtRange(hot.ratioRange, 1)}` : 'not available',
+    met: hot?.available && Number.isFinite(hot.medianRatio) ? hot.medianRatio >= 5 : null,
+  });
+  return targets;
+}
+
+/** The Markdown report: targets first, then every case's table. */
+export function renderMarkdown(r: Results): string {
+  const m = r.meta;
+  const lines: string[] = [];
+  const push = (...xs: string[]): void => {
+    lines.push(...xs);
+  };
+  push(
+    `# floodgate benchmarks (${m.profile} run)`,
+    '',
+    `- Date: ${m.date}`,
+    `- Machine: ${m.machine.cpus} × ${m.machine.model}, ${m.machine.memoryGiB} GiB, Linux ${m.machine.kernel}, Node ${m.machine.node}`,
+    `- Command: \`${m.command}\` (rounds per case: ${Object.entries(m.rounds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ', ',
+      )}, contenders alternating order each round; figures are medians of per-round values and ratios${m.durationSeconds === undefined ? '' : `; took ${Math.round(m.durationSeconds)} s`})`,
+    `- Load generator: ${m.loadGenerator}; ${m.pinning}`,
+    `- Versions: ${Object.entries(m.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+    '',
+    '## Targets (issue 6)',
+    '',
+    '| case | peers, this run | target | floodgate, this run (median, min–max of rounds) | |',
+    '|---|---|---|---|---|',
+    ...r.targets.map((t) => `| ${t.case} | ${t.peers} | ${t.target} | ${t.floodgate} | ${metCell(t.met)} |`),
+    '',
+  );
+
+  const http = r.http;
+  push('## 1. HTTP overhead (hello world, one hot key, limit never reached)', '');
+  if (http === undefined) push('Not run.', '');
+  else if ('error' in http) push(`Failed: ${http.error}`, '');
+  else {
+    push(
+      `wrk, ${http.connections} connections, ${http.seconds} s per contender per round, ${http.rounds} rounds.`,
+      '',
+      '| app | limiter | req/s | ÷ bare (min–max) | server CPU µs/req | added µs/req |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const g of http.groups) {
+      push(
+        `| ${g.framework} | none (bare) | ${fmtRate(g.bare.medianRps)} | 1 | ${fmtUs(g.bare.medianCpuUsPerRequest)} | – |`,
+      );
+      for (const c of g.contenders) {
+        if (!c.available) {
+          push(`| ${g.framework} | ${c.label} | not available: ${c.reason ?? ''} | | | |`);
+          continue;
+        }
+        const bad = c.non2xx + c.errors > 0 ? ` (${c.non2xx} non-2xx, ${c.errors} errors)` : '';
+        push(
+          `| ${g.framework} | ${c.label} | ${fmtRate(c.medianRps)}${bad} | ${fmtRatio(c.medianRatio)}${fmtRange(c.ratioRange)} | ${fmtUs(c.medianCpuUsPerRequest)} | ${fmtUs(c.medianAddedCpuUs)} |`,
+        );
+      }
+    }
+    push('');
+  }
+
+  const core = r.core;
+  push('## 2. Core decisions/s, in-memory store', '');
+  if (core === undefined) push('Not run.', '');
+  else if ('error' in core) push(`Failed: ${core.error}`, '');
+  else {
+    push(
+      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied.`,
+      '',
+      '| keys | implementation | decisions/s | ÷ rate-limiter-flexible | ÷ express-rate-limit store |',
+      '|---|---|---|---|---|',
+    );
+    for (const row of core.rows) {
+      const vs = row.vs;
+      push(
+        `| ${row.keys.toLocaleString('en-US')} | ${row.impl} | ${fmtRate(row.medianOpsPerSec)} | ${vs ? fmtRatio(vs['rate-limiter-flexible'].median) : ''} | ${vs ? fmtRatio(vs['express-rate-limit'].median) : ''} |`,
+      );
+    }
+    push('');
+  }
+
+  const redis = r.redis;
+  push('## 3. Redis decisions/s and latency', '');
+  if (redis === undefined) push('Not run.', '');
+  else if ('error' in redis) push(`Failed: ${redis.error}`, '');
+  else {
+    push(
+      `ioredis clients and redis-benchmark on the load core, redis-server on the server core; ${redis.keyspace.toLocaleString('en-US')} random keys; ${redis.measureMs} ms per contender per round. ` +
+        `redis-benchmark replays floodgate's own script call (captured with MONITOR): ${Object.entries(
+          redis.benchmarkShape,
+        )
+          .map(([f, s]) => `\`${s}\` for ${f} in flight`)
+          .join(', ')}. ` +
+        'Latency at 256 in flight includes queueing; redis-benchmark reports per-batch latency when pipelining, so it is omitted there.',
+      '',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | ÷ redis-benchmark, same script | ÷ rate-limiter-flexible |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const row of redis.rows) {
+      if (!row.available) {
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | |`);
+        continue;
+      }
+      const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
+      push(
+        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+      );
+    }
+    push('');
+  }
+
+  const memory = r.memory;
+  push('## 4. Memory per key', '');
+  if (memory === undefined) push('Not run.', '');
+  else if ('error' in memory) push(`Failed: ${memory.error}`, '');
+  else {
+    push(
+      `Heap after GC, ${memory.keys.toLocaleString('en-US')} keys with one call each (key strings included), one fresh process per store.`,
+      '',
+      '| store | heap B/key | RSS B/key |',
+      '|---|---|---|',
+      ...memory.heap.map((x) =>
+        x.available ? `| ${x.impl} | ${x.heapBytesPerKey} | ${x.rssBytesPerKey} |` : `| ${x.impl} | not available | |`,
+      ),
+      '',
+      `In Redis, ${memory.redisKeys.toLocaleString('en-US')} keys with one call each: \`INFO\` used_memory growth per key (all a key costs the server) and \`MEMORY USAGE\` of one key.`,
+      '',
+      '| store | used_memory B/key | MEMORY USAGE B | key |',
+      '|---|---|---|---|',
+      ...memory.redis.map((x) =>
+        x.available
+          ? `| ${x.impl} | ${x.usedMemoryBytesPerKey} | ${x.memoryUsageBytes} | \`${x.sampleKey}\` |`
+          : `| ${x.impl} | not available: ${x.reason ?? ''} | | |`,
+      ),
+      '',
+    );
+  }
+
+  const hot = r.hotKey;
+  push('## 5. Hot abusive key through the Redis store', '');
+  if (hot === undefined) push('Not run.', '');
+  else if ('error' in hot) push(`Failed: ${hot.error}`, '');
+  else if (!hot.available) push(`Not available: ${hot.reason ?? ''}`, '');
+  else {
+    push(
+      `One key, sliding log 10 per minute, ${hot.inFlight} calls in flight, ${hot.measureMs} ms per mode per round; every measured call is denied.`,
+      '',
+      '| deny cache | decisions/s | Redis round trips per decision |',
+      '|---|---|---|',
+      `| on | ${fmtRate(hot.on.median)} | ${hot.on.roundTripsPerDecision} |`,
+      `| off | ${fmtRate(hot.off.median)} | ${hot.off.roundTripsPerDecision} |`,
+      '',
+      `On ÷ off: ${fmtRatio(hot.medianRatio, 1)}×${fmtRange(hot.ratioRange, 1)}.`,
+      '',
+    );
+  }
+
+  const chart = r.chart;
+  if (chart !== undefined && !('error' in chart)) {
+    push(
+      '## Boundary burst',
+      '',
+      '![Requests allowed around a window boundary](boundary-burst.svg)',
+      '',
+      `Most requests allowed in any 1 s (limit 10): fixed window ${chart.maxPerSecond['fixed-window']}, sliding log ${chart.maxPerSecond['sliding-log']}, token bucket ${chart.maxPerSecond['token-bucket']}.`,
+      '',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

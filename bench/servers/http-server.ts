@@ -1,0 +1,133 @@
+/**
+ * One hello-world app for the HTTP overhead case, in the variant named on the command line:
+ *   node --import tsx bench/servers/http-server.ts <variant> <port> [redisPort]
+ * Prints `READY <port>` once listening on 127.0.0.1, and exits on SIGTERM. Every variant of one
+ * framework is the same app plus one limiter, keyed on one hot key whose limit is never reached.
+ */
+import fastifyRateLimit from '@fastify/rate-limit';
+import express from 'express';
+import { rateLimit as expressRateLimit } from 'express-rate-limit';
+import Fastify from 'fastify';
+import { createLimiter, type Limiter, type Store, tokenBucket } from 'floodgate';
+import { Redis } from 'ioredis';
+import { loadExpressAdapter, loadFastifyPlugin, loadRedisStore } from '../lib/optional.js';
+
+const HTTP_VARIANTS = [
+  'express-bare',
+  'express-noop',
+  'express-floodgate',
+  'express-erl',
+  'fastify-bare',
+  'fastify-noop',
+  'fastify-floodgate',
+  'fastify-frl',
+  'fastify-floodgate-redis',
+  'fastify-frl-redis',
+] as const;
+type HttpVariant = (typeof HTTP_VARIANTS)[number];
+
+const HOT = 'hot';
+const hot = (): string => HOT;
+const BODY = 'hello world';
+/** Never reached: ~30 k req/s for a few minutes is far below a billion. */
+const HUGE = 1_000_000_000;
+const WINDOW_MS = 60_000;
+
+function floodgateLimiter(store?: Store): Limiter {
+  // The token bucket: one number per key, the natural pick for a large limit on a hot key. A
+  // billion tokens at 1/s refill: never reached, and the key's state stays live (as a real one).
+  const algorithm = tokenBucket({ capacity: HUGE, refillPerSecond: 1 });
+  return store === undefined ? createLimiter({ algorithm }) : createLimiter({ algorithm, store });
+}
+
+function redisClient(port: number): Redis {
+  return new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, connectTimeout: 1000 });
+}
+
+async function expressApp(variant: HttpVariant): Promise<express.Express> {
+  const app = express();
+  if (variant === 'express-floodgate') {
+    const adapter = await loadExpressAdapter();
+    if (!adapter.ok) throw new Error(`not available: ${adapter.reason}`);
+    app.use(adapter.value.rateLimit({ limiter: floodgateLimiter(), keyGenerator: hot }));
+  } else if (variant === 'express-noop') {
+    // The floor: what any middleware costs before it does anything.
+    app.use((_req, _res, next) => next());
+  } else if (variant === 'express-erl') {
+    // express-rate-limit's defaults otherwise (MemoryStore, legacy X-RateLimit-* headers).
+    app.use(expressRateLimit({ windowMs: WINDOW_MS, limit: HUGE, keyGenerator: hot }));
+  }
+  app.get('/', (_req, res) => {
+    res.send(BODY);
+  });
+  return app;
+}
+
+async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): Promise<ReturnType<typeof Fastify>> {
+  const app = Fastify({ logger: false });
+  const needRedis = variant === 'fastify-floodgate-redis' || variant === 'fastify-frl-redis';
+  if (needRedis && redisPort === undefined) throw new Error(`${variant} needs a redis port`);
+  if (variant === 'fastify-floodgate' || variant === 'fastify-floodgate-redis') {
+    const plugin = await loadFastifyPlugin();
+    if (!plugin.ok) throw new Error(`not available: ${plugin.reason}`);
+    let limiter: Limiter;
+    if (variant === 'fastify-floodgate-redis') {
+      const RedisStore = await loadRedisStore();
+      if (!RedisStore.ok) throw new Error(`not available: ${RedisStore.reason}`);
+      const client = redisClient(redisPort as number);
+      app.addHook('onClose', async () => {
+        client.disconnect();
+      });
+      limiter = floodgateLimiter(new RedisStore.value({ client, timeoutMs: 1000 }));
+    } else {
+      limiter = floodgateLimiter();
+    }
+    await app.register(plugin.value, { limiter, keyGenerator: hot });
+  } else if (variant === 'fastify-noop') {
+    // The floor: what any onRequest hook costs before it does anything.
+    app.addHook('onRequest', (_req, _reply, done) => done());
+  } else if (variant === 'fastify-frl' || variant === 'fastify-frl-redis') {
+    const options: Parameters<typeof fastifyRateLimit>[1] = { max: HUGE, timeWindow: WINDOW_MS, keyGenerator: hot };
+    if (variant === 'fastify-frl-redis') {
+      const client = redisClient(redisPort as number);
+      app.addHook('onClose', async () => {
+        client.disconnect();
+      });
+      options.redis = client;
+    }
+    await app.register(fastifyRateLimit, options);
+  }
+  app.get('/', async () => BODY);
+  return app;
+}
+
+async function main(): Promise<void> {
+  const [variantArg, portArg, redisPortArg] = process.argv.slice(2);
+  const variant = variantArg as HttpVariant;
+  if (!HTTP_VARIANTS.includes(variant)) throw new Error(`unknown variant ${variantArg}`);
+  const port = Number(portArg);
+  const redisPort = redisPortArg === undefined ? undefined : Number(redisPortArg);
+  if (variant.startsWith('express')) {
+    const app = await expressApp(variant);
+    const server = app.listen(port, '127.0.0.1', () => console.log(`READY ${port}`));
+    process.once('SIGTERM', () => {
+      server.close(() => process.exit(0));
+      server.closeAllConnections();
+    });
+  } else {
+    const app = await fastifyApp(variant, redisPort);
+    await app.listen({ port, host: '127.0.0.1' });
+    console.log(`READY ${port}`);
+    process.once('SIGTERM', () => {
+      app.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
