@@ -31,8 +31,8 @@ export const PROFILES: Record<'full' | 'quick', Profile> = {
   },
   quick: {
     name: 'quick',
-    // Enough to run every code path (alternation included) in about a minute; not to judge speed.
-    rounds: { http: 2, core: 2, redis: 1, hotKey: 2 },
+    // Enough to run every code path in about a minute; not to judge speed.
+    rounds: { http: 1, core: 1, redis: 1, hotKey: 1 },
     quietWaitMs: 300,
     http: { seconds: 1, warmupSeconds: 1, connections: 50 },
     core: { measureMs: 100, warmupMs: 60, keyCounts: [1, 1000, 100_000] },

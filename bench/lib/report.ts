@@ -209,7 +209,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in http) push(`Failed: ${http.error}`, '');
   else {
     push(
-      `wrk, ${http.connections} connections, ${http.seconds} s per contender per round, ${http.rounds} rounds.`,
+      `wrk, ${http.connections} connections, ${http.seconds} s per run, ${http.rounds} rounds; the bare app runs before and after every contender, and each ratio is to the mean of those two bare runs.`,
       '',
       '| app | limiter | req/s | ÷ bare (min–max) | server CPU µs/req | added µs/req |',
       '|---|---|---|---|---|---|',
