@@ -57,7 +57,7 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  *
  * @example
  * ```ts
- * import Redis from 'ioredis';
+ * import { Redis } from 'ioredis';
  * const limiter = createLimiter({
  *   algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
  *   store: new RedisStore({ client: new Redis(), timeoutMs: 50 }),
