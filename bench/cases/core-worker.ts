@@ -10,16 +10,7 @@ import { MemoryStore as ErlMemoryStore, type Options as ErlOptions } from 'expre
 import { createLimiter, type Limiter, slidingWindowLog, tokenBucket } from 'floodgate';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { serve } from '../lib/ipc.js';
-
-const CORE_IMPLS = [
-  'floodgate-token-bucket-consume',
-  'floodgate-token-bucket-decide',
-  'floodgate-sliding-log-consume',
-  'floodgate-sliding-log-decide',
-  'rate-limiter-flexible',
-  'express-rate-limit',
-] as const;
-type CoreImpl = (typeof CORE_IMPLS)[number];
+import { CORE_IMPLS, type CoreImpl } from './core-impls.js';
 
 const HUGE = 1_000_000_000;
 /** Hard bound on calls per measurement, whatever the clock says. */

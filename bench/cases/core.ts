@@ -3,16 +3,8 @@ import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
 import type { QuietReport } from '../lib/machine.js';
 import { CPU } from '../lib/proc.js';
 import { median, range, round, roundOrder } from '../lib/stats.js';
+import { CORE_IMPLS as IMPLS, type CoreImpl as Impl } from './core-impls.js';
 
-const IMPLS = [
-  'floodgate-token-bucket-consume',
-  'floodgate-token-bucket-decide',
-  'floodgate-sliding-log-consume',
-  'floodgate-sliding-log-decide',
-  'rate-limiter-flexible',
-  'express-rate-limit',
-] as const;
-type Impl = (typeof IMPLS)[number];
 const PEERS = ['rate-limiter-flexible', 'express-rate-limit'] as const;
 type Peer = (typeof PEERS)[number];
 

@@ -1,0 +1,10 @@
+/** The contenders of case 2, shared by the case (which orders rounds) and its worker (which runs one). */
+export const CORE_IMPLS = [
+  'floodgate-token-bucket-consume',
+  'floodgate-token-bucket-decide',
+  'floodgate-sliding-log-consume',
+  'floodgate-sliding-log-decide',
+  'rate-limiter-flexible',
+  'express-rate-limit',
+] as const;
+export type CoreImpl = (typeof CORE_IMPLS)[number];
