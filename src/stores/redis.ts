@@ -6,6 +6,7 @@ import type { BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { Caller, isScriptClient } from './redis/call.js';
 import { DenyCache } from './redis/deny-cache.js';
 import { hashTag, redisKey } from './redis/keys.js';
+import { decideScript } from './redis/script.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -125,6 +126,7 @@ export class RedisStore implements Store {
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
     const cache = this.#denyCache ? new DenyCache() : undefined;
+    const script = decideScript(policies.map((p) => p.algorithm.kind));
     const keysOf = (key: string): string[] => {
       const tag = hashTag(key);
       return names.map((name) => redisKey(prefix, tag, name));
@@ -157,7 +159,7 @@ export class RedisStore implements Store {
           if (hit !== undefined) return hit;
         }
         const args = [now === undefined ? '' : String(now), String(cost), charge ? '1' : '0', ...tail];
-        const reply = caller.script(keysOf(key), args);
+        const reply = caller.script(script, keysOf(key), args);
         if (cache === undefined) return reply.then(parse);
         return reply.then((raw) => {
           const decisions = parse(raw);

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { FloodgateError } from '../../errors.js';
-import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js';
+import type { DecideScript } from './script.js';
 
 /** An ioredis client, single node or Cluster; the user creates and owns it. */
 export type RedisClient = Redis | Cluster;
@@ -49,14 +49,14 @@ export class Caller {
   }
 
   /** Runs the decide script: EVALSHA, and EVAL when the server has no copy (a restart, a new node). */
-  script(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  script(script: DecideScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const client = this.#client;
     return this.#run('script', () =>
-      client.evalsha(DECIDE_SHA, keys.length, ...keys, ...args).catch((error: unknown) => {
+      client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
         // Nothing is cached on our side, so a server that restarted empty (or was down when the
         // app started) just gets the script with the next call.
-        return client.eval(DECIDE_SCRIPT, keys.length, ...keys, ...args);
+        return client.eval(script.source, keys.length, ...keys, ...args);
       }),
     );
   }

@@ -33,7 +33,8 @@ const FRAGMENTS: Readonly<Record<AlgorithmKind, string>> = {
  *   `retryAfterMs`. When any policy denies a charging call, none is charged and the allowing
  *   ones report their uncharged view, exactly as the memory store does.
  */
-export const DECIDE_SCRIPT = `
+function decideSource(fragments: string): string {
+  return `
 if redis.replicate_commands then redis.replicate_commands() end
 local ALGORITHMS = {}
 local ttl_floor = 0
@@ -54,7 +55,7 @@ local function wait_until(at, now)
   end
   return r
 end
-${Object.values(FRAGMENTS).join('\n')}
+${fragments}
 local now
 if ARGV[1] == '' then
   local t = redis.call('TIME')
@@ -92,6 +93,29 @@ if charge and cost > 0 then
 end
 return out
 `;
+}
 
-/** SHA-1 of {@link DECIDE_SCRIPT}, for EVALSHA. */
-export const DECIDE_SHA = createHash('sha1').update(DECIDE_SCRIPT).digest('hex');
+/** One variant of the decide script and its SHA-1, for EVALSHA. */
+export interface DecideScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+const variants = new Map<string, DecideScript>();
+
+/**
+ * The decide script carrying only the fragments of `kinds`: Redis runs a script's whole body on
+ * every call, so every fragment it carries costs closures it would never call. One variant per
+ * set of kinds, shared by every binding that needs it.
+ */
+export function decideScript(kinds: readonly AlgorithmKind[]): DecideScript {
+  const used = [...new Set(kinds)].sort();
+  const id = used.join(',');
+  let script = variants.get(id);
+  if (script === undefined) {
+    const source = decideSource(used.map((kind) => FRAGMENTS[kind]).join('\n'));
+    script = { source, sha: createHash('sha1').update(source).digest('hex') };
+    variants.set(id, script);
+  }
+  return script;
+}
