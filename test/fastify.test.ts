@@ -3,20 +3,15 @@ import { describe, test } from 'node:test';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { createLimiter, FloodgateError, isFloodgateError, MemoryStore, slidingWindowLog, tokenBucket } from 'floodgate';
 import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
-import { fastifyVersions, manualClock, SwitchableStore, warnings } from './helpers/http.js';
-
-function slidingLimiter(limit: number, windowMs: number, clock = manualClock()) {
-  const store = new MemoryStore({ clock: clock.clock, sweepIntervalMs: false });
-  return { clock, limiter: createLimiter({ algorithm: slidingWindowLog({ limit, windowMs }), store }) };
-}
-
-function rateLimitHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('ratelimit') || name.startsWith('x-ratelimit') || name === 'retry-after') out[name] = value;
-  }
-  return out;
-}
+import {
+  DRAFT6_TIMELINE,
+  FORMAT_CASES,
+  fastifyVersions,
+  rateLimitHeaders,
+  SwitchableStore,
+  slidingLimiter,
+  warnings,
+} from './helpers/http.js';
 
 async function rejectsOption(ready: PromiseLike<unknown>, message: string): Promise<void> {
   await rejects(
@@ -58,32 +53,16 @@ for (const { name, Fastify } of fastifyVersions) {
       const { clock, limiter } = slidingLimiter(2, 10_000);
       const app = await appWith({ limiter });
       const seen: [number, Record<string, unknown>][] = [];
-      for (const at of [0, 3_000, 3_000, 9_999]) {
+      for (const at of DRAFT6_TIMELINE.at) {
         clock.set(at);
         const res = await app.inject('/');
         seen.push([res.statusCode, rateLimitHeaders(res.headers)]);
       }
-      const row = (remaining: number, reset: number) => ({
-        'ratelimit-limit': '2',
-        'ratelimit-remaining': `${remaining}`,
-        'ratelimit-reset': `${reset}`,
-        'ratelimit-policy': '2;w=10',
-      });
-      deepStrictEqual(seen, [
-        [200, row(1, 10)],
-        [200, row(0, 10)],
-        [429, { ...row(0, 7), 'retry-after': '7' }],
-        [429, { ...row(0, 1), 'retry-after': '1' }],
-      ]);
+      deepStrictEqual(seen, DRAFT6_TIMELINE.expected);
     });
 
     test('draft-7, draft-8, legacy and none, each exact', async () => {
-      const cases: [FloodgatePluginOptions['headers'], Record<string, unknown>][] = [
-        ['draft-7', { ratelimit: 'limit=2, remaining=1, reset=10', 'ratelimit-policy': '2;w=10' }],
-        ['draft-8', { ratelimit: '"default";r=1;t=10', 'ratelimit-policy': '"default";q=2;w=10' }],
-        [false, {}],
-      ];
-      for (const [headers, expected] of cases) {
+      for (const [headers, expected] of FORMAT_CASES) {
         const app = await appWith({ limiter: slidingLimiter(2, 10_000).limiter, headers });
         deepStrictEqual(rateLimitHeaders((await app.inject('/')).headers), expected, `headers: ${headers}`);
       }

@@ -5,7 +5,15 @@ import express from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
 import Fastify4 from 'fastify4';
-import { type BindOptions, FloodgateError, MemoryStore, type Store, type StoreBinding } from 'floodgate';
+import {
+  type BindOptions,
+  createLimiter,
+  FloodgateError,
+  MemoryStore,
+  type Store,
+  type StoreBinding,
+  slidingWindowLog,
+} from 'floodgate';
 
 /** Both supported Express majors. Express 4 is cast to 5's types: the adapter uses only what both share. */
 export const expressVersions: readonly { name: string; express: typeof express }[] = [
@@ -199,4 +207,73 @@ export class SwitchableStore implements Store {
       },
     };
   }
+}
+
+/** A sliding-log limiter on a memory store driven by a manual clock, as both adapter suites use. */
+export function slidingLimiter(limit: number, windowMs: number, clock = manualClock()) {
+  const store = new MemoryStore({ clock: clock.clock, sweepIntervalMs: false });
+  return { clock, limiter: createLimiter({ algorithm: slidingWindowLog({ limit, windowMs }), store }) };
+}
+
+/** The rate-limit fields of a response (all `RateLimit*`, `X-RateLimit-*` and `Retry-After`). */
+export function rateLimitHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('ratelimit') || name.startsWith('x-ratelimit') || name === 'retry-after') out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * The draft-6 timeline both adapters must answer exactly, for `slidingLimiter(2, 10_000)`: the
+ * clock readings of four requests, then each one's status and rate-limit fields.
+ */
+export const DRAFT6_TIMELINE: {
+  readonly at: readonly number[];
+  readonly expected: [number, Record<string, string>][];
+} = (() => {
+  const row = (remaining: number, reset: number) => ({
+    'ratelimit-limit': '2',
+    'ratelimit-remaining': `${remaining}`,
+    'ratelimit-reset': `${reset}`,
+    'ratelimit-policy': '2;w=10',
+  });
+  return {
+    at: [0, 3_000, 3_000, 9_999],
+    expected: [
+      [200, row(1, 10)],
+      [200, row(0, 10)],
+      [429, { ...row(0, 7), 'retry-after': '7' }],
+      [429, { ...row(0, 1), 'retry-after': '1' }],
+    ],
+  };
+})();
+
+/** The first request's fields under each other format, for `slidingLimiter(2, 10_000)`. */
+export const FORMAT_CASES: readonly ['draft-7' | 'draft-8' | false, Record<string, string>][] = [
+  ['draft-7', { ratelimit: 'limit=2, remaining=1, reset=10', 'ratelimit-policy': '2;w=10' }],
+  ['draft-8', { ratelimit: '"default";r=1;t=10', 'ratelimit-policy': '"default";q=2;w=10' }],
+  [false, {}],
+];
+
+/** 20 pipelined requests against a limit of 10: exactly 10 allowed, in order, then 10 refused. */
+export const PIPELINED_STATUSES: readonly number[] = [...new Array(10).fill(200), ...new Array(10).fill(429)];
+/** The draft-6 `RateLimit-Remaining` of those 20 answers. */
+export const PIPELINED_REMAINING: readonly string[] = [
+  '9',
+  '8',
+  '7',
+  '6',
+  '5',
+  '4',
+  '3',
+  '2',
+  '1',
+  '0',
+  ...new Array(10).fill('0'),
+];
+
+/** How many answers were 200 and how many 429, for checks where order is not the point. */
+export function allowedAndLimited(statuses: readonly number[]): [number, number] {
+  return [statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 429).length];
 }
