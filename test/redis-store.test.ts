@@ -28,6 +28,34 @@ function code(error: unknown): string | undefined {
 }
 
 describe('RedisStore options', () => {
+  test('a limiter may have up to 16 policies on the Redis store, all decided in one script', async () => {
+    const policiesOf = (n: number) =>
+      Object.fromEntries(
+        Array.from({ length: n }, (_, i) => [
+          `p${i}`,
+          i % 2 === 0
+            ? slidingWindowLog({ limit: 10 + i, windowMs: 60_000 })
+            : tokenBucket({ capacity: 10 + i, refillPerSecond: 0.001 }),
+        ]),
+      );
+    const store = new RedisStore({ client, timeoutMs: PATIENT_MS });
+    throws(
+      () => createLimiter({ policies: policiesOf(17), store, prefix: randomPrefix('many') }),
+      (e: unknown) => code(e) === 'ERR_INVALID_OPTION' && /at most 16 policies, got 17/.test(String(e)),
+    );
+    const limiter = createLimiter({
+      policies: policiesOf(16),
+      store,
+      prefix: randomPrefix('many'),
+      onStoreError: 'throw',
+    });
+    for (let i = 1; i <= 10; i++) strictEqual((await limiter.consume('k')).allowed, true);
+    const d = await limiter.consume('k');
+    strictEqual(d.allowed, false, 'p0 (limit 10) denies the 11th call');
+    strictEqual(d.policy, 'p0');
+    strictEqual(d.policies?.p15?.remaining, 25 - 10, 'the others were charged 10 times, not 11');
+  });
+
   test('every option is checked at construction', () => {
     const bad: [Record<string, unknown>, RegExp][] = [
       [{}, /client must be an ioredis Redis or Cluster instance, got undefined/],
@@ -375,9 +403,13 @@ describe('deny cache', () => {
     const cache = new DenyCache();
     const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];
     for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, 0, denied);
-    strictEqual(cache.get('k0', 1, 1), undefined, 'the oldest key was forgotten');
-    ok(cache.get(`k${DENY_CACHE_MAX_KEYS}`, 1, 1) !== undefined);
-    ok(cache.get('k1', 1, 1) !== undefined);
+    strictEqual(
+      cache.get('k0', 1, 1, () => 1),
+      undefined,
+      'the oldest key was forgotten',
+    );
+    ok(cache.get(`k${DENY_CACHE_MAX_KEYS}`, 1, 1, () => 1) !== undefined);
+    ok(cache.get('k1', 1, 1, () => 1) !== undefined);
   });
 });
 

@@ -8,13 +8,26 @@ import type { FloodgateKind } from './redis-policies.js';
 
 const CLIENTS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
 type Client = (typeof CLIENTS)[number];
-type Contender = Client | 'redis-benchmark-token-bucket' | 'redis-benchmark-sliding-log';
+type Contender = Client | 'redis-benchmark-token-bucket' | 'redis-benchmark-sliding-log' | 'redis-benchmark-floor';
+
+/**
+ * The least any decision on the Redis clock asks of the server, with no decision in it: read
+ * `TIME`, read one value, write it back with an expiry, reply four numbers. Replayed by
+ * redis-benchmark as a reference: what an exact algorithm on the Redis clock cannot go below,
+ * against rate-limiter-flexible's fixed window, which reads no clock.
+ */
+const FLOOR_SCRIPT = `local t = redis.call('TIME')
+local v = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], '12345678', 'PX', 60000)
+return {1, 2, 3, 4}`;
 const IN_FLIGHT = [1, 256] as const;
 
 interface Sample {
   decisionsPerSec: number;
   p50Us: number;
   p99Us: number;
+  /** Server time per script call (`INFO commandstats`: EVALSHA and EVAL usec / calls). */
+  serverUs?: number;
   denied?: number;
   degraded?: number;
 }
@@ -30,6 +43,8 @@ export interface RedisContender {
   medianDecisionsPerSec: number;
   medianP50Us: number;
   medianP99Us: number;
+  /** Redis server time per script call, µs (median of rounds). */
+  medianServerUs: number;
   /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
   vsRateLimiterFlexible?: { ratios: number[]; median: number; range: [number, number] };
   vsRedisBenchmark?: { ratios: number[]; median: number; range: [number, number] };
@@ -40,8 +55,8 @@ export interface RedisResult {
   rounds: number;
   measureMs: number;
   keyspace: number;
-  /** The command redis-benchmark replayed, per algorithm (as captured through MONITOR). */
-  scriptCalls: Partial<Record<FloodgateKind, string[]>>;
+  /** The command redis-benchmark replayed, per algorithm (as captured through MONITOR), and the floor's. */
+  scriptCalls: Partial<Record<FloodgateKind | 'floor', string[]>>;
   /** redis-benchmark's connection/pipeline shape for each in-flight count. */
   benchmarkShape: Record<string, string>;
   rows: RedisContender[];
@@ -82,6 +97,18 @@ async function redisBenchmark(
   return { decisionsPerSec: rps, p50Us: Number(fields[4]) * 1000, p99Us: Number(fields[6]) * 1000 };
 }
 
+/** Server time per script call since the last `CONFIG RESETSTAT`, in µs. */
+async function serverUsPerCall(ctx: BenchContext): Promise<number> {
+  const info = await ctx.redis.cli('INFO', 'commandstats');
+  let calls = 0;
+  let usec = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return calls > 0 ? usec / calls : Number.NaN;
+}
+
 function ratioSummary(a: number[], b: number[]): { ratios: number[]; median: number; range: [number, number] } {
   const ratios = a.map((x, i) => x / (b[i] as number));
   return {
@@ -109,7 +136,18 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
       log(`redis: could not capture floodgate's ${kind} script call: ${reason}`);
     }
   }
-  const contenders: Contender[] = [...CLIENTS, 'redis-benchmark-token-bucket', 'redis-benchmark-sliding-log'];
+  const contenders: Contender[] = [
+    ...CLIENTS,
+    'redis-benchmark-token-bucket',
+    'redis-benchmark-sliding-log',
+    'redis-benchmark-floor',
+  ];
+  try {
+    const sha = (await redis.cli('SCRIPT', 'LOAD', FLOOR_SCRIPT)).trim();
+    scriptCalls.floor = ['EVALSHA', sha, '1', 'floor:{key:__rand_int__}'];
+  } catch (error) {
+    reasons.set('redis-benchmark-floor', error instanceof Error ? error.message : String(error));
+  }
   const samples = new Map<string, Sample[]>();
   const key = (c: Contender, f: number): string => `${c}@${f}`;
   const quiet: QuietReport[] = [];
@@ -137,8 +175,9 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
           if (reasons.has(c)) continue;
           try {
             let sample: Sample;
+            await redis.cli('CONFIG', 'RESETSTAT');
             if (c.startsWith('redis-benchmark-')) {
-              const kind = c.slice('redis-benchmark-'.length) as FloodgateKind;
+              const kind = c.slice('redis-benchmark-'.length) as FloodgateKind | 'floor';
               // Sized to run about as long as the workers' measurement at this machine's rates.
               const rate = inFlight === 1 ? 8000 : 150_000;
               const requests = Math.max(1000, Math.round((rate * measureMs) / 1000));
@@ -156,6 +195,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
                 60_000 + measureMs * 3,
               );
             }
+            sample.serverUs = await serverUsPerCall(ctx);
             samples.set(key(c, inFlight), [...(samples.get(key(c, inFlight)) ?? []), sample]);
           } catch (error) {
             const reason = error instanceof Error ? error.message : String(error);
@@ -189,6 +229,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         medianDecisionsPerSec: round(median(dps), 0),
         medianP50Us: round(median(s.map((x) => x.p50Us)), 1),
         medianP99Us: round(median(s.map((x) => x.p99Us)), 1),
+        medianServerUs: round(median(s.map((x) => x.serverUs ?? Number.NaN)), 2),
         deniedOrDegraded: s.reduce((a, x) => a + (x.denied ?? 0) + (x.degraded ?? 0), 0),
       };
       const reason = reasons.get(c);

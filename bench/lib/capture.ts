@@ -34,9 +34,12 @@ export async function captureScriptCall(port: number, kind: FloodgateKind): Prom
     // Twice: the first call may be an EVAL or a SCRIPT LOAD; the second is the steady-state call.
     await limiter.consume(MARK);
     await limiter.consume(MARK);
-    // MONITOR's feed may lag on a busy machine: wait for both calls, up to 5 s.
-    for (let i = 0; i < 250 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    const last = seen.at(-1);
+    // MONITOR's feed may lag on a busy machine: wait for the second call's EVALSHA, up to 5 s. (The
+    // first call is EVALSHA, then EVAL when the server lacks the script.)
+    const steady = (): string[] | undefined =>
+      seen.length >= 2 ? seen.findLast((a) => a[0]?.toLowerCase() === 'evalsha') : undefined;
+    for (let i = 0; i < 250 && steady() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    const last = steady() ?? seen.at(-1);
     if (last === undefined) throw new Error('MONITOR saw no command for the capture key');
     let args = last.map((a) => a.split(MARK).join('__rand_int__'));
     if (args[0]?.toLowerCase() === 'eval') {

@@ -6,7 +6,7 @@ import type { BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { Caller, isScriptClient } from './redis/call.js';
 import { DenyCache } from './redis/deny-cache.js';
 import { hashTag, redisKey } from './redis/keys.js';
-import { decideScript } from './redis/script.js';
+import { decideScript, MAX_POLICIES } from './redis/script.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -117,7 +117,13 @@ export class RedisStore implements Store {
         );
       }
       this.#bound.set(id, signature);
-      tail.push(algorithm.kind, String(algorithm.scriptArgs.length), ...algorithm.scriptArgs.map(String));
+      tail.push(...algorithm.scriptArgs.map(String));
+    }
+    if (policies.length > MAX_POLICIES) {
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${OWNER}: a limiter on the Redis store may have at most ${MAX_POLICIES} policies, got ${policies.length}`,
+      );
     }
     const names = policies.map((p) => p.name);
     const limits = policies.map((p) => p.algorithm.limit);
@@ -126,20 +132,25 @@ export class RedisStore implements Store {
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
     const cache = this.#denyCache ? new DenyCache() : undefined;
-    const script = decideScript(policies.map((p) => p.algorithm.kind));
+    const script = decideScript(policies.map((p) => ({ kind: p.algorithm.kind, argc: p.algorithm.scriptArgs.length })));
     const keysOf = (key: string): string[] => {
       const tag = hashTag(key);
       return names.map((name) => redisKey(prefix, tag, name));
     };
 
+    /** The Decisions of a script reply; `denied` tells whether any policy denied. */
+    let denied = false;
     function parse(reply: unknown): Decision[] {
       if (!Array.isArray(reply) || reply.length !== count * 4) {
         throw new FloodgateError('ERR_STORE', `${OWNER}: unexpected script reply ${show(reply)}`);
       }
       const decisions: Decision[] = [];
+      denied = false;
       for (let i = 0; i < count; i++) {
+        const allowed = reply[4 * i] === 1;
+        if (!allowed) denied = true;
         decisions.push({
-          allowed: reply[4 * i] === 1,
+          allowed,
           limit: limits[i] as number,
           remaining: reply[4 * i + 1] as number,
           resetMs: reply[4 * i + 2] as number,
@@ -155,16 +166,17 @@ export class RedisStore implements Store {
         // Only a healthy store serves denials locally: during an outage every call goes through
         // onStoreError, so a cached answer never passes for a recovery and re-reports the outage.
         if (cache !== undefined && caller.healthy) {
-          const hit = cache.get(key, cost, now ?? localClock());
+          const hit = cache.get(key, cost, now, localClock);
           if (hit !== undefined) return hit;
         }
-        const args = [now === undefined ? '' : String(now), String(cost), charge ? '1' : '0', ...tail];
+        const args = [String(cost), charge ? '1' : '0', ...tail];
+        if (now !== undefined) args.push(String(now));
         const reply = caller.script(script, keysOf(key), args);
         if (cache === undefined) return reply.then(parse);
         return reply.then((raw) => {
           const decisions = parse(raw);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          cache.set(key, cost, now ?? localClock(), decisions);
+          if (denied) cache.set(key, cost, now ?? localClock(), decisions);
           return decisions;
         });
       },

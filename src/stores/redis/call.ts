@@ -31,15 +31,31 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+/** A call in flight: settled by its reply or, past `deadline`, by the timeout. */
+interface Pending {
+  readonly deadline: number;
+  readonly what: string;
+  settled: boolean;
+  reject(error: unknown): void;
+}
+
 /**
  * Sends one command with a bounded wait. `send` runs only when the client is `ready`: ioredis
  * would otherwise park the command in its offline queue for the whole outage, so an unready
  * client is answered at once with `ERR_STORE_UNAVAILABLE` (thrown synchronously, the cheapest
  * answer). A reply after the timeout is swallowed, as is its rejection.
+ *
+ * Timeouts share one timer: every call waits the same `timeoutMs`, so deadlines arrive in the
+ * order calls were sent, and one queue with a timer armed for its oldest deadline does what a
+ * timer per call would, without creating and clearing a timer on every decision.
  */
 export class Caller {
   readonly #client: ScriptClient;
   readonly #timeoutMs: number;
+  /** Calls in send order; settled ones are dropped when the timer next runs. */
+  #pending: Pending[] = [];
+  #head = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   /** False from a failed call until the next successful one: the deny cache trusts only a healthy store. */
   healthy = true;
 
@@ -51,13 +67,12 @@ export class Caller {
   /** Runs the decide script: EVALSHA, and EVAL when the server has no copy (a restart, a new node). */
   script(script: DecideScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const client = this.#client;
-    return this.#run('script', () =>
-      client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-        if (!isNoScript(error)) throw error;
-        // Nothing is cached on our side, so a server that restarted empty (or was down when the
-        // app started) just gets the script with the next call.
-        return client.eval(script.source, keys.length, ...keys, ...args);
-      }),
+    return this.#run(
+      'script',
+      () => client.evalsha(script.sha, keys.length, ...keys, ...args),
+      // Nothing is cached on our side, so a server that restarted empty (or was down when the
+      // app started) just gets the script with the next call.
+      (error) => (isNoScript(error) ? client.eval(script.source, keys.length, ...keys, ...args) : undefined),
     );
   }
 
@@ -66,7 +81,11 @@ export class Caller {
     return this.#run('reset', () => this.#client.del(...keys));
   }
 
-  #run(what: string, send: () => Promise<unknown>): Promise<unknown> {
+  #run(
+    what: string,
+    send: () => Promise<unknown>,
+    retry?: (error: unknown) => Promise<unknown> | undefined,
+  ): Promise<unknown> {
     const client = this.#client;
     const status = client.status;
     if (status !== 'ready') {
@@ -78,7 +97,6 @@ export class Caller {
         `RedisStore: client is ${status}, not ready; ${what} not attempted`,
       );
     }
-    const timeoutMs = this.#timeoutMs;
     let reply: Promise<unknown>;
     try {
       reply = send();
@@ -86,27 +104,64 @@ export class Caller {
       reply = Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        done = true;
+      const pending: Pending = { deadline: performance.now() + this.#timeoutMs, what, settled: false, reject };
+      this.#pending.push(pending);
+      if (this.#timer === undefined) this.#arm(this.#timeoutMs);
+      const succeed = (value: unknown): void => {
+        if (pending.settled) return;
+        pending.settled = true;
+        this.healthy = true;
+        resolve(value);
+      };
+      const fail = (error: unknown): void => {
+        if (pending.settled) return;
+        pending.settled = true;
         this.healthy = false;
-        reject(new FloodgateError('ERR_STORE_TIMEOUT', `RedisStore: no reply to ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      reply.then(
-        (value) => {
-          if (done) return;
-          clearTimeout(timer);
-          this.healthy = true;
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (done) return;
-          clearTimeout(timer);
-          this.healthy = false;
-          const message = error instanceof Error ? error.message : String(error);
-          reject(new FloodgateError('ERR_STORE', `RedisStore: ${what} failed: ${message}`, { cause: error }));
-        },
-      );
+        const message = error instanceof Error ? error.message : String(error);
+        reject(new FloodgateError('ERR_STORE', `RedisStore: ${what} failed: ${message}`, { cause: error }));
+      };
+      reply.then(succeed, (error: unknown) => {
+        const again = pending.settled || retry === undefined ? undefined : retry(error);
+        if (again === undefined) fail(error);
+        else again.then(succeed, fail);
+      });
     });
+  }
+
+  #arm(ms: number): void {
+    // Not holding the process open: a call in flight already has the client's socket doing so.
+    this.#timer = setTimeout(() => this.#expire(), ms);
+    this.#timer.unref();
+  }
+
+  /** Times out every call past its deadline, then re-arms for the oldest one still waiting. */
+  #expire(): void {
+    this.#timer = undefined;
+    const queue = this.#pending;
+    const now = performance.now();
+    let i = this.#head;
+    for (; i < queue.length; i++) {
+      const pending = queue[i] as Pending;
+      if (pending.settled) continue;
+      if (pending.deadline > now) break;
+      pending.settled = true;
+      this.healthy = false;
+      pending.reject(
+        new FloodgateError('ERR_STORE_TIMEOUT', `RedisStore: no reply to ${pending.what} within ${this.#timeoutMs} ms`),
+      );
+    }
+    if (i === queue.length) {
+      this.#pending = [];
+      this.#head = 0;
+      return;
+    }
+    // Drop the settled prefix now and then, not on every run: shifting is O(length).
+    if (i > 1024 && i * 2 > queue.length) {
+      this.#pending = queue.slice(i);
+      this.#head = 0;
+    } else {
+      this.#head = i;
+    }
+    this.#arm(Math.max(1, Math.ceil((this.#pending[this.#head] as Pending).deadline - now)));
   }
 }

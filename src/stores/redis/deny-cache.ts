@@ -27,10 +27,14 @@ export const DENY_CACHE_MAX_KEYS = 10_000;
 export class DenyCache {
   readonly #entries = new Map<string, Entry>();
 
-  /** Decisions for `key` at local time `now`, or `undefined` when the cache cannot answer. */
-  get(key: string, cost: number, now: number): readonly Decision[] | undefined {
+  /**
+   * Decisions for `key` at local time `now` (read from `clock` when not given, and only for a key
+   * the cache holds), or `undefined` when the cache cannot answer.
+   */
+  get(key: string, cost: number, now: number | undefined, clock: () => number): readonly Decision[] | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
+    if (now === undefined) now = clock();
     if (now >= entry.until) {
       this.#entries.delete(key);
       return undefined;
