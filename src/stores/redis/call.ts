@@ -105,8 +105,7 @@ export class Caller {
     }
     return new Promise((resolve, reject) => {
       const pending: Pending = { deadline: performance.now() + this.#timeoutMs, what, settled: false, reject };
-      this.#pending.push(pending);
-      if (this.#timer === undefined) this.#arm(this.#timeoutMs);
+      this.#enqueue(pending);
       const succeed = (value: unknown): void => {
         if (pending.settled) return;
         pending.settled = true;
@@ -126,6 +125,29 @@ export class Caller {
         else again.then(succeed, fail);
       });
     });
+  }
+
+  /**
+   * Queues a call, first dropping the settled calls at the head: replies come back in send order
+   * on one connection, so the head keeps up with them, and a long `timeoutMs` does not keep every
+   * answered call of the last `timeoutMs` in memory.
+   */
+  #enqueue(pending: Pending): void {
+    let queue = this.#pending;
+    let head = this.#head;
+    while (head < queue.length && (queue[head] as Pending).settled) head++;
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      // Shifting is O(length): do it only once the dead prefix outweighs the rest.
+      queue = queue.slice(head);
+      head = 0;
+    }
+    queue.push(pending);
+    this.#pending = queue;
+    this.#head = head;
+    if (this.#timer === undefined) this.#arm(this.#timeoutMs);
   }
 
   #arm(ms: number): void {
@@ -155,13 +177,7 @@ export class Caller {
       this.#head = 0;
       return;
     }
-    // Drop the settled prefix now and then, not on every run: shifting is O(length).
-    if (i > 1024 && i * 2 > queue.length) {
-      this.#pending = queue.slice(i);
-      this.#head = 0;
-    } else {
-      this.#head = i;
-    }
+    this.#head = i;
     this.#arm(Math.max(1, Math.ceil((this.#pending[this.#head] as Pending).deadline - now)));
   }
 }
