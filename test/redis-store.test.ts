@@ -402,7 +402,7 @@ describe('deny cache', () => {
   test('its size is bounded', () => {
     const cache = new DenyCache();
     const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];
-    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, 0, denied);
+    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, 0, () => 0, denied);
     strictEqual(
       cache.get('k0', 1, 1, () => 1),
       undefined,

@@ -105,6 +105,12 @@ export class RedisStore implements Store {
     if (prefix.includes('{') || prefix.includes('}')) {
       throw invalidOption(OWNER, 'prefix', 'a string without { or } (they would break the Cluster hash tag)', prefix);
     }
+    if (policies.length > MAX_POLICIES) {
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${OWNER}: a limiter on the Redis store may have at most ${MAX_POLICIES} policies, got ${policies.length}`,
+      );
+    }
     const tail: string[] = [];
     for (const { name, algorithm } of policies) {
       const signature = `${algorithm.kind}(${algorithm.scriptArgs.join(', ')})`;
@@ -119,12 +125,6 @@ export class RedisStore implements Store {
       this.#bound.set(id, signature);
       tail.push(...algorithm.scriptArgs.map(String));
     }
-    if (policies.length > MAX_POLICIES) {
-      throw new FloodgateError(
-        'ERR_INVALID_OPTION',
-        `${OWNER}: a limiter on the Redis store may have at most ${MAX_POLICIES} policies, got ${policies.length}`,
-      );
-    }
     const names = policies.map((p) => p.name);
     const limits = policies.map((p) => p.algorithm.limit);
     const count = policies.length;
@@ -138,19 +138,14 @@ export class RedisStore implements Store {
       return names.map((name) => redisKey(prefix, tag, name));
     };
 
-    /** The Decisions of a script reply; `denied` tells whether any policy denied. */
-    let denied = false;
     function parse(reply: unknown): Decision[] {
       if (!Array.isArray(reply) || reply.length !== count * 4) {
         throw new FloodgateError('ERR_STORE', `${OWNER}: unexpected script reply ${show(reply)}`);
       }
       const decisions: Decision[] = [];
-      denied = false;
       for (let i = 0; i < count; i++) {
-        const allowed = reply[4 * i] === 1;
-        if (!allowed) denied = true;
         decisions.push({
-          allowed,
+          allowed: reply[4 * i] === 1,
           limit: limits[i] as number,
           remaining: reply[4 * i + 1] as number,
           resetMs: reply[4 * i + 2] as number,
@@ -176,7 +171,7 @@ export class RedisStore implements Store {
         return reply.then((raw) => {
           const decisions = parse(raw);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          if (denied) cache.set(key, cost, now ?? localClock(), decisions);
+          cache.set(key, cost, now, localClock, decisions);
           return decisions;
         });
       },

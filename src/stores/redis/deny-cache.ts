@@ -49,11 +49,15 @@ export class DenyCache {
     }));
   }
 
-  /** Records a reply received at local time `now`, if it denied. */
-  set(key: string, cost: number, now: number, decisions: readonly Decision[]): void {
+  /**
+   * Records a reply received at local time `now` (read from `clock` when not given, and only for
+   * a reply that denied), if it denied.
+   */
+  set(key: string, cost: number, now: number | undefined, clock: () => number, decisions: readonly Decision[]): void {
     let wait = Number.POSITIVE_INFINITY;
     for (const d of decisions) if (!d.allowed && d.retryAfterMs < wait) wait = d.retryAfterMs;
     if (wait === Number.POSITIVE_INFINITY || wait <= 0) return;
+    if (now === undefined) now = clock();
     const entries = this.#entries;
     entries.delete(key);
     if (entries.size >= DENY_CACHE_MAX_KEYS) {
