@@ -1,19 +1,13 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ErrorRequestHandler } from 'express';
-import {
-  createLimiter,
-  isFloodgateError,
-  MemoryStore,
-  RedisStore,
-  type StoreErrorPolicy,
-  slidingWindowLog,
-} from 'floodgate';
+import { createLimiter, isFloodgateError, RedisStore, slidingWindowLog } from 'floodgate';
 import { rateLimit } from 'floodgate/express';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { allowedAndLimited, expressVersions, listen, manualClock, pipeline } from './helpers/http.js';
-import { randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
+import { redisTests } from './helpers/adapter-suites.js';
+import { expressVersions, listen, manualClock } from './helpers/http.js';
+import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
 const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   res.status(500).json({ code: isFloodgateError(error) ? error.code : String(error) });
@@ -63,62 +57,9 @@ for (const { name, express } of expressVersions) {
       ]);
     });
 
-    test('20 pipelined requests, limit 10: exactly 10×200 and 10×429', async () => {
-      const limiter = createLimiter({
-        algorithm: slidingWindowLog({ limit: 10, windowMs: 60_000 }),
-        store: new RedisStore({ client, timeoutMs: 2_000 }),
-        prefix: randomPrefix('express'),
-      });
-      const listening = await listen(app(limiter));
-      try {
-        const statuses = (await pipeline(listening.port, 20)).map((r) => r.status);
-        deepStrictEqual(allowedAndLimited(statuses), [10, 10]);
-      } finally {
-        await listening.close();
-      }
-    });
-
-    test('Redis killed: every onStoreError policy answers at once, nothing hangs', async () => {
-      const doomed = await startRedis();
-      const doomedClient = new Redis(doomed.url, { maxRetriesPerRequest: 0 });
-      doomedClient.on('error', () => {});
-      await doomedClient.ping();
-      try {
-        const policies: [string, StoreErrorPolicy, number][] = [
-          ['allow', 'allow', 200],
-          ['deny', 'deny', 429],
-          ['throw', 'throw', 500],
-          ['fallback', new MemoryStore({ sweepIntervalMs: false }), 200],
-        ];
-        const apps = policies.map(([, onStoreError]) =>
-          app(
-            createLimiter({
-              algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }),
-              store: new RedisStore({ client: doomedClient, timeoutMs: 200 }),
-              prefix: randomPrefix('doomed'),
-              onStoreError,
-              onOutage: () => {},
-            }),
-          ),
-        );
-        for (const a of apps) deepStrictEqual((await request(a).get('/')).status, 200);
-        await doomed.stop();
-        const seen: [string, number, unknown][] = [];
-        for (const [i, [label]] of policies.entries()) {
-          const res = await request(apps[i] as ReturnType<typeof app>)
-            .get('/')
-            .timeout(5_000);
-          seen.push([label, res.status, res.status === 500 ? res.body.code : undefined]);
-        }
-        deepStrictEqual(seen[0]?.slice(0, 2), ['allow', 200]);
-        deepStrictEqual(seen[1]?.slice(0, 2), ['deny', 429]);
-        deepStrictEqual(seen[2]?.[1], 500);
-        deepStrictEqual(String(seen[2]?.[2]).startsWith('ERR_STORE'), true, String(seen[2]?.[2]));
-        deepStrictEqual(seen[3]?.slice(0, 2), ['fallback', 200]);
-      } finally {
-        doomedClient.disconnect();
-        await doomed.stop();
-      }
-    });
+    redisTests(
+      (limiter) => listen(app(limiter)),
+      () => client,
+    );
   });
 }

@@ -1,19 +1,13 @@
-import { deepStrictEqual, strictEqual } from 'node:assert/strict';
+import { deepStrictEqual } from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import {
-  createLimiter,
-  type Limiter,
-  MemoryStore,
-  RedisStore,
-  type StoreErrorPolicy,
-  slidingWindowLog,
-} from 'floodgate';
+import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'floodgate';
 import floodgate from 'floodgate/fastify';
-import { Redis } from 'ioredis';
-import { allowedAndLimited, fastifyVersions, manualClock, pipeline } from './helpers/http.js';
-import { randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
+import type { Redis } from 'ioredis';
+import { redisTests } from './helpers/adapter-suites.js';
+import { fastifyVersions, manualClock } from './helpers/http.js';
+import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
 let client: Redis;
 useSuiteRedis((_server, c) => {
@@ -52,64 +46,13 @@ for (const { name, Fastify } of fastifyVersions) {
       ]);
     });
 
-    test('20 pipelined requests, limit 10: exactly 10×200 and 10×429', async () => {
-      const a = await app(
-        createLimiter({
-          algorithm: slidingWindowLog({ limit: 10, windowMs: 60_000 }),
-          store: new RedisStore({ client, timeoutMs: 2_000 }),
-          prefix: randomPrefix('fastify'),
-        }),
-      );
-      await a.listen({ port: 0, host: '127.0.0.1' });
-      try {
-        const statuses = (await pipeline((a.server.address() as AddressInfo).port, 20)).map((r) => r.status);
-        deepStrictEqual(allowedAndLimited(statuses), [10, 10]);
-      } finally {
-        await a.close();
-      }
-    });
-
-    test('Redis killed: every onStoreError policy answers at once, nothing hangs', async () => {
-      const doomed = await startRedis();
-      const doomedClient = new Redis(doomed.url, { maxRetriesPerRequest: 0 });
-      doomedClient.on('error', () => {});
-      await doomedClient.ping();
-      try {
-        const policies: [StoreErrorPolicy, number][] = [
-          ['allow', 200],
-          ['deny', 429],
-          ['throw', 500],
-          [new MemoryStore({ sweepIntervalMs: false }), 200],
-        ];
-        const apps: FastifyInstance[] = [];
-        for (const [onStoreError] of policies) {
-          const a = await app(
-            createLimiter({
-              algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }),
-              store: new RedisStore({ client: doomedClient, timeoutMs: 200 }),
-              prefix: randomPrefix('doomed'),
-              onStoreError,
-              onOutage: () => {},
-            }),
-          );
-          strictEqual((await a.inject('/')).statusCode, 200);
-          apps.push(a);
-        }
-        await doomed.stop();
-        const statuses: number[] = [];
-        for (const a of apps) {
-          const res = await a.inject('/');
-          statuses.push(res.statusCode);
-          if (res.statusCode === 500) strictEqual(String(res.json().code).startsWith('ERR_STORE'), true, res.body);
-        }
-        deepStrictEqual(
-          statuses,
-          policies.map(([, status]) => status),
-        );
-      } finally {
-        doomedClient.disconnect();
-        await doomed.stop();
-      }
-    });
+    redisTests(
+      async (limiter) => {
+        const a = await app(limiter);
+        await a.listen({ port: 0, host: '127.0.0.1' });
+        return { port: (a.server.address() as AddressInfo).port, close: () => a.close() };
+      },
+      () => client,
+    );
   });
 }
