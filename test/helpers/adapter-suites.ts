@@ -30,9 +30,12 @@ export interface Served {
 
 /**
  * Starts an app of one adapter (one framework version) limited as given, with draft-6 headers
- * and errors answered 500 with `{ code }` in the body, listening on a loopback port.
+ * unless `headers` says otherwise and errors answered 500 with `{ code }` in the body, listening
+ * on a loopback port.
  */
-export type Serve = (limit: { algorithm: Algorithm } | { limiter: Limiter }) => Promise<Served>;
+export type Serve = (
+  limit: ({ algorithm: Algorithm } | { limiter: Limiter }) & { headers?: 'draft-8' },
+) => Promise<Served>;
 
 /** One GET / on a connection of its own. */
 async function get(port: number): Promise<RawResponse> {
@@ -78,6 +81,25 @@ export function socketTests(serve: Serve): void {
       async (port) => {
         const statuses = (await pipeline(port, 20)).map((r) => r.status);
         deepStrictEqual(allowedAndLimited(statuses), [10, 10]);
+      },
+    );
+  });
+
+  test('a multi-policy limiter lists every policy (draft-8)', async () => {
+    const store = new MemoryStore({ clock: () => 0, sweepIntervalMs: false });
+    const limiter = createLimiter({
+      policies: {
+        second: tokenBucket({ capacity: 5, refillPerSecond: 5 }),
+        day: slidingWindowLog({ limit: 1000, windowMs: 86_400_000 }),
+      },
+      store,
+    });
+    await withServed(
+      () => serve({ limiter, headers: 'draft-8' }),
+      async (port) => {
+        const res = await get(port);
+        strictEqual(res.headers['ratelimit-policy'], '"second";q=5;w=1, "day";q=1000;w=86400');
+        strictEqual(res.headers.ratelimit, '"second";r=4;t=1, "day";r=999;t=86400');
       },
     );
   });
