@@ -1,4 +1,4 @@
-import { captureScriptCall } from '../lib/capture.js';
+import { captureRateLimiterFlexibleCall, captureScriptCall } from '../lib/capture.js';
 import type { BenchContext } from '../lib/context.js';
 import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
 import type { QuietReport } from '../lib/machine.js';
@@ -8,13 +8,15 @@ import type { FloodgateKind } from './redis-policies.js';
 
 const CLIENTS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
 type Client = (typeof CLIENTS)[number];
-type Contender = Client | 'redis-benchmark-token-bucket' | 'redis-benchmark-sliding-log' | 'redis-benchmark-floor';
+/** A replay by redis-benchmark of one script call: floodgate's, rate-limiter-flexible's, or the floor. */
+type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
+type Contender = Client | `redis-benchmark-${Replay}`;
 
 /**
  * The least any decision on the Redis clock asks of the server, with no decision in it: read
  * `TIME`, read one value, write it back with an expiry, reply four numbers. Replayed by
  * redis-benchmark as a reference: what an exact algorithm on the Redis clock cannot go below,
- * against rate-limiter-flexible's fixed window, which reads no clock.
+ * beside rate-limiter-flexible's fixed-window script replayed the same way (it reads no clock).
  */
 const FLOOR_SCRIPT = `local t = redis.call('TIME')
 local v = redis.call('GET', KEYS[1])
@@ -55,8 +57,11 @@ export interface RedisResult {
   rounds: number;
   measureMs: number;
   keyspace: number;
-  /** The command redis-benchmark replayed, per algorithm (as captured through MONITOR), and the floor's. */
-  scriptCalls: Partial<Record<FloodgateKind | 'floor', string[]>>;
+  /**
+   * The command redis-benchmark replayed: floodgate's per algorithm and rate-limiter-flexible's
+   * (as captured through MONITOR), and the floor's.
+   */
+  scriptCalls: Partial<Record<Replay, string[]>>;
   /** redis-benchmark's connection/pipeline shape for each in-flight count. */
   benchmarkShape: Record<string, string>;
   rows: RedisContender[];
@@ -140,8 +145,14 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
     ...CLIENTS,
     'redis-benchmark-token-bucket',
     'redis-benchmark-sliding-log',
+    'redis-benchmark-rate-limiter-flexible',
     'redis-benchmark-floor',
   ];
+  try {
+    scriptCalls['rate-limiter-flexible'] = await captureRateLimiterFlexibleCall(redis.port);
+  } catch (error) {
+    reasons.set('redis-benchmark-rate-limiter-flexible', error instanceof Error ? error.message : String(error));
+  }
   try {
     const sha = (await redis.cli('SCRIPT', 'LOAD', FLOOR_SCRIPT)).trim();
     scriptCalls.floor = ['EVALSHA', sha, '1', 'floor:{key:__rand_int__}'];
@@ -177,7 +188,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
             let sample: Sample;
             await redis.cli('CONFIG', 'RESETSTAT');
             if (c.startsWith('redis-benchmark-')) {
-              const kind = c.slice('redis-benchmark-'.length) as FloodgateKind | 'floor';
+              const kind = c.slice('redis-benchmark-'.length) as Replay;
               // Sized to run about as long as the workers' measurement at this machine's rates.
               const rate = inFlight === 1 ? 8000 : 150_000;
               const requests = Math.max(1000, Math.round((rate * measureMs) / 1000));
