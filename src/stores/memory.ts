@@ -107,7 +107,9 @@ export class MemoryStore implements Store {
           const decision = algorithm.evaluate(state, now, cost, charge);
           if (charge && decision.allowed && cost > 0) {
             if (state === undefined) store.#admit(table, 1, now);
-            states.set(key, algorithm.charge(state, now, cost));
+            // Algorithms charge in place where they can; then the map needs no second write.
+            const next = algorithm.charge(state, now, cost);
+            if (next !== state) states.set(key, next);
           }
           return [decision];
         },
