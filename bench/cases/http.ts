@@ -23,6 +23,7 @@ const GROUPS: Group[] = [
     bare: { id: 'express-bare', label: 'Express (bare)' },
     contenders: [
       { id: 'express-noop', label: 'reference: an empty middleware' },
+      { id: 'express-headers', label: "reference: a middleware that only sets floodgate's four headers" },
       { id: 'express-floodgate', label: 'floodgate, memory' },
       { id: 'express-erl', label: 'express-rate-limit, memory' },
     ],
@@ -32,6 +33,7 @@ const GROUPS: Group[] = [
     bare: { id: 'fastify-bare', label: 'Fastify (bare)' },
     contenders: [
       { id: 'fastify-noop', label: 'reference: an empty onRequest hook' },
+      { id: 'fastify-headers', label: "reference: an onRequest hook that only sets floodgate's four headers" },
       { id: 'fastify-floodgate', label: 'floodgate, memory' },
       { id: 'fastify-frl', label: '@fastify/rate-limit, memory' },
       { id: 'fastify-floodgate-redis', label: 'floodgate, Redis' },

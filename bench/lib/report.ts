@@ -12,6 +12,8 @@ export interface Meta {
   rounds: Record<string, number>;
   machine: MachineInfo;
   versions: Record<string, string>;
+  /** Where the run loaded floodgate from. */
+  code?: string;
   loadGenerator: string;
   pinning: string;
   durationSeconds?: number;
@@ -190,6 +192,7 @@ export function renderMarkdown(r: Results): string {
       .join(
         ', ',
       )}, contenders alternating order each round; figures are medians of per-round values and ratios${m.durationSeconds === undefined ? '' : `; took ${Math.round(m.durationSeconds)} s`})`,
+    ...(m.code === undefined ? [] : [`- floodgate loaded from ${m.code}`]),
     `- Load generator: ${m.loadGenerator}; ${m.pinning}`,
     `- Versions: ${Object.entries(m.versions)
       .map(([k, v]) => `${k} ${v}`)

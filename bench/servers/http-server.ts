@@ -15,10 +15,12 @@ import { loadExpressAdapter, loadFastifyPlugin, loadRedisStore } from '../lib/op
 const HTTP_VARIANTS = [
   'express-bare',
   'express-noop',
+  'express-headers',
   'express-floodgate',
   'express-erl',
   'fastify-bare',
   'fastify-noop',
+  'fastify-headers',
   'fastify-floodgate',
   'fastify-frl',
   'fastify-floodgate-redis',
@@ -27,6 +29,16 @@ const HTTP_VARIANTS = [
 type HttpVariant = (typeof HTTP_VARIANTS)[number];
 
 const HOT = 'hot';
+/**
+ * The four draft-6 headers floodgate sends by default, as constants of the same length: what
+ * sending them costs a response, with no decision made.
+ */
+const DRAFT6_HEADERS: readonly (readonly [string, string])[] = [
+  ['ratelimit-limit', '1000000000'],
+  ['ratelimit-remaining', '999999999'],
+  ['ratelimit-reset', '1'],
+  ['ratelimit-policy', '1000000000;w=1000000000'],
+];
 const hot = (): string => HOT;
 const BODY = 'hello world';
 /** Never reached: ~30 k req/s for a few minutes is far below a billion. */
@@ -53,6 +65,11 @@ async function expressApp(variant: HttpVariant): Promise<express.Express> {
   } else if (variant === 'express-noop') {
     // The floor: what any middleware costs before it does anything.
     app.use((_req, _res, next) => next());
+  } else if (variant === 'express-headers') {
+    app.use((_req, res, next) => {
+      for (const [name, value] of DRAFT6_HEADERS) res.setHeader(name, value);
+      next();
+    });
   } else if (variant === 'express-erl') {
     // express-rate-limit's defaults otherwise (MemoryStore, legacy X-RateLimit-* headers).
     app.use(expressRateLimit({ windowMs: WINDOW_MS, limit: HUGE, keyGenerator: hot }));
@@ -86,6 +103,11 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
   } else if (variant === 'fastify-noop') {
     // The floor: what any onRequest hook costs before it does anything.
     app.addHook('onRequest', (_req, _reply, done) => done());
+  } else if (variant === 'fastify-headers') {
+    app.addHook('onRequest', (_req, reply, done) => {
+      for (const [name, value] of DRAFT6_HEADERS) reply.header(name, value);
+      done();
+    });
   } else if (variant === 'fastify-frl' || variant === 'fastify-frl-redis') {
     const options: Parameters<typeof fastifyRateLimit>[1] = { max: HUGE, timeWindow: WINDOW_MS, keyGenerator: hot };
     if (variant === 'fastify-frl-redis') {
