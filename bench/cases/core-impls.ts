@@ -6,5 +6,6 @@ export const CORE_IMPLS = [
   'floodgate-sliding-log-decide',
   'rate-limiter-flexible',
   'express-rate-limit',
+  'reference-clock-and-promise',
 ] as const;
 export type CoreImpl = (typeof CORE_IMPLS)[number];

@@ -70,6 +70,22 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
         close() {},
       };
     }
+    case 'reference-clock-and-promise': {
+      // The floor of any async limiter on a clock: read the time, make a fresh answer, hand it
+      // back in a promise. express-rate-limit's store does this plus a map lookup and a counter.
+      let n = 0;
+      return {
+        call: (_key) =>
+          Promise.resolve({
+            allowed: performance.now() >= 0,
+            limit: HUGE,
+            remaining: n++,
+            resetMs: 0,
+            retryAfterMs: 0,
+          }).then((d) => !d.allowed),
+        close() {},
+      };
+    }
     case 'express-rate-limit': {
       // The store the middleware awaits once per request; the middleware denies when totalHits > limit.
       const store = new ErlMemoryStore();

@@ -36,6 +36,11 @@ const GROUPS: Group[] = [
       { id: 'fastify-headers', label: "reference: an onRequest hook that only sets floodgate's four headers" },
       { id: 'fastify-floodgate', label: 'floodgate, memory' },
       { id: 'fastify-frl', label: '@fastify/rate-limit, memory' },
+      {
+        id: 'fastify-redis-floor',
+        label:
+          'reference: a hook that awaits one script call through ioredis (the floor script, no decision, no headers)',
+      },
       { id: 'fastify-floodgate-redis', label: 'floodgate, Redis' },
       { id: 'fastify-frl-redis', label: '@fastify/rate-limit, Redis' },
     ],

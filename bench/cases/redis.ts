@@ -1,5 +1,6 @@
 import { captureRateLimiterFlexibleCall, captureScriptCall } from '../lib/capture.js';
 import type { BenchContext } from '../lib/context.js';
+import { FLOOR_SCRIPT } from '../lib/floor-script.js';
 import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
 import type { QuietReport } from '../lib/machine.js';
 import { CPU, run } from '../lib/proc.js';
@@ -12,16 +13,6 @@ type Client = (typeof CLIENTS)[number];
 type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
 type Contender = Client | `redis-benchmark-${Replay}`;
 
-/**
- * The least any decision on the Redis clock asks of the server, with no decision in it: read
- * `TIME`, read one value, write it back with an expiry, reply four numbers. Replayed by
- * redis-benchmark as a reference: what an exact algorithm on the Redis clock cannot go below,
- * beside rate-limiter-flexible's fixed-window script replayed the same way (it reads no clock).
- */
-const FLOOR_SCRIPT = `local t = redis.call('TIME')
-local v = redis.call('GET', KEYS[1])
-redis.call('SET', KEYS[1], '12345678', 'PX', 60000)
-return {1, 2, 3, 4}`;
 const IN_FLIGHT = [1, 256] as const;
 
 interface Sample {

@@ -241,7 +241,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in core) push(`Failed: ${core.error}`, '');
   else {
     push(
-      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied.`,
+      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter.`,
       '',
       '| keys | implementation | decisions/s | ÷ rate-limiter-flexible | ÷ express-rate-limit store |',
       '|---|---|---|---|---|',

@@ -10,6 +10,7 @@ import { rateLimit as expressRateLimit } from 'express-rate-limit';
 import Fastify from 'fastify';
 import { createLimiter, type Limiter, type Store, tokenBucket } from 'floodgate';
 import { Redis } from 'ioredis';
+import { FLOOR_SCRIPT } from '../lib/floor-script.js';
 import { loadExpressAdapter, loadFastifyPlugin, loadRedisStore } from '../lib/optional.js';
 
 const HTTP_VARIANTS = [
@@ -23,6 +24,7 @@ const HTTP_VARIANTS = [
   'fastify-headers',
   'fastify-floodgate',
   'fastify-frl',
+  'fastify-redis-floor',
   'fastify-floodgate-redis',
   'fastify-frl-redis',
 ] as const;
@@ -82,7 +84,8 @@ async function expressApp(variant: HttpVariant): Promise<express.Express> {
 
 async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): Promise<ReturnType<typeof Fastify>> {
   const app = Fastify({ logger: false });
-  const needRedis = variant === 'fastify-floodgate-redis' || variant === 'fastify-frl-redis';
+  const needRedis =
+    variant === 'fastify-floodgate-redis' || variant === 'fastify-frl-redis' || variant === 'fastify-redis-floor';
   if (needRedis && redisPort === undefined) throw new Error(`${variant} needs a redis port`);
   if (variant === 'fastify-floodgate' || variant === 'fastify-floodgate-redis') {
     const plugin = await loadFastifyPlugin();
@@ -107,6 +110,18 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
     app.addHook('onRequest', (_req, reply, done) => {
       for (const [name, value] of DRAFT6_HEADERS) reply.header(name, value);
       done();
+    });
+  } else if (variant === 'fastify-redis-floor') {
+    // The floor of any Redis-backed limiter: one script call per request through ioredis, awaited,
+    // with no decision and no headers.
+    const client = redisClient(redisPort as number);
+    app.addHook('onClose', async () => {
+      client.disconnect();
+    });
+    const sha = String(await client.script('LOAD', FLOOR_SCRIPT));
+    const key = `floor:{${HOT}}`;
+    app.addHook('onRequest', async () => {
+      await client.evalsha(sha, 1, key);
     });
   } else if (variant === 'fastify-frl' || variant === 'fastify-frl-redis') {
     const options: Parameters<typeof fastifyRateLimit>[1] = { max: HUGE, timeWindow: WINDOW_MS, keyGenerator: hot };
