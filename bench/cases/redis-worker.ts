@@ -1,6 +1,7 @@
 /**
  * Redis workers (cases 3, 4b and 5), each in a process of its own pinned to the load core:
  *   serve throughput <impl> <port> <keyspace>   IPC requests { inFlight, measureMs, warmupMs }
+ *   serve replay <port> <keyspace> <call JSON>  the same, for a captured EVALSHA sent by bare ioredis
  *   serve hotkey <on|off> <port>                IPC requests { inFlight, measureMs, warmupMs }
  *   throughput <impl> <port> <inFlight> <measureMs> <warmupMs> <keyspace>   one shot, for --cpu-prof
  *   memory <impl> <port> <keys>                 one shot
@@ -125,6 +126,37 @@ async function throughputWorker(args: string[]): Promise<{ measure: Measure; clo
   };
 }
 
+/**
+ * A captured script call (`EVALSHA sha numkeys key… arg…`, the user key as `__rand_int__`) sent
+ * through a bare ioredis client, with no floodgate code on the path: what ioredis itself gets for
+ * the very command redis-benchmark replays. `__rand_int__` becomes a 12-digit number below the
+ * keyspace, as redis-benchmark makes it.
+ */
+async function replayWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
+  const [port, keyspace, callJson] = args;
+  const [command, sha, numKeys, ...rest] = JSON.parse(callJson as string) as string[];
+  if (command?.toUpperCase() !== 'EVALSHA' || sha === undefined || numKeys === undefined)
+    throw new Error(`replay expects an EVALSHA call, got ${String(callJson).slice(0, 100)}`);
+  const client = await connect(Number(port));
+  const n = Number(keyspace);
+  const randomAt = rest.map((a, i) => (a.includes('__rand_int__') ? i : -1)).filter((i) => i >= 0);
+  const ok = { denied: false, degraded: false };
+  const call: Call = (padded) => {
+    const argv = rest.slice();
+    for (const i of randomAt) argv[i] = (rest[i] as string).replaceAll('__rand_int__', padded);
+    return client.evalsha(sha, numKeys, ...argv).then(() => ok);
+  };
+  const random = (): string => String((Math.random() * n) | 0).padStart(12, '0');
+  return {
+    async measure({ inFlight, measureMs, warmupMs }) {
+      await drive(call, random, inFlight, warmupMs, false);
+      const m = await drive(call, random, inFlight, measureMs, true);
+      return { impl: 'replay', inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
+    },
+    close: () => client.disconnect(),
+  };
+}
+
 async function hotKeyWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
   const [mode, port] = args;
   const client = await connect(Number(port));
@@ -210,7 +242,12 @@ async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   if (mode === 'serve') {
     const [kind, ...rest] = args;
-    const worker = kind === 'throughput' ? await throughputWorker(rest) : await hotKeyWorker(rest);
+    const worker =
+      kind === 'throughput'
+        ? await throughputWorker(rest)
+        : kind === 'replay'
+          ? await replayWorker(rest)
+          : await hotKeyWorker(rest);
     process.once('disconnect', () => worker.close());
     serve((message) => worker.measure(message as unknown as Request));
     return;

@@ -11,7 +11,10 @@ const CLIENTS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limite
 type Client = (typeof CLIENTS)[number];
 /** A replay by redis-benchmark of one script call: floodgate's, rate-limiter-flexible's, or the floor. */
 type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
-type Contender = Client | `redis-benchmark-${Replay}`;
+/** floodgate's own script call sent by a bare ioredis client: the driver's ceiling for it. */
+type IoredisReplay = `ioredis-${FloodgateKind}`;
+type Contender = Client | IoredisReplay | `redis-benchmark-${Replay}`;
+const IOREDIS_REPLAYS: readonly IoredisReplay[] = ['ioredis-token-bucket', 'ioredis-sliding-log'];
 
 const IN_FLIGHT = [1, 256] as const;
 
@@ -41,6 +44,8 @@ export interface RedisContender {
   /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
   vsRateLimiterFlexible?: { ratios: number[]; median: number; range: [number, number] };
   vsRedisBenchmark?: { ratios: number[]; median: number; range: [number, number] };
+  /** For floodgate rows: per-round ratio to the same script call sent by bare ioredis. */
+  vsIoredis?: { ratios: number[]; median: number; range: [number, number] };
   deniedOrDegraded: number;
 }
 
@@ -139,6 +144,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   }
   const contenders: Contender[] = [
     ...CLIENTS,
+    ...IOREDIS_REPLAYS,
     'redis-benchmark-token-bucket',
     'redis-benchmark-sliding-log',
     'redis-benchmark-rate-limiter-flexible',
@@ -161,8 +167,8 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   const rounds = profile.rounds.redis;
   const workers = new Map<Contender, IpcWorker>();
   try {
-    await Promise.all(
-      CLIENTS.map(async (c) => {
+    await Promise.all([
+      ...CLIENTS.map(async (c) => {
         try {
           const w = await startIpcWorker(
             'bench/cases/redis-worker.ts',
@@ -174,7 +180,24 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
           reasons.set(c, (error instanceof Error ? error.message : String(error)).slice(0, 400));
         }
       }),
-    );
+      ...IOREDIS_REPLAYS.map(async (c) => {
+        const call = scriptCalls[c.slice('ioredis-'.length) as FloodgateKind];
+        if (call === undefined) {
+          reasons.set(c, "floodgate's script call was not captured");
+          return;
+        }
+        try {
+          const w = await startIpcWorker(
+            'bench/cases/redis-worker.ts',
+            ['serve', 'replay', String(redis.port), String(keyspace), JSON.stringify(call)],
+            CPU.load,
+          );
+          workers.set(c, w);
+        } catch (error) {
+          reasons.set(c, (error instanceof Error ? error.message : String(error)).slice(0, 400));
+        }
+      }),
+    ]);
     for (let r = 0; r < rounds; r++) {
       quiet.push(await ctx.quiet());
       for (const inFlight of IN_FLIGHT) {
@@ -245,7 +268,14 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         const kind = c === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
         const rlf = (samples.get(key('rate-limiter-flexible', inFlight)) ?? []).map((x) => x.decisionsPerSec);
         const rb = (samples.get(key(`redis-benchmark-${kind}`, inFlight)) ?? []).map((x) => x.decisionsPerSec);
+        const io = (samples.get(key(`ioredis-${kind}`, inFlight)) ?? []).map((x) => x.decisionsPerSec);
         if (rlf.length === dps.length && dps.length > 0) row.vsRateLimiterFlexible = ratioSummary(dps, rlf);
+        if (rb.length === dps.length && dps.length > 0) row.vsRedisBenchmark = ratioSummary(dps, rb);
+        if (io.length === dps.length && dps.length > 0) row.vsIoredis = ratioSummary(dps, io);
+      } else if (c.startsWith('ioredis-')) {
+        const rb = (samples.get(key(`redis-benchmark-${c.slice('ioredis-'.length)}` as Contender, inFlight)) ?? []).map(
+          (x) => x.decisionsPerSec,
+        );
         if (rb.length === dps.length && dps.length > 0) row.vsRedisBenchmark = ratioSummary(dps, rb);
       }
       rows.push(row);

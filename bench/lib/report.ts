@@ -270,19 +270,20 @@ export function renderMarkdown(r: Results): string {
         'Latency at 256 in flight includes queueing; redis-benchmark reports per-batch latency when pipelining, so it is omitted there. ' +
         '"Redis µs per call" is the server\'s own time per script call (`INFO commandstats`, EVALSHA and EVAL). ' +
         'redis-benchmark-floor replays the least a decision on the Redis clock asks of the server, with no decision in it ' +
-        '(`TIME`, `GET`, `SET … PX`, a four-number reply).',
+        '(`TIME`, `GET`, `SET … PX`, a four-number reply). ' +
+        "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command.",
       '',
-      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | ÷ redis-benchmark, same script | ÷ rate-limiter-flexible |',
-      '|---|---|---|---|---|---|---|---|',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
+      '|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of redis.rows) {
       if (!row.available) {
-        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | |`);
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | |`);
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
       push(
-        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUs) ? row.medianServerUs.toFixed(1) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUs) ? row.medianServerUs.toFixed(1) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
       );
     }
     push('');
