@@ -166,9 +166,8 @@ export class RedisStore implements Store {
         }
         const args = [String(cost), charge ? '1' : '0', ...tail];
         if (now !== undefined) args.push(String(now));
-        const reply = caller.script(script, keysOf(key), args);
-        if (cache === undefined) return reply.then(parse);
-        return reply.then((raw) => {
+        if (cache === undefined) return caller.script(script, keysOf(key), args, parse);
+        return caller.script(script, keysOf(key), args, (raw) => {
           const decisions = parse(raw);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
           cache.set(key, cost, now, localClock, decisions);

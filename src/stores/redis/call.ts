@@ -31,29 +31,53 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+/** The decide script's call, kept so a NOSCRIPT reply can be answered with EVAL of the same call. */
+interface ScriptCall {
+  readonly script: DecideScript;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+}
+
 /** A call in flight: settled by its reply or, past `deadline`, by the timeout. */
-interface Pending {
-  readonly deadline: number;
-  readonly what: string;
-  settled: boolean;
-  reject(error: unknown): void;
+class Pending<T> {
+  settled = false;
+  resolve: (value: T) => void = ignore;
+  reject: (error: unknown) => void = ignore;
+
+  constructor(
+    readonly deadline: number,
+    readonly what: string,
+    /** Turns the reply into the call's result; a throw rejects the call. */
+    readonly onReply: (reply: unknown) => T,
+    /** Set for script calls: what to send again with EVAL when the server lacks the script. */
+    readonly retry: ScriptCall | undefined,
+  ) {}
+}
+
+function ignore(): void {}
+
+function same(reply: unknown): unknown {
+  return reply;
 }
 
 /**
- * Sends one command with a bounded wait. `send` runs only when the client is `ready`: ioredis
- * would otherwise park the command in its offline queue for the whole outage, so an unready
+ * Sends one command with a bounded wait. A command is sent only when the client is `ready`:
+ * ioredis would otherwise park it in its offline queue for the whole outage, so an unready
  * client is answered at once with `ERR_STORE_UNAVAILABLE` (thrown synchronously, the cheapest
  * answer). A reply after the timeout is swallowed, as is its rejection.
  *
  * Timeouts share one timer: every call waits the same `timeoutMs`, so deadlines arrive in the
  * order calls were sent, and one queue with a timer armed for its oldest deadline does what a
  * timer per call would, without creating and clearing a timer on every decision.
+ *
+ * A call costs one promise of its own and three closures: the reply is turned into the result
+ * (`onReply`) while the call settles, rather than by a further `then` in the caller.
  */
 export class Caller {
   readonly #client: ScriptClient;
   readonly #timeoutMs: number;
   /** Calls in send order; settled ones are dropped when the timer next runs. */
-  #pending: Pending[] = [];
+  #pending: Pending<unknown>[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** False from a failed call until the next successful one: the deny cache trusts only a healthy store. */
@@ -64,28 +88,41 @@ export class Caller {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Runs the decide script: EVALSHA, and EVAL when the server has no copy (a restart, a new node). */
-  script(script: DecideScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const client = this.#client;
-    return this.#run(
-      'script',
-      () => client.evalsha(script.sha, keys.length, ...keys, ...args),
-      // Nothing is cached on our side, so a server that restarted empty (or was down when the
-      // app started) just gets the script with the next call.
-      (error) => (isNoScript(error) ? client.eval(script.source, keys.length, ...keys, ...args) : undefined),
-    );
+  /**
+   * Runs the decide script and resolves with `onReply(reply)`: EVALSHA, and EVAL when the server
+   * has no copy (a restart, a new node). Nothing is cached on our side, so a server that
+   * restarted empty (or was down when the app started) just gets the script with the next call.
+   */
+  script<T>(
+    script: DecideScript,
+    keys: readonly string[],
+    args: readonly string[],
+    onReply: (reply: unknown) => T,
+  ): Promise<T> {
+    const client = this.#ready('script');
+    let reply: Promise<unknown>;
+    try {
+      reply = client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      reply = Promise.reject(error);
+    }
+    return this.#wait(reply, 'script', onReply, { script, keys, args });
   }
 
   /** Deletes `keys` (all in one slot). */
   del(keys: readonly string[]): Promise<unknown> {
-    return this.#run('reset', () => this.#client.del(...keys));
+    const client = this.#ready('reset');
+    let reply: Promise<unknown>;
+    try {
+      reply = client.del(...keys);
+    } catch (error) {
+      reply = Promise.reject(error);
+    }
+    return this.#wait(reply, 'reset', same, undefined);
   }
 
-  #run(
-    what: string,
-    send: () => Promise<unknown>,
-    retry?: (error: unknown) => Promise<unknown> | undefined,
-  ): Promise<unknown> {
+  /** The client, if it is ready; else throws `ERR_STORE_UNAVAILABLE` without sending anything. */
+  #ready(what: string): ScriptClient {
     const client = this.#client;
     const status = client.status;
     if (status !== 'ready') {
@@ -97,34 +134,68 @@ export class Caller {
         `RedisStore: client is ${status}, not ready; ${what} not attempted`,
       );
     }
-    let reply: Promise<unknown>;
-    try {
-      reply = send();
-    } catch (error) {
-      reply = Promise.reject(error);
-    }
-    return new Promise((resolve, reject) => {
-      const pending: Pending = { deadline: performance.now() + this.#timeoutMs, what, settled: false, reject };
-      this.#enqueue(pending);
-      const succeed = (value: unknown): void => {
-        if (pending.settled) return;
-        pending.settled = true;
-        this.healthy = true;
-        resolve(value);
-      };
-      const fail = (error: unknown): void => {
-        if (pending.settled) return;
-        pending.settled = true;
-        this.healthy = false;
-        const message = error instanceof Error ? error.message : String(error);
-        reject(new FloodgateError('ERR_STORE', `RedisStore: ${what} failed: ${message}`, { cause: error }));
-      };
-      reply.then(succeed, (error: unknown) => {
-        const again = pending.settled || retry === undefined ? undefined : retry(error);
-        if (again === undefined) fail(error);
-        else again.then(succeed, fail);
-      });
+    return client;
+  }
+
+  #wait<T>(
+    reply: Promise<unknown>,
+    what: string,
+    onReply: (reply: unknown) => T,
+    retry: ScriptCall | undefined,
+  ): Promise<T> {
+    const pending = new Pending<T>(performance.now() + this.#timeoutMs, what, onReply, retry);
+    const result = new Promise<T>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
     });
+    this.#enqueue(pending as Pending<unknown>);
+    reply.then(
+      (value: unknown) => this.#succeed(pending, value),
+      (error: unknown) => this.#failed(pending, error),
+    );
+    return result;
+  }
+
+  #succeed<T>(pending: Pending<T>, value: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    this.healthy = true;
+    let result: T;
+    try {
+      result = pending.onReply(value);
+    } catch (error) {
+      pending.reject(error);
+      return;
+    }
+    pending.resolve(result);
+  }
+
+  #failed<T>(pending: Pending<T>, error: unknown): void {
+    if (pending.settled) return;
+    const retry = pending.retry;
+    if (retry !== undefined && isNoScript(error)) {
+      const { script, keys, args } = retry;
+      let again: Promise<unknown>;
+      try {
+        again = this.#client.eval(script.source, keys.length, ...keys, ...args);
+      } catch (thrown) {
+        again = Promise.reject(thrown);
+      }
+      again.then(
+        (value: unknown) => this.#succeed(pending, value),
+        (thrown: unknown) => this.#fail(pending, thrown),
+      );
+      return;
+    }
+    this.#fail(pending, error);
+  }
+
+  #fail<T>(pending: Pending<T>, error: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    this.healthy = false;
+    const message = error instanceof Error ? error.message : String(error);
+    pending.reject(new FloodgateError('ERR_STORE', `RedisStore: ${pending.what} failed: ${message}`, { cause: error }));
   }
 
   /**
@@ -132,10 +203,10 @@ export class Caller {
    * on one connection, so the head keeps up with them, and a long `timeoutMs` does not keep every
    * answered call of the last `timeoutMs` in memory.
    */
-  #enqueue(pending: Pending): void {
+  #enqueue(pending: Pending<unknown>): void {
     let queue = this.#pending;
     let head = this.#head;
-    while (head < queue.length && (queue[head] as Pending).settled) head++;
+    while (head < queue.length && (queue[head] as Pending<unknown>).settled) head++;
     if (head === queue.length) {
       queue = [];
       head = 0;
@@ -163,7 +234,7 @@ export class Caller {
     const now = performance.now();
     let i = this.#head;
     for (; i < queue.length; i++) {
-      const pending = queue[i] as Pending;
+      const pending = queue[i] as Pending<unknown>;
       if (pending.settled) continue;
       if (pending.deadline > now) break;
       pending.settled = true;
@@ -178,6 +249,6 @@ export class Caller {
       return;
     }
     this.#head = i;
-    this.#arm(Math.max(1, Math.ceil((this.#pending[this.#head] as Pending).deadline - now)));
+    this.#arm(Math.max(1, Math.ceil((this.#pending[this.#head] as Pending<unknown>).deadline - now)));
   }
 }
