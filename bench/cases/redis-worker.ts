@@ -57,6 +57,8 @@ interface Drive {
   degraded: number;
   p50Us: number;
   p99Us: number;
+  /** This process's CPU time (user + system) per call while measuring, µs: the client's cost. */
+  clientCpuUs: number;
 }
 
 /** Keeps `inFlight` calls outstanding until `ms` has passed (or MAX_OPS calls), timing each call. */
@@ -65,6 +67,7 @@ async function drive(call: Call, nextKey: () => string, inFlight: number, ms: nu
   let ops = 0;
   let denied = 0;
   let degraded = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ms;
   async function lane(): Promise<void> {
@@ -81,6 +84,8 @@ async function drive(call: Call, nextKey: () => string, inFlight: number, ms: nu
   }
   await Promise.all(Array.from({ length: inFlight }, lane));
   const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  const clientCpuUs = (used.user + used.system) / Math.max(1, ops);
   let p50Us = Number.NaN;
   let p99Us = Number.NaN;
   if (latencies !== undefined) {
@@ -88,7 +93,7 @@ async function drive(call: Call, nextKey: () => string, inFlight: number, ms: nu
     p50Us = quantileSorted(sorted, 0.5) * 1000;
     p99Us = quantileSorted(sorted, 0.99) * 1000;
   }
-  return { ops, seconds, denied, degraded, p50Us, p99Us };
+  return { ops, seconds, denied, degraded, p50Us, p99Us, clientCpuUs };
 }
 
 async function connect(port: number): Promise<Redis> {

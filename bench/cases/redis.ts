@@ -24,6 +24,8 @@ interface Sample {
   p99Us: number;
   /** Server time per script call (`INFO commandstats`: EVALSHA and EVAL usec / calls). */
   serverUs?: number;
+  /** The ioredis worker's own CPU time per call (user + system), µs. */
+  clientCpuUs?: number;
   denied?: number;
   degraded?: number;
 }
@@ -41,6 +43,8 @@ export interface RedisContender {
   medianP99Us: number;
   /** Redis server time per script call, µs (median of rounds). */
   medianServerUs: number;
+  /** The client process's CPU time per call, µs (median of rounds); ioredis rows only. */
+  medianClientCpuUs: number;
   /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
   vsRateLimiterFlexible?: { ratios: number[]; median: number; range: [number, number] };
   vsRedisBenchmark?: { ratios: number[]; median: number; range: [number, number] };
@@ -260,6 +264,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         medianP50Us: round(median(s.map((x) => x.p50Us)), 1),
         medianP99Us: round(median(s.map((x) => x.p99Us)), 1),
         medianServerUs: round(median(s.map((x) => x.serverUs ?? Number.NaN)), 2),
+        medianClientCpuUs: round(median(s.map((x) => x.clientCpuUs ?? Number.NaN)), 2),
         deniedOrDegraded: s.reduce((a, x) => a + (x.denied ?? 0) + (x.degraded ?? 0), 0),
       };
       const reason = reasons.get(c);

@@ -271,19 +271,20 @@ export function renderMarkdown(r: Results): string {
         '"Redis µs per call" is the server\'s own time per script call (`INFO commandstats`, EVALSHA and EVAL). ' +
         'redis-benchmark-floor replays the least a decision on the Redis clock asks of the server, with no decision in it ' +
         '(`TIME`, `GET`, `SET … PX`, a four-number reply). ' +
-        "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command.",
+        "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
+        '"Client CPU µs per call" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured calls, harness included.',
       '',
-      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | client CPU µs per call | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of redis.rows) {
       if (!row.available) {
-        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | |`);
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | |`);
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
       push(
-        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUs) ? row.medianServerUs.toFixed(1) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUs) ? row.medianServerUs.toFixed(1) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
       );
     }
     push('');
