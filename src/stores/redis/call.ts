@@ -31,13 +31,6 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
-/** The decide script's call, kept so a NOSCRIPT reply can be answered with EVAL of the same call. */
-interface ScriptCall {
-  readonly script: DecideScript;
-  readonly keys: readonly string[];
-  readonly args: readonly string[];
-}
-
 /** A call in flight: settled by its reply or, past `deadline`, by the timeout. */
 class Pending<T> {
   settled = false;
@@ -47,10 +40,12 @@ class Pending<T> {
   constructor(
     readonly deadline: number,
     readonly what: string,
+    /** The decide script for a script call (kept to send it again with EVAL); none for a delete. */
+    readonly script: DecideScript | undefined,
+    readonly keys: readonly string[],
+    readonly args: readonly string[],
     /** Turns the reply into the call's result; a throw rejects the call. */
     readonly onReply: (reply: unknown) => T,
-    /** Set for script calls: what to send again with EVAL when the server lacks the script. */
-    readonly retry: ScriptCall | undefined,
   ) {}
 }
 
@@ -99,30 +94,19 @@ export class Caller {
     args: readonly string[],
     onReply: (reply: unknown) => T,
   ): Promise<T> {
-    const client = this.#ready('script');
-    let reply: Promise<unknown>;
-    try {
-      reply = client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      reply = Promise.reject(error);
-    }
-    return this.#wait(reply, 'script', onReply, { script, keys, args });
+    return this.#call(new Pending(this.#deadline('script'), 'script', script, keys, args, onReply));
   }
 
   /** Deletes `keys` (all in one slot). */
   del(keys: readonly string[]): Promise<unknown> {
-    const client = this.#ready('reset');
-    let reply: Promise<unknown>;
-    try {
-      reply = client.del(...keys);
-    } catch (error) {
-      reply = Promise.reject(error);
-    }
-    return this.#wait(reply, 'reset', same, undefined);
+    return this.#call(new Pending(this.#deadline('reset'), 'reset', undefined, keys, [], same));
   }
 
-  /** The client, if it is ready; else throws `ERR_STORE_UNAVAILABLE` without sending anything. */
-  #ready(what: string): ScriptClient {
+  /**
+   * The deadline of a call sent now, if the client is ready; else throws
+   * `ERR_STORE_UNAVAILABLE` without sending anything.
+   */
+  #deadline(what: string): number {
     const client = this.#client;
     const status = client.status;
     if (status !== 'ready') {
@@ -134,33 +118,42 @@ export class Caller {
         `RedisStore: client is ${status}, not ready; ${what} not attempted`,
       );
     }
-    return client;
+    return performance.now() + this.#timeoutMs;
   }
 
-  #wait<T>(
-    reply: Promise<unknown>,
-    what: string,
-    onReply: (reply: unknown) => T,
-    retry: ScriptCall | undefined,
-  ): Promise<T> {
-    const pending = new Pending<T>(performance.now() + this.#timeoutMs, what, onReply, retry);
+  /** Sends the call's command: EVALSHA, or with `full` the script's whole source by EVAL; DEL for a delete. */
+  #send(pending: Pending<unknown>, full: boolean): Promise<unknown> {
+    const client = this.#client;
+    const { script, keys, args } = pending;
+    try {
+      if (script === undefined) return client.del(...keys);
+      return full
+        ? client.eval(script.source, keys.length, ...keys, ...args)
+        : client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #call<T>(pending: Pending<T>): Promise<T> {
     const result = new Promise<T>((resolve, reject) => {
       pending.resolve = resolve;
       pending.reject = reject;
     });
-    this.#enqueue(pending as Pending<unknown>);
-    reply.then(
-      (value: unknown) => this.#succeed(pending, value),
-      (error: unknown) => this.#failed(pending, error),
+    const queued = pending as Pending<unknown>;
+    this.#enqueue(queued);
+    this.#send(queued, false).then(
+      (value: unknown) => this.#succeed(queued, value),
+      (error: unknown) => this.#failed(queued, error),
     );
     return result;
   }
 
-  #succeed<T>(pending: Pending<T>, value: unknown): void {
+  #succeed(pending: Pending<unknown>, value: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
     this.healthy = true;
-    let result: T;
+    let result: unknown;
     try {
       result = pending.onReply(value);
     } catch (error) {
@@ -170,18 +163,11 @@ export class Caller {
     pending.resolve(result);
   }
 
-  #failed<T>(pending: Pending<T>, error: unknown): void {
+  #failed(pending: Pending<unknown>, error: unknown): void {
     if (pending.settled) return;
-    const retry = pending.retry;
-    if (retry !== undefined && isNoScript(error)) {
-      const { script, keys, args } = retry;
-      let again: Promise<unknown>;
-      try {
-        again = this.#client.eval(script.source, keys.length, ...keys, ...args);
-      } catch (thrown) {
-        again = Promise.reject(thrown);
-      }
-      again.then(
+    if (pending.script !== undefined && isNoScript(error)) {
+      // Sent again in full, once: whatever that answers settles the call.
+      this.#send(pending, true).then(
         (value: unknown) => this.#succeed(pending, value),
         (thrown: unknown) => this.#fail(pending, thrown),
       );
@@ -190,7 +176,7 @@ export class Caller {
     this.#fail(pending, error);
   }
 
-  #fail<T>(pending: Pending<T>, error: unknown): void {
+  #fail(pending: Pending<unknown>, error: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
     this.healthy = false;
