@@ -171,35 +171,19 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   const rounds = profile.rounds.redis;
   const workers = new Map<Contender, IpcWorker>();
   try {
+    const start = async (c: Contender, mode: string[]): Promise<void> => {
+      try {
+        workers.set(c, await startIpcWorker('bench/cases/redis-worker.ts', ['serve', ...mode], CPU.load));
+      } catch (error) {
+        reasons.set(c, (error instanceof Error ? error.message : String(error)).slice(0, 400));
+      }
+    };
     await Promise.all([
-      ...CLIENTS.map(async (c) => {
-        try {
-          const w = await startIpcWorker(
-            'bench/cases/redis-worker.ts',
-            ['serve', 'throughput', c, String(redis.port), String(keyspace)],
-            CPU.load,
-          );
-          workers.set(c, w);
-        } catch (error) {
-          reasons.set(c, (error instanceof Error ? error.message : String(error)).slice(0, 400));
-        }
-      }),
+      ...CLIENTS.map((c) => start(c, ['throughput', c, String(redis.port), String(keyspace)])),
       ...IOREDIS_REPLAYS.map(async (c) => {
         const call = scriptCalls[c.slice('ioredis-'.length) as FloodgateKind];
-        if (call === undefined) {
-          reasons.set(c, "floodgate's script call was not captured");
-          return;
-        }
-        try {
-          const w = await startIpcWorker(
-            'bench/cases/redis-worker.ts',
-            ['serve', 'replay', String(redis.port), String(keyspace), JSON.stringify(call)],
-            CPU.load,
-          );
-          workers.set(c, w);
-        } catch (error) {
-          reasons.set(c, (error instanceof Error ? error.message : String(error)).slice(0, 400));
-        }
+        if (call === undefined) reasons.set(c, "floodgate's script call was not captured");
+        else await start(c, ['replay', String(redis.port), String(keyspace), JSON.stringify(call)]);
       }),
     ]);
     for (let r = 0; r < rounds; r++) {
