@@ -110,6 +110,12 @@ interface Request {
 }
 type Measure = (request: Request) => Promise<unknown>;
 
+/** A warm-up drive, then the measured one. */
+async function warmThenDrive(call: Call, nextKey: () => string, request: Request): Promise<Drive> {
+  await drive(call, nextKey, request.inFlight, request.warmupMs, false);
+  return drive(call, nextKey, request.inFlight, request.measureMs, true);
+}
+
 async function throughputWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
   const [implArg, port, keyspace] = args;
   const impl = implArg as Impl;
@@ -119,13 +125,12 @@ async function throughputWorker(args: string[]): Promise<{ measure: Measure; clo
   const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
   const random = (): string => keys[(Math.random() * keys.length) | 0] as string;
   return {
-    async measure({ inFlight, measureMs, warmupMs }) {
-      await drive(call, random, inFlight, warmupMs, false);
-      const m = await drive(call, random, inFlight, measureMs, true);
+    async measure(request) {
+      const m = await warmThenDrive(call, random, request);
       // A degraded decision is a store failure answered by onStoreError: the figure would not be Redis's.
       if (m.degraded > 0)
         throw new Error(`${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)`);
-      return { impl, inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
+      return { impl, inFlight: request.inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
     },
     close: () => client.disconnect(),
   };
@@ -153,10 +158,9 @@ async function replayWorker(args: string[]): Promise<{ measure: Measure; close()
   };
   const random = (): string => String((Math.random() * n) | 0).padStart(12, '0');
   return {
-    async measure({ inFlight, measureMs, warmupMs }) {
-      await drive(call, random, inFlight, warmupMs, false);
-      const m = await drive(call, random, inFlight, measureMs, true);
-      return { impl: 'replay', inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
+    async measure(request) {
+      const m = await warmThenDrive(call, random, request);
+      return { impl: 'replay', inFlight: request.inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
     },
     close: () => client.disconnect(),
   };

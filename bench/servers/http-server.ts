@@ -7,7 +7,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import express from 'express';
 import { rateLimit as expressRateLimit } from 'express-rate-limit';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { createLimiter, type Limiter, type Store, tokenBucket } from 'floodgate';
 import { Redis } from 'ioredis';
 import { FLOOR_SCRIPT } from '../lib/floor-script.js';
@@ -54,8 +54,14 @@ function floodgateLimiter(store?: Store): Limiter {
   return store === undefined ? createLimiter({ algorithm }) : createLimiter({ algorithm, store });
 }
 
-function redisClient(port: number): Redis {
-  return new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, connectTimeout: 1000 });
+/** An ioredis client of the app's own, disconnected when the app closes. */
+function appClient(app: FastifyInstance, port: number | undefined): Redis {
+  if (port === undefined) throw new Error('this variant needs a redis port');
+  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, connectTimeout: 1000 });
+  app.addHook('onClose', async () => {
+    client.disconnect();
+  });
+  return client;
 }
 
 async function expressApp(variant: HttpVariant): Promise<express.Express> {
@@ -84,9 +90,6 @@ async function expressApp(variant: HttpVariant): Promise<express.Express> {
 
 async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): Promise<ReturnType<typeof Fastify>> {
   const app = Fastify({ logger: false });
-  const needRedis =
-    variant === 'fastify-floodgate-redis' || variant === 'fastify-frl-redis' || variant === 'fastify-redis-floor';
-  if (needRedis && redisPort === undefined) throw new Error(`${variant} needs a redis port`);
   if (variant === 'fastify-floodgate' || variant === 'fastify-floodgate-redis') {
     const plugin = await loadFastifyPlugin();
     if (!plugin.ok) throw new Error(`not available: ${plugin.reason}`);
@@ -94,11 +97,7 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
     if (variant === 'fastify-floodgate-redis') {
       const RedisStore = await loadRedisStore();
       if (!RedisStore.ok) throw new Error(`not available: ${RedisStore.reason}`);
-      const client = redisClient(redisPort as number);
-      app.addHook('onClose', async () => {
-        client.disconnect();
-      });
-      limiter = floodgateLimiter(new RedisStore.value({ client, timeoutMs: 1000 }));
+      limiter = floodgateLimiter(new RedisStore.value({ client: appClient(app, redisPort), timeoutMs: 1000 }));
     } else {
       limiter = floodgateLimiter();
     }
@@ -114,10 +113,7 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
   } else if (variant === 'fastify-redis-floor') {
     // The floor of any Redis-backed limiter: one script call per request through ioredis, awaited,
     // with no decision and no headers.
-    const client = redisClient(redisPort as number);
-    app.addHook('onClose', async () => {
-      client.disconnect();
-    });
+    const client = appClient(app, redisPort);
     const sha = String(await client.script('LOAD', FLOOR_SCRIPT));
     const key = `floor:{${HOT}}`;
     app.addHook('onRequest', async () => {
@@ -125,13 +121,7 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
     });
   } else if (variant === 'fastify-frl' || variant === 'fastify-frl-redis') {
     const options: Parameters<typeof fastifyRateLimit>[1] = { max: HUGE, timeWindow: WINDOW_MS, keyGenerator: hot };
-    if (variant === 'fastify-frl-redis') {
-      const client = redisClient(redisPort as number);
-      app.addHook('onClose', async () => {
-        client.disconnect();
-      });
-      options.redis = client;
-    }
+    if (variant === 'fastify-frl-redis') options.redis = appClient(app, redisPort);
     await app.register(fastifyRateLimit, options);
   }
   app.get('/', async () => BODY);
