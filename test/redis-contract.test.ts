@@ -1,4 +1,4 @@
-import { deepStrictEqual } from 'node:assert/strict';
+import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -113,4 +113,37 @@ describe('redis store decides exactly like the memory store (property)', () => {
       { numRuns: 600, includeErrorInReport: true },
     );
   });
+});
+
+// A token bucket's wait starts from an estimate that float rounding can leave a millisecond off
+// either way, and a correcting loop on each side fixes it. Such instants are rare (none in a
+// million at epoch times for the first case's side), so they are listed here, found by search.
+describe('token bucket waits where the first estimate is a millisecond off', () => {
+  const cases = [
+    { refillPerSecond: 1000 / 290, now: 1935.6615543365479, cost: 1, off: 'short' },
+    { refillPerSecond: 1000 / 499, now: 1782194304466.248, cost: 1, off: 'over' },
+    { refillPerSecond: 1.6129032258064515, now: 1724767851829.529, cost: 3, off: 'over' },
+    { refillPerSecond: 1.148105625717566, now: 1779841303825.379, cost: 2, off: 'over' },
+  ];
+  for (const { refillPerSecond, now, cost, off } of cases) {
+    test(`${refillPerSecond}/s at ${now}, cost ${cost}: estimate ${off}`, async () => {
+      const algorithm = (): Algorithm => tokenBucket({ capacity: 3, refillPerSecond });
+      const prefix = randomPrefix('estimate');
+      const clock = (): number => now;
+      const memory = createLimiter({ algorithm: algorithm(), store: new MemoryStore({ clock }), prefix });
+      const redis = createLimiter({
+        algorithm: algorithm(),
+        store: new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }),
+        prefix,
+        onStoreError: 'throw',
+      });
+      const m = await memory.consume('k', { cost });
+      // The case must exercise a correction: the plain estimate differs from the answer.
+      const refilled = (now * refillPerSecond) / 1000;
+      const fullAt = Math.floor(refilled * 1_048_576) / 1_048_576 + cost;
+      const estimate = Math.ceil(((fullAt - refilled) * 1000) / refillPerSecond);
+      strictEqual(m.resetMs - estimate, off === 'short' ? 1 : -1);
+      deepStrictEqual(await redis.consume('k', { cost }), m);
+    });
+  }
 });

@@ -140,7 +140,8 @@ async function throughputWorker(args: string[]): Promise<{ measure: Measure; clo
  * A captured script call (`EVALSHA sha numkeys key… arg…`, the user key as `__rand_int__`) sent
  * through a bare ioredis client, with no floodgate code on the path: what ioredis itself gets for
  * the very command redis-benchmark replays. `__rand_int__` becomes a 12-digit number below the
- * keyspace, as redis-benchmark makes it.
+ * keyspace, as redis-benchmark makes it. Sent as floodgate sends it, with the reply left as bytes
+ * (floodgate's script replies packed doubles).
  */
 async function replayWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
   const [port, keyspace, callJson] = args;
@@ -151,10 +152,12 @@ async function replayWorker(args: string[]): Promise<{ measure: Measure; close()
   const n = Number(keyspace);
   const randomAt = rest.map((a, i) => (a.includes('__rand_int__') ? i : -1)).filter((i) => i >= 0);
   const ok = { denied: false, degraded: false };
+  // Every ioredis command has a Buffer variant at run time; the typings list only some.
+  const buffered = client as unknown as { evalshaBuffer(...args: string[]): Promise<unknown> };
   const call: Call = (padded) => {
     const argv = rest.slice();
     for (const i of randomAt) argv[i] = (rest[i] as string).replaceAll('__rand_int__', padded);
-    return client.evalsha(sha, numKeys, ...argv).then(() => ok);
+    return buffered.evalshaBuffer(sha, numKeys, ...argv).then(() => ok);
   };
   const random = (): string => String((Math.random() * n) | 0).padStart(12, '0');
   return {

@@ -1,4 +1,11 @@
-import type { LuaTwin } from '../stores/redis/twin.js';
+import { type LuaTwin, luaTtl, luaWaitUntil } from '../stores/redis/twin.js';
+
+/** Lua reading an entry `e` into `expiry, cum, c` (its cost). */
+function entry(expiry: string, cum: string, c: string, e: string): string {
+  // '<dd' reads the first 16 bytes of either layout; only a 24-byte entry carries its cost.
+  return `${expiry}, ${cum} = unpack('<dd', ${e})
+    if #${e} == 16 then ${c} = 1 else ${c} = unpack('<d', ${e}, 17) end`;
+}
 
 /**
  * The Lua twin of {@link slidingWindowLog}. It must decide exactly like `sliding-window-log.ts`:
@@ -12,92 +19,88 @@ import type { LuaTwin } from '../stores/redis/twin.js';
  * Costs are at least 1, so a list holds at most `limit` entries; the key's PEXPIRE is the newest
  * expiry (+1 ms, so Redis's millisecond expiry never drops an entry still live at microsecond
  * precision).
- * Arguments (the algorithm's `scriptArgs`): `limit`, `windowMs`.
+ * Arguments: `limit`, `windowMs`, and `windowMs + 1` (the usual PEXPIRE, sent ready-made).
  */
 export const SLIDING_WINDOW_LOG_LUA: LuaTwin = {
-  helpers: `
--- expiry, cost, cum of one entry
-local function swl_entry(s)
-  if #s == 16 then
-    local expiry, cum = unpack('<dd', s)
-    return expiry, 1, cum
-  end
-  local expiry, cum, c = unpack('<ddd', s)
-  return expiry, c, cum
-end
--- The instant at which the oldest entries reach the running total 'target': the first entry,
--- oldest first, whose cum reaches it (TS: freed += cost until freed >= need).
-local function swl_freed_at(key, target, oldest, ocum, fallback)
-  if ocum >= target then return oldest end
-  local off = 0
-  while true do
-    local chunk = redis.call('LRANGE', key, -(off + 32), -(off + 1))
-    for i = #chunk, 1, -1 do
-      local expiry, _, cum = swl_entry(chunk[i])
-      if cum >= target then return expiry end
-    end
-    if #chunk < 32 then return fallback end
-    off = off + 32
-  end
-end
-`,
+  args: ([limit, windowMs]) => [String(limit), String(windowMs), String((windowMs as number) + 1)],
   decide: ({ key, arg, v, out: [ok, remaining, reset, retry] }) => {
-    const [limit, win, used, newest, cum, base, oldest, ocum] = [
-      v('limit'),
-      v('win'),
-      v('used'),
-      v('newest'),
-      v('cum'),
-      v('base'),
-      v('oldest'),
-      v('ocum'),
-    ];
+    const [limit, win, used, newest, cum] = [v('limit'), v('win'), v('used'), v('newest'), v('cum')];
     return `
 local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
-local ${used}, ${newest}, ${cum}, ${base}, ${oldest}, ${ocum} = 0, now, 0, nil, nil, nil
+local ${used}, ${newest}, ${cum} = 0, now, 0
 do
-  local head = redis.call('LINDEX', ${key}, 0)
+  -- The oldest live entry (its expiry and cum) and the cum before it; nil for an empty log.
+  local oldest, ocum, base
+  local head = redis.call('LINDEX', ${key}, '0')
   if head then
-    local newest, _, cum = swl_entry(head)
-    if newest <= now then
+    local hexp, hcum = unpack('<dd', head)
+    if hexp <= now then
       redis.call('DEL', ${key})
     else
-      local o, ocost, ou = swl_entry(redis.call('LINDEX', ${key}, -1))
+      local tail = redis.call('LINDEX', ${key}, '-1')
+      local o, ou, oc
+      ${entry('o', 'ou', 'oc', 'tail')}
       while o <= now do
         redis.call('RPOP', ${key})
-        o, ocost, ou = swl_entry(redis.call('LINDEX', ${key}, -1))
+        tail = redis.call('LINDEX', ${key}, '-1')
+        ${entry('o', 'ou', 'oc', 'tail')}
       end
-      ${newest}, ${cum}, ${oldest}, ${ocum}, ${base} = newest, cum, o, ou, ou - ocost
-      ${used} = cum - ${base}
+      ${newest}, ${cum}, oldest, ocum, base = hexp, hcum, o, ou, ou - oc
+      ${used} = hcum - base
     end
   end
-end
-if ${used} + cost <= ${limit} then
-  if charging then
-    ${ok}, ${remaining}, ${reset}, ${retry} = 1, ${limit} - ${used} - cost, ${win}, 0
+  if ${used} + cost <= ${limit} then
+    ${ok} = 1
+    if charging then
+      ${remaining}, ${reset} = ${limit} - ${used} - cost, ${win}
+    else
+      ${remaining} = ${limit} - ${used}
+${luaWaitUntil(reset, newest)}    end
   else
-    ${ok}, ${remaining}, ${reset}, ${retry} = 1, ${limit} - ${used}, wait_until(${newest}, now), 0
-  end
-else
-  all = false
-  local at = ${newest}
-  if ${base} then at = swl_freed_at(${key}, ${base} + ${used} + cost - ${limit}, ${oldest}, ${ocum}, ${newest}) end
-  ${ok}, ${remaining}, ${reset}, ${retry} = 0, ${limit} - ${used}, wait_until(${newest}, now), wait_until(at, now)
+    all = false
+    -- Free the oldest entries until the call fits: the first, oldest first, whose cum reaches
+    -- 'target' sets the wait (TS: freed += cost until freed >= need). Read 32 at a time.
+    local at = ${newest}
+    if base then
+      local target = base + ${used} + cost - ${limit}
+      if ocum >= target then
+        at = oldest
+      else
+        local off = 0
+        while true do
+          local chunk = redis.call('LRANGE', ${key}, -(off + 32), -(off + 1))
+          local found = false
+          for i = #chunk, 1, -1 do
+            local expiry, c = unpack('<dd', chunk[i])
+            if c >= target then
+              at, found = expiry, true
+              break
+            end
+          end
+          if found or #chunk < 32 then break end
+          off = off + 32
+        end
+      end
+    end
+    ${remaining} = ${limit} - ${used}
+${luaWaitUntil(reset, newest)}${luaWaitUntil(retry, 'at')}  end
 end
 `;
   },
   uncharged: ({ v, out: [, remaining, reset] }) =>
-    `${remaining}, ${reset} = ${v('limit')} - ${v('used')}, wait_until(${v('newest')}, now)\n`,
-  charge: ({ key, v }) => `
+    `${remaining} = ${v('limit')} - ${v('used')}\n${luaWaitUntil(reset, v('newest'))}`,
+  charge: ({ key, arg, v }) => `
 do
   local expiry = now + ${v('win')}
-  local cum = ${v('cum')} + cost
+  local c = ${v('cum')} + cost
   if cost == 1 then
-    redis.call('LPUSH', ${key}, pack('<dd', expiry, cum))
+    redis.call('LPUSH', ${key}, pack('<dd', expiry, c))
   else
-    redis.call('LPUSH', ${key}, pack('<ddd', expiry, cum, cost))
+    redis.call('LPUSH', ${key}, pack('<ddd', expiry, c, cost))
   end
-  redis.call('PEXPIRE', ${key}, ttl_until(expiry, now))
+  ${luaTtl('expiry')}  -- The usual value, sent ready-made: the server formats a number on every call.
+  if ttl == ${v('win')} + 1 then ttl = ${arg(2)} end
+  redis.call('PEXPIRE', ${key}, ttl)
 end
 `,
 };

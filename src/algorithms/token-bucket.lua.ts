@@ -1,4 +1,25 @@
-import type { LuaTwin } from '../stores/redis/twin.js';
+import { type LuaPolicy, type LuaTwin, luaTtl } from '../stores/redis/twin.js';
+
+/**
+ * Lua setting `target` to the TS `msUntil(at, now)` of the policy's bucket, with `y_i` its
+ * `refilled(now)`: the estimate, then the two correcting loops, as in `token-bucket.ts`.
+ */
+function msUntil(p: LuaPolicy, target: string, at: string): string {
+  const [rps, y] = [p.v('rps'), p.v('y')];
+  return `do
+  local at = ${at}
+  if ${y} >= at then ${target} = 0 else
+    local r = ceil(((at - ${y}) * 1000) / ${rps})
+    if r < 2 ^ 52 then
+      if r < 1 then r = 1 end
+      while ((now + r) * ${rps}) / 1000 < at do r = r + 1 end
+      while r > 1 and ((now + r - 1) * ${rps}) / 1000 >= at do r = r - 1 end
+    end
+    ${target} = r
+  end
+end
+`;
+}
 
 /**
  * The Lua twin of {@link tokenBucket} (GCRA). It must decide exactly like `token-bucket.ts`: the
@@ -10,59 +31,51 @@ import type { LuaTwin } from '../stores/redis/twin.js';
  * `struct.pack('<d', fullAt)`: exact, and far cheaper for Redis than formatting and parsing 17
  * digits. Its PEXPIRE is the TS `expiresAt(fullAt)` (+1 ms for Redis's millisecond expiry): from
  * then on the key would read as a full bucket anyway, as in the memory store.
- * Arguments (the algorithm's `scriptArgs`): `capacity`, `refillPerSecond`.
+ * Arguments: `capacity`, `refillPerSecond`.
  */
 export const TOKEN_BUCKET_LUA: LuaTwin = {
-  helpers: `
-local function tb_ms_until(at, now, rps)
-  local y = (now * rps) / 1000
-  if y >= at then return 0 end
-  local r = ceil(((at - y) * 1000) / rps)
-  if not (r < 2 ^ 52) then return r end
-  if r < 1 then r = 1 end
-  while ((now + r) * rps) / 1000 < at do r = r + 1 end
-  while r > 1 and ((now + r - 1) * rps) / 1000 >= at do r = r - 1 end
-  return r
-end
-local function tb_expires_at(state, rps)
-  local at = (state * 1000) / rps
-  return at + abs(at) * 2 ^ -50
-end
-`,
-  decide: ({ key, arg, v, out: [ok, remaining, reset, retry] }) => {
-    const [cap, rps, n, base] = [v('cap'), v('rps'), v('n'), v('base')];
+  args: (scriptArgs) => scriptArgs.map(String),
+  decide: (p) => {
+    const { key, arg } = p;
+    const [ok, remaining, reset, retry] = p.out;
+    const [cap, rps, y, n, base] = [p.v('cap'), p.v('rps'), p.v('y'), p.v('n'), p.v('base')];
     return `
 local ${cap}, ${rps} = ${arg(0)} + 0, ${arg(1)} + 0
-local ${n} = floor(((now * ${rps}) / 1000) * 1048576) / 1048576
+local ${y} = (now * ${rps}) / 1000
+local ${n} = floor(${y} * 1048576) / 1048576
 local ${base} = ${n}
 do
   local stored = redis.call('GET', ${key})
   if stored then
     local state = unpack('<d', stored)
-    if tb_expires_at(state, ${rps}) > now and not (state < ${n}) then ${base} = state end
+    -- The TS expiresAt(state) > now, tested last: it costs the most.
+    if not (state < ${n}) then
+      local at = (state * 1000) / ${rps}
+      if at + abs(at) * 2 ^ -50 > now then ${base} = state end
+    end
   end
   local debt = ${base} - ${n}
   if debt <= ${cap} - cost then
+    ${ok} = 1
     if charging then
-      local fullAt = ${base} + cost
-      ${ok}, ${remaining}, ${reset}, ${retry} = 1, floor(${cap} - (fullAt - ${n})), tb_ms_until(fullAt, now, ${rps}), 0
-    else
-      ${ok}, ${remaining}, ${reset}, ${retry} = 1, floor(${cap} - debt), tb_ms_until(${base}, now, ${rps}), 0
-    end
+      ${remaining} = floor(${cap} - ((${base} + cost) - ${n}))
+${msUntil(p, reset, `${base} + cost`)}    else
+      ${remaining} = floor(${cap} - debt)
+${msUntil(p, reset, base)}    end
   else
     all = false
-    ${ok}, ${remaining}, ${reset} = 0, floor(${cap} - debt), tb_ms_until(${base}, now, ${rps})
-    ${retry} = tb_ms_until(${base} - (${cap} - cost), now, ${rps})
-  end
+    ${remaining} = floor(${cap} - debt)
+${msUntil(p, reset, base)}${msUntil(p, retry, `${base} - (${cap} - cost)`)}  end
 end
 `;
   },
-  uncharged: ({ v, out: [, remaining, reset] }) =>
-    `${remaining}, ${reset} = floor(${v('cap')} - (${v('base')} - ${v('n')})), tb_ms_until(${v('base')}, now, ${v('rps')})\n`,
+  uncharged: (p) =>
+    `${p.out[1]} = floor(${p.v('cap')} - (${p.v('base')} - ${p.v('n')}))\n${msUntil(p, p.out[2], p.v('base'))}`,
   charge: ({ key, v }) => `
 do
   local fullAt = ${v('base')} + cost
-  redis.call('SET', ${key}, pack('<d', fullAt), 'PX', ttl_until(tb_expires_at(fullAt, ${v('rps')}), now))
+  local e = (fullAt * 1000) / ${v('rps')}
+  ${luaTtl('e + abs(e) * 2 ^ -50')}  redis.call('SET', ${key}, pack('<d', fullAt), 'PX', ttl)
 end
 `,
 };

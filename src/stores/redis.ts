@@ -2,11 +2,11 @@ import type { Cluster, Redis } from 'ioredis';
 import { type Clock, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
-import type { BindOptions, Decision, Store, StoreBinding } from '../types.js';
+import type { AlgorithmKind, BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { Caller, isScriptClient } from './redis/call.js';
 import { DenyCache } from './redis/deny-cache.js';
 import { hashTag, redisKey } from './redis/keys.js';
-import { decideScript, MAX_POLICIES } from './redis/script.js';
+import { decideScript, MAX_POLICIES, policyArgs } from './redis/script.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -112,6 +112,7 @@ export class RedisStore implements Store {
       );
     }
     const tail: string[] = [];
+    const shape: { kind: AlgorithmKind; argc: number }[] = [];
     for (const { name, algorithm } of policies) {
       const signature = `${algorithm.kind}(${algorithm.scriptArgs.join(', ')})`;
       const id = `${prefix}\u0000${name}`;
@@ -123,7 +124,9 @@ export class RedisStore implements Store {
         );
       }
       this.#bound.set(id, signature);
-      tail.push(...algorithm.scriptArgs.map(String));
+      const args = policyArgs(algorithm.kind, algorithm.scriptArgs);
+      tail.push(...args);
+      shape.push({ kind: algorithm.kind, argc: args.length });
     }
     const names = policies.map((p) => p.name);
     const limits = policies.map((p) => p.algorithm.limit);
@@ -132,24 +135,26 @@ export class RedisStore implements Store {
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
     const cache = this.#denyCache ? new DenyCache() : undefined;
-    const script = decideScript(policies.map((p) => ({ kind: p.algorithm.kind, argc: p.algorithm.scriptArgs.length })));
+    const script = decideScript(shape);
     const keysOf = (key: string): string[] => {
       const tag = hashTag(key);
       return names.map((name) => redisKey(prefix, tag, name));
     };
 
+    const bytes = count * 32;
     function parse(reply: unknown): Decision[] {
-      if (!Array.isArray(reply) || reply.length !== count * 4) {
+      if (!Buffer.isBuffer(reply) || reply.length !== bytes) {
         throw new FloodgateError('ERR_STORE', `${OWNER}: unexpected script reply ${show(reply)}`);
       }
       const decisions: Decision[] = [];
       for (let i = 0; i < count; i++) {
+        const at = 32 * i;
         decisions.push({
-          allowed: reply[4 * i] === 1,
+          allowed: reply.readDoubleLE(at) === 1,
           limit: limits[i] as number,
-          remaining: reply[4 * i + 1] as number,
-          resetMs: reply[4 * i + 2] as number,
-          retryAfterMs: reply[4 * i + 3] as number,
+          remaining: reply.readDoubleLE(at + 8),
+          resetMs: reply.readDoubleLE(at + 16),
+          retryAfterMs: reply.readDoubleLE(at + 24),
         });
       }
       return decisions;

@@ -87,6 +87,25 @@ export const storeContract: readonly ContractScenario[] = [
     ],
   },
   {
+    // Enough entries that a store reading the log in pages must read past the first: the wait of
+    // a large call is set by the entry where the freed costs first reach what it needs.
+    name: 'sliding log: a large call waits for as many of the oldest entries as it needs',
+    policies: () => ({ default: slidingWindowLog({ limit: 40, windowMs: 1000 }) }),
+    steps: [
+      { at: 0, cost: 3, expect: ok(37, 1000) },
+      ...Array.from({ length: 37 }, (_, i): ContractStep => ({ at: i + 1, expect: ok(36 - i, 1000) })),
+      // Full at 40, from the largest call down (a deny cache may answer a larger call from a
+      // smaller one's wait): 40 waits for the newest entry; 35 for 3 + 32 unit entries, the 33rd
+      // oldest, past the first 32; 5 for the third oldest; 3 for the oldest alone (cost 3).
+      { at: 100, cost: 40, op: 'peek', expect: no(0, 937, 937) },
+      { at: 100, cost: 35, expect: no(0, 937, 932) },
+      { at: 100, cost: 5, expect: no(0, 937, 902) },
+      { at: 100, cost: 3, expect: no(0, 937, 900) },
+      { at: 1000, cost: 3, expect: ok(0, 1000) },
+      { at: 1000, cost: 1, expect: no(0, 1000, 1) },
+    ],
+  },
+  {
     name: 'sliding log: peek charges nothing and reports what is left now',
     policies: log3,
     steps: [

@@ -8,8 +8,12 @@ export type RedisClient = Redis | Cluster;
 /** The slice of an ioredis client the store uses, so a duck-typed check can find it. */
 export interface ScriptClient {
   readonly status: string;
-  evalsha(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
+  /**
+   * EVALSHA with the reply left as bytes (the decide script replies packed doubles). Every ioredis
+   * command has such a Buffer variant at run time, though the typings list only some.
+   */
+  evalshaBuffer(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
   del(...keys: string[]): Promise<number>;
   connect(): Promise<void>;
 }
@@ -20,8 +24,8 @@ export function isScriptClient(value: unknown): value is ScriptClient {
   const c = value as Record<string, unknown>;
   return (
     typeof c.status === 'string' &&
-    typeof c.evalsha === 'function' &&
-    typeof c.eval === 'function' &&
+    typeof c.evalshaBuffer === 'function' &&
+    typeof c.evalBuffer === 'function' &&
     typeof c.del === 'function' &&
     typeof c.connect === 'function'
   );
@@ -128,8 +132,8 @@ export class Caller {
     try {
       if (script === undefined) return client.del(...keys);
       return full
-        ? client.eval(script.source, keys.length, ...keys, ...args)
-        : client.evalsha(script.sha, keys.length, ...keys, ...args);
+        ? client.evalBuffer(script.source, keys.length, ...keys, ...args)
+        : client.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
     } catch (error) {
       return Promise.reject(error);
     }

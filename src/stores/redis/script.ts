@@ -17,8 +17,8 @@ const TWINS: Readonly<Record<AlgorithmKind, LuaTwin>> = {
 const FIXED_ARGS = 2;
 
 /**
- * Most policies one limiter may have on the Redis store: each policy's code keeps up to a dozen
- * Lua locals, and a Lua function may hold 200.
+ * Most policies one limiter may have on the Redis store: each policy's code keeps up to nine Lua
+ * locals for the whole script, and a Lua function may hold 200.
  */
 export const MAX_POLICIES = 16;
 
@@ -27,15 +27,16 @@ export const MAX_POLICIES = 16;
  * read, decided and (all allowing) charged atomically, in one round trip, on the Redis clock.
  *
  * KEYS: one key per policy, in the limiter's order (all in one hash slot).
- * ARGV: `cost`, `charge` (`1` or `0`), each policy's `scriptArgs` in order, then `now` only when
+ * ARGV: `cost`, `charge` (`1` or `0`), each policy's twin `args` in order, then `now` only when
  *   the store has an injected clock (milliseconds). Without it the script reads the server's
  *   `TIME`, with its microseconds as a fraction. An injected clock has no relation to the real
  *   time in which Redis expires keys, so then every PEXPIRE is at least 60 s rather than risk
- *   dropping state the clock still considers live. Every argument sent costs both sides time, so
- *   none is sent that the script can do without.
- * Reply: four integers per policy, in order: `allowed` (1/0), `remaining`, `resetMs`,
- *   `retryAfterMs`. When any policy denies a charging call, none is charged and the allowing
- *   ones report their uncharged view, exactly as the memory store does.
+ *   dropping state the clock still considers live.
+ * Reply: one string of four little-endian doubles per policy, in order: `allowed` (1/0),
+ *   `remaining`, `resetMs`, `retryAfterMs`. Packing them is cheaper for Redis than building a
+ *   table and replying it element by element, and doubles carry every value exactly. When any
+ *   policy denies a charging call, none is charged and the allowing ones report their uncharged
+ *   view, exactly as the memory store does.
  *
  * Scripts are replicated by their effects (the default since Redis 5), so reading `TIME` before
  * writing is allowed.
@@ -46,18 +47,18 @@ function decideSource(kinds: readonly AlgorithmKind[], argCounts: readonly numbe
   for (let i = 0; i < kinds.length; i++) {
     const first = next;
     next += argCounts[i] as number;
-    const slot = 4 * i + 1;
+    const n = i + 1;
     policies.push({
-      key: `KEYS[${i + 1}]`,
+      key: `KEYS[${n}]`,
       arg: (j) => `ARGV[${first + j}]`,
-      v: (name) => `${name}_${i + 1}`,
-      out: [`out[${slot}]`, `out[${slot + 1}]`, `out[${slot + 2}]`, `out[${slot + 3}]`],
+      v: (name) => `${name}_${n}`,
+      out: [`ok_${n}`, `remaining_${n}`, `reset_${n}`, `retry_${n}`],
     });
   }
   const twin = (i: number): LuaTwin => TWINS[kinds[i] as AlgorithmKind];
-  const helpers = [...new Set(kinds)].sort().map((kind) => TWINS[kind].helpers);
   const each = (code: (t: LuaTwin, p: LuaPolicy, i: number) => string): string =>
     policies.map((p, i) => code(twin(i), p, i)).join('');
+  const slots = policies.flatMap((p) => p.out);
   return `local floor, ceil, abs = math.floor, math.ceil, math.abs
 local pack, unpack = struct.pack, struct.unpack
 local now, ttl_floor = ARGV[${next}], 60000
@@ -71,32 +72,19 @@ end
 local cost = ARGV[1] + 0
 local charging = ARGV[2] == '1' and cost > 0
 local all = true
-local out = {${Array.from({ length: 4 * kinds.length }, () => '0').join(', ')}}
-local function ttl_until(at, now)
-  local ttl = ceil(at - now)
-  if ttl < 1 then ttl = 1 end
-  ttl = ttl + 1
-  if ttl < ttl_floor then return ttl_floor end
-  return ttl
-end
-local function wait_until(at, now)
-  if at <= now then return 0 end
-  local r = ceil(at - now)
-  if now + r < at then
-    r = r + 1
-  elseif r > 1 and now + (r - 1) >= at then
-    r = r - 1
-  end
-  return r
-end
-${helpers.join('')}${each((t, p) => t.decide(p))}
+${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0${t.decide(p)}`)}
 if charging then
   if all then
 ${each((t, p) => t.charge(p))}  else
 ${each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`)}  end
 end
-return out
+return pack('<${'d'.repeat(slots.length)}', ${slots.join(', ')})
 `;
+}
+
+/** The ARGV a policy of this kind sends, from its algorithm's validated `scriptArgs`. */
+export function policyArgs(kind: AlgorithmKind, scriptArgs: readonly number[]): string[] {
+  return TWINS[kind].args(scriptArgs);
 }
 
 /** One variant of the decide script and its SHA-1, for EVALSHA. */
