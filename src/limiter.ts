@@ -163,6 +163,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     optionalFunction<(error: FloodgateError) => void>(OWNER, 'onOutage', given.onOutage) ?? defaultOutage;
 
   const binding: StoreBinding = store.bind({ prefix, policies });
+  const decideThen = binding.decideThen?.bind(binding);
   const fallback: StoreBinding | undefined = isStore(onStoreError)
     ? onStoreError.bind({ prefix, policies })
     : undefined;
@@ -262,6 +263,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   function run(key: string, cost: number, charge: boolean): Decision | Promise<Decision> {
+    if (decideThen !== undefined) {
+      try {
+        return decideThen(key, cost, charge, succeeded, (error: unknown) => failed(error, key, cost, charge));
+      } catch (error) {
+        return failed(error, key, cost, charge);
+      }
+    }
     let result: readonly Decision[] | Promise<readonly Decision[]>;
     try {
       result = binding.decide(key, cost, charge);

@@ -39,6 +39,14 @@ export interface RedisStoreOptions {
 }
 
 const OWNER = 'RedisStore';
+
+function same(decisions: readonly Decision[]): readonly Decision[] {
+  return decisions;
+}
+
+function rethrow(error: unknown): never {
+  throw error;
+}
 const DEFAULT_TIMEOUT_MS = 100;
 /** Node's timers cannot wait longer than this. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
@@ -160,25 +168,40 @@ export class RedisStore implements Store {
       return decisions;
     }
 
-    return {
-      decide(key: string, cost: number, charge: boolean): readonly Decision[] | Promise<readonly Decision[]> {
-        const now = clock?.();
-        // Only a healthy store serves denials locally: during an outage every call goes through
-        // onStoreError, so a cached answer never passes for a recovery and re-reports the outage.
-        if (cache !== undefined && caller.healthy) {
-          const hit = cache.get(key, cost, now, localClock);
-          if (hit !== undefined) return hit;
-        }
-        const args = [String(cost), charge ? '1' : '0', ...tail];
-        if (now !== undefined) args.push(String(now));
-        if (cache === undefined) return caller.script(script, keysOf(key), args, parse);
-        return caller.script(script, keysOf(key), args, (raw) => {
+    function decideThen<T>(
+      key: string,
+      cost: number,
+      charge: boolean,
+      settled: (decisions: readonly Decision[]) => T,
+      failed: (error: unknown) => T | Promise<T>,
+    ): T | Promise<T> {
+      const now = clock?.();
+      // Only a healthy store serves denials locally: during an outage every call goes through
+      // onStoreError, so a cached answer never passes for a recovery and re-reports the outage.
+      if (cache !== undefined && caller.healthy) {
+        const hit = cache.get(key, cost, now, localClock);
+        if (hit !== undefined) return settled(hit);
+      }
+      const args = [String(cost), charge ? '1' : '0', ...tail];
+      if (now !== undefined) args.push(String(now));
+      if (cache === undefined) return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
+      return caller.script(
+        script,
+        keysOf(key),
+        args,
+        (raw) => {
           const decisions = parse(raw);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
           cache.set(key, cost, now, localClock, decisions);
-          return decisions;
-        });
-      },
+          return settled(decisions);
+        },
+        failed,
+      );
+    }
+
+    return {
+      decide: (key, cost, charge) => decideThen(key, cost, charge, same, rethrow),
+      decideThen,
       async reset(key: string): Promise<void> {
         cache?.delete(key);
         await caller.del(keysOf(key));

@@ -48,8 +48,10 @@ class Pending<T> {
     readonly script: DecideScript | undefined,
     readonly keys: readonly string[],
     readonly args: readonly string[],
-    /** Turns the reply into the call's result; a throw rejects the call. */
+    /** Turns the reply into the call's result; a throw fails the call. */
     readonly onReply: (reply: unknown) => T,
+    /** Turns a failure (error reply, timeout, a throw of `onReply`) into the result; a throw rejects. */
+    readonly onError: (error: unknown) => T | Promise<T>,
   ) {}
 }
 
@@ -57,6 +59,10 @@ function ignore(): void {}
 
 function same(reply: unknown): unknown {
   return reply;
+}
+
+function rethrow(error: unknown): never {
+  throw error;
 }
 
 /**
@@ -70,7 +76,8 @@ function same(reply: unknown): unknown {
  * timer per call would, without creating and clearing a timer on every decision.
  *
  * A call costs one promise of its own and three closures: the reply is turned into the result
- * (`onReply`) while the call settles, rather than by a further `then` in the caller.
+ * (`onReply`, and a failure by `onError`) while the call settles, rather than by a further `then`
+ * in the caller.
  */
 export class Caller {
   readonly #client: ScriptClient;
@@ -88,22 +95,24 @@ export class Caller {
   }
 
   /**
-   * Runs the decide script and resolves with `onReply(reply)`: EVALSHA, and EVAL when the server
-   * has no copy (a restart, a new node). Nothing is cached on our side, so a server that
-   * restarted empty (or was down when the app started) just gets the script with the next call.
+   * Runs the decide script and resolves with `onReply(reply)`, or on failure with
+   * `onError(error)`: EVALSHA, and EVAL when the server has no copy (a restart, a new node).
+   * Nothing is cached on our side, so a server that restarted empty (or was down when the app
+   * started) just gets the script with the next call.
    */
   script<T>(
     script: DecideScript,
     keys: readonly string[],
     args: readonly string[],
     onReply: (reply: unknown) => T,
+    onError: (error: unknown) => T | Promise<T>,
   ): Promise<T> {
-    return this.#call(new Pending(this.#deadline('script'), 'script', script, keys, args, onReply));
+    return this.#call(new Pending(this.#deadline('script'), 'script', script, keys, args, onReply, onError));
   }
 
   /** Deletes `keys` (all in one slot). */
   del(keys: readonly string[]): Promise<unknown> {
-    return this.#call(new Pending(this.#deadline('reset'), 'reset', undefined, keys, [], same));
+    return this.#call(new Pending(this.#deadline('reset'), 'reset', undefined, keys, [], same, rethrow));
   }
 
   /**
@@ -161,7 +170,19 @@ export class Caller {
     try {
       result = pending.onReply(value);
     } catch (error) {
-      pending.reject(error);
+      Caller.#settleError(pending, error);
+      return;
+    }
+    pending.resolve(result);
+  }
+
+  /** Settles a failed call with what its `onError` makes of `error`. */
+  static #settleError(pending: Pending<unknown>, error: unknown): void {
+    let result: unknown;
+    try {
+      result = pending.onError(error);
+    } catch (thrown) {
+      pending.reject(thrown);
       return;
     }
     pending.resolve(result);
@@ -185,7 +206,10 @@ export class Caller {
     pending.settled = true;
     this.healthy = false;
     const message = error instanceof Error ? error.message : String(error);
-    pending.reject(new FloodgateError('ERR_STORE', `RedisStore: ${pending.what} failed: ${message}`, { cause: error }));
+    Caller.#settleError(
+      pending,
+      new FloodgateError('ERR_STORE', `RedisStore: ${pending.what} failed: ${message}`, { cause: error }),
+    );
   }
 
   /**
@@ -229,7 +253,8 @@ export class Caller {
       if (pending.deadline > now) break;
       pending.settled = true;
       this.healthy = false;
-      pending.reject(
+      Caller.#settleError(
+        pending,
         new FloodgateError('ERR_STORE_TIMEOUT', `RedisStore: no reply to ${pending.what} within ${this.#timeoutMs} ms`),
       );
     }
