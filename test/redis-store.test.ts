@@ -67,8 +67,12 @@ describe('RedisStore options', () => {
       [{ client, denyCache: 'yes' }, /denyCache must be true or false, got "yes"/],
       [{ client, timeoutMs: null }, /timeoutMs must be .*got null/],
       [{ client, denyCache: null }, /denyCache must be true or false, got null/],
+      [{ client, batchWrites: 1 }, /batchWrites must be true or false, got 1/],
       [{ client, clock: 5 }, /clock must be a function, got 5/],
-      [{ client, timeout: 50 }, /unknown option "timeout"; allowed options are client, timeoutMs, denyCache, clock/],
+      [
+        { client, timeout: 50 },
+        /unknown option "timeout"; allowed options are client, timeoutMs, denyCache, batchWrites, clock/,
+      ],
     ];
     for (const [options, message] of bad) {
       throws(
@@ -279,6 +283,45 @@ describe('bounded state', () => {
     );
     ok(tb <= 128, `token bucket ${tb} bytes`);
     ok((sizes[100] as number) <= 3072, `sliding log of 100 ${sizes[100]} bytes`);
+  });
+});
+
+describe('batched writes', () => {
+  function limiterOn(batchWrites?: boolean) {
+    return createLimiter({
+      algorithm: tokenBucket({ capacity: 100, refillPerSecond: 1 }),
+      store: new RedisStore(
+        batchWrites === undefined ? { client, timeoutMs: PATIENT_MS } : { client, timeoutMs: PATIENT_MS, batchWrites },
+      ),
+      prefix: randomPrefix('batch'),
+      onStoreError: 'throw',
+    });
+  }
+
+  test('calls made while one is unanswered leave in one write on the next tick; a lone call at once', async () => {
+    const limiter = limiterOn();
+    const stream = client.stream;
+    const lone = limiter.consume('k');
+    strictEqual(stream.writableCorked, 0, 'a lone call is not held');
+    const burst = Array.from({ length: 20 }, () => limiter.consume('k'));
+    const own = client.ping();
+    strictEqual(stream.writableCorked, 1, 'calls behind an unanswered one are held for this tick');
+    ok(stream.writableLength > 0, 'held, not yet written');
+    await new Promise((resolve) => process.nextTick(resolve));
+    strictEqual(stream.writableCorked, 0, 'written on the next tick');
+    const decisions = await Promise.all([lone, ...burst]);
+    strictEqual(await own, 'PONG', "the user's own command in that tick is answered");
+    deepStrictEqual(
+      decisions.map((d) => d.remaining).sort((a, b) => b - a),
+      Array.from({ length: 21 }, (_, i) => 99 - i),
+    );
+  });
+
+  test('batchWrites: false writes every call at once', async () => {
+    const limiter = limiterOn(false);
+    const calls = Array.from({ length: 5 }, () => limiter.consume('k'));
+    strictEqual(client.stream.writableCorked, 0);
+    strictEqual((await Promise.all(calls)).filter((d) => d.allowed).length, 5);
   });
 });
 

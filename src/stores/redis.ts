@@ -30,6 +30,15 @@ export interface RedisStoreOptions {
    */
   denyCache?: boolean;
   /**
+   * While a call is waiting for Redis, hold further commands written to the client's socket in
+   * the same tick and write them together on the next (`cork`/`uncork`, as node-redis does to its
+   * own socket): one system call per burst instead of one per command, which under load is most
+   * of what a call costs the client. Commands you send on the same client in that tick go out
+   * with them, in order. Applies to a single-node client; a Cluster's sockets are left alone.
+   * Defaults to `true`.
+   */
+  batchWrites?: boolean;
+  /**
    * For tests and the contract suite only: milliseconds to decide at, passed to the script
    * instead of the Redis server's `TIME`. Keys still expire on Redis's own clock, which has no
    * relation to this one, so every PEXPIRE is then at least 60 s. Defaults to the Redis server's
@@ -81,7 +90,7 @@ export class RedisStore implements Store {
   readonly #bound = new Map<string, string>();
 
   constructor(options: RedisStoreOptions) {
-    const given = checkOptionsObject(OWNER, options, ['client', 'timeoutMs', 'denyCache', 'clock']);
+    const given = checkOptionsObject(OWNER, options, ['client', 'timeoutMs', 'denyCache', 'batchWrites', 'clock']);
     if (!isScriptClient(given.client)) {
       throw invalidOption(OWNER, 'client', 'an ioredis Redis or Cluster instance', given.client);
     }
@@ -103,8 +112,10 @@ export class RedisStore implements Store {
     const denyCache = given.denyCache === undefined ? true : given.denyCache;
     if (typeof denyCache !== 'boolean') throw invalidOption(OWNER, 'denyCache', 'true or false', denyCache);
     this.#denyCache = denyCache;
+    const batchWrites = given.batchWrites === undefined ? true : given.batchWrites;
+    if (typeof batchWrites !== 'boolean') throw invalidOption(OWNER, 'batchWrites', 'true or false', batchWrites);
     this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
-    this.#caller = new Caller(given.client, timeoutMs);
+    this.#caller = new Caller(given.client, timeoutMs, batchWrites);
   }
 
   /** @internal Binds a limiter's policies; see {@link Store.bind}. */
