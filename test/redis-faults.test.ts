@@ -289,3 +289,34 @@ test('cold start: limiter created before Redis listens; Redis-backed within 1 s 
   for (const { name, outages } of list) strictEqual(outages.length, 1, `${name}: outage reported once`);
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
+
+test('a call made while the store reports a timeout (from onOutage) still ends within timeoutMs', async () => {
+  const server = await start();
+  const client = connect(server.port);
+  const admin = connect(server.port);
+  await Promise.all([client.ping(), admin.ping()]);
+  let inner: Promise<{ ms: number; degraded: boolean }> | undefined;
+  const limiter = createLimiter({
+    algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }),
+    store: new RedisStore({ client, timeoutMs: TIMEOUT_MS }),
+    // Settling a timed-out call runs this at once, from inside the store's timeout handling.
+    onOutage: () => {
+      const sentAt = performance.now();
+      inner ??= limiter.consume('other').then((d) => ({
+        ms: performance.now() - sentAt,
+        degraded: d.degraded === true,
+      }));
+    },
+  });
+  await limiter.consume('warm-up');
+  // Holds every other client's commands for 1 s; this one's own reply comes first.
+  await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+  const outer = await limiter.consume('k');
+  strictEqual(outer.degraded, true);
+  ok(inner !== undefined, 'onOutage ran');
+  const { ms, degraded } = await inner;
+  strictEqual(degraded, true, 'the inner call timed out too, rather than waiting out the pause');
+  // Timer slack on a loaded machine aside; a call the store lost track of waited out the pause.
+  ok(ms <= TIMEOUT_MS + SLACK_MS + 100, `the inner call took ${ms.toFixed(0)} ms`);
+  strictEqual(unhandled.length, 0, String(unhandled[0]));
+});

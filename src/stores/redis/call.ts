@@ -281,29 +281,39 @@ export class Caller {
     this.#timer.unref();
   }
 
-  /** Times out every call past its deadline, then re-arms for the oldest one still waiting. */
+  /**
+   * Times out every call past its deadline and re-arms for the oldest one still waiting. The
+   * queue and the timer are put in order before any call is settled: settling runs the limiter's
+   * `onStoreError` at once (`onOutage`, a fallback store), which may send a new call on this
+   * store, and that call must find a queue it can join.
+   */
   #expire(): void {
     this.#timer = undefined;
     const queue = this.#pending;
     const now = performance.now();
+    const expired: Pending<unknown>[] = [];
     let i = this.#head;
     for (; i < queue.length; i++) {
       const pending = queue[i] as Pending<unknown>;
       if (pending.settled) continue;
       if (pending.deadline > now) break;
       pending.settled = true;
-      this.healthy = false;
+      expired.push(pending);
+    }
+    if (i === queue.length) {
+      this.#pending = [];
+      this.#head = 0;
+    } else {
+      this.#head = i;
+      this.#arm(Math.max(1, Math.ceil((queue[i] as Pending<unknown>).deadline - now)));
+    }
+    if (expired.length === 0) return;
+    this.healthy = false;
+    for (const pending of expired) {
       Caller.#settleError(
         pending,
         new FloodgateError('ERR_STORE_TIMEOUT', `RedisStore: no reply to ${pending.what} within ${this.#timeoutMs} ms`),
       );
     }
-    if (i === queue.length) {
-      this.#pending = [];
-      this.#head = 0;
-      return;
-    }
-    this.#head = i;
-    this.#arm(Math.max(1, Math.ceil((this.#pending[this.#head] as Pending<unknown>).deadline - now)));
   }
 }
