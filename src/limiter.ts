@@ -3,6 +3,7 @@ import { type AcquireOptions, acquireOptions, acquireSlot, type WaitQueues } fro
 import { FloodgateError, isStoreFailure } from './errors.js';
 import { storageKey } from './keys.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from './options.js';
+import { decideThenOf } from './stores/fast-path.js';
 import { MemoryStore } from './stores/memory.js';
 import type { Algorithm, Decision, PolicySpec, Store, StoreBinding } from './types.js';
 
@@ -163,7 +164,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     optionalFunction<(error: FloodgateError) => void>(OWNER, 'onOutage', given.onOutage) ?? defaultOutage;
 
   const binding: StoreBinding = store.bind({ prefix, policies });
-  const decideThen = binding.decideThen?.bind(binding);
+  const decideThen = decideThenOf(binding);
   const fallback: StoreBinding | undefined = isStore(onStoreError)
     ? onStoreError.bind({ prefix, policies })
     : undefined;

@@ -104,19 +104,6 @@ export interface StoreBinding {
    * rejects with a {@link FloodgateError} whose code is `ERR_STORE*`.
    */
   decide(key: string, cost: number, charge: boolean): readonly Decision[] | Promise<readonly Decision[]>;
-  /**
-   * Optional, for stores that answer asynchronously: {@link StoreBinding.decide}, with the
-   * Decisions handed to `settled` (or the failure to `failed`) as the store's own promise settles,
-   * resolving with what they return. The limiter then needs no promise of its own on top of the
-   * store's: one fewer per call. When present, the limiter calls it instead of `decide`.
-   */
-  decideThen?<T>(
-    key: string,
-    cost: number,
-    charge: boolean,
-    settled: (decisions: readonly Decision[]) => T,
-    failed: (error: unknown) => T | Promise<T>,
-  ): T | Promise<T>;
   /** Forgets all state of `key` under every policy of this binding. */
   reset(key: string): void | Promise<void>;
 }

@@ -6,6 +6,7 @@ import {
   FloodgateError,
   RedisStore,
   type RedisStoreOptions,
+  type Store,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
@@ -283,6 +284,34 @@ describe('bounded state', () => {
     );
     ok(tb <= 128, `token bucket ${tb} bytes`);
     ok((sizes[100] as number) <= 3072, `sliding log of 100 ${sizes[100]} bytes`);
+  });
+});
+
+describe('wrapped bindings', () => {
+  test("a store that wraps the Redis binding's decide is never bypassed", async () => {
+    const redis = new RedisStore({ client, timeoutMs: PATIENT_MS });
+    let calls = 0;
+    const counting: Store = {
+      bind(options) {
+        const binding = redis.bind(options);
+        return {
+          ...binding,
+          decide(key, cost, charge) {
+            calls++;
+            return binding.decide(key, cost, charge);
+          },
+        };
+      },
+    };
+    const limiter = createLimiter({
+      algorithm: tokenBucket({ capacity: 5, refillPerSecond: 1 }),
+      store: counting,
+      prefix: randomPrefix('wrapped'),
+      onStoreError: 'throw',
+    });
+    strictEqual((await limiter.consume('k')).remaining, 4);
+    strictEqual((await limiter.consume('k', { cost: 2 })).remaining, 2);
+    strictEqual(calls, 2);
   });
 });
 

@@ -3,6 +3,7 @@ import { type Clock, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
 import type { AlgorithmKind, BindOptions, Decision, Store, StoreBinding } from '../types.js';
+import { pairDecideThen } from './fast-path.js';
 import { Caller, isScriptClient } from './redis/call.js';
 import { DenyCache } from './redis/deny-cache.js';
 import { hashTag, redisKey } from './redis/keys.js';
@@ -210,9 +211,10 @@ export class RedisStore implements Store {
       );
     }
 
+    const decide = (key: string, cost: number, charge: boolean) => decideThen(key, cost, charge, same, rethrow);
+    pairDecideThen(decide, decideThen);
     return {
-      decide: (key, cost, charge) => decideThen(key, cost, charge, same, rethrow),
-      decideThen,
+      decide,
       async reset(key: string): Promise<void> {
         cache?.delete(key);
         await caller.del(keysOf(key));
