@@ -4,7 +4,7 @@ import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
 import type { AlgorithmKind, BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { pairDecideThen } from './fast-path.js';
-import { Caller, isScriptClient } from './redis/call.js';
+import { Caller, isScriptClient, rethrow, same } from './redis/call.js';
 import { DenyCache } from './redis/deny-cache.js';
 import { hashTag, redisKey } from './redis/keys.js';
 import { decideScript, MAX_POLICIES, policyArgs } from './redis/script.js';
@@ -49,14 +49,6 @@ export interface RedisStoreOptions {
 }
 
 const OWNER = 'RedisStore';
-
-function same(decisions: readonly Decision[]): readonly Decision[] {
-  return decisions;
-}
-
-function rethrow(error: unknown): never {
-  throw error;
-}
 const DEFAULT_TIMEOUT_MS = 100;
 /** Node's timers cannot wait longer than this. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
@@ -211,7 +203,8 @@ export class RedisStore implements Store {
       );
     }
 
-    const decide = (key: string, cost: number, charge: boolean) => decideThen(key, cost, charge, same, rethrow);
+    const decide = (key: string, cost: number, charge: boolean) =>
+      decideThen<readonly Decision[]>(key, cost, charge, same, rethrow);
     pairDecideThen(decide, decideThen);
     return {
       decide,

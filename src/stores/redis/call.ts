@@ -72,11 +72,13 @@ class Pending<T> {
 
 function ignore(): void {}
 
-function same(reply: unknown): unknown {
-  return reply;
+/** A call's `onReply` that keeps the reply as it is. */
+export function same<T>(value: T): T {
+  return value;
 }
 
-function rethrow(error: unknown): never {
+/** A call's `onError` that fails the call with the error itself. */
+export function rethrow(error: unknown): never {
   throw error;
 }
 
