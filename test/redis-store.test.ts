@@ -224,6 +224,41 @@ describe('bounded state', () => {
     ok(pttl > 1900 && pttl <= 2002, String(pttl));
   });
 
+  test("on the server clock, a key's expiry is its state's last instant, at most 2 ms after it", async () => {
+    // PEXPIRETIME (absolute, ms) against the instant the state stops mattering, read back from
+    // Redis: the newest log entry's expiry, the bucket's expiresAt(fullAt). Never before it
+    // (state would be lost early), and only the millisecond rounding after it.
+    const swl = createLimiter({
+      algorithm: slidingWindowLog({ limit: 100, windowMs: 1500 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false }),
+      prefix: randomPrefix('expiry-log'),
+      onStoreError: 'throw',
+    });
+    const rps = 3;
+    const tb = createLimiter({
+      algorithm: tokenBucket({ capacity: 10, refillPerSecond: rps }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false }),
+      prefix: randomPrefix('expiry-bucket'),
+      onStoreError: 'throw',
+    });
+    const logKey = `${swl.prefix}:{k}:default`;
+    const bucketKey = `${tb.prefix}:{k}:default`;
+    for (let i = 0; i < 8; i++) {
+      await Promise.all([swl.consume('k'), tb.consume('k')]);
+      const newest = ((await client.lindexBuffer(logKey, 0)) as Buffer).readDoubleLE(0);
+      const fullAt = ((await client.getBuffer(bucketKey)) as Buffer).readDoubleLE(0);
+      const at = (fullAt * 1000) / rps;
+      const lastInstant = at + Math.abs(at) * 2 ** -50;
+      for (const [key, last] of [
+        [logKey, newest],
+        [bucketKey, lastInstant],
+      ] as const) {
+        const expireAt = Number(await client.call('PEXPIRETIME', key));
+        ok(expireAt >= last && expireAt <= last + 2, `${key}: expires at ${expireAt}, state lasts until ${last}`);
+      }
+    }
+  });
+
   test('keys disappear once they can no longer change a decision', async () => {
     const prefix = randomPrefix('gone');
     const store = new RedisStore({ client, timeoutMs: PATIENT_MS });
