@@ -224,10 +224,11 @@ describe('bounded state', () => {
     ok(pttl > 1900 && pttl <= 2002, String(pttl));
   });
 
-  test("on the server clock, a key's expiry is its state's last instant, at most 2 ms after it", async () => {
+  test("on the server clock, a key's expiry is its state's last instant, a few ms after at most", async () => {
     // PEXPIRETIME (absolute, ms) against the instant the state stops mattering, read back from
     // Redis: the newest log entry's expiry, the bucket's expiresAt(fullAt). Never before it
-    // (state would be lost early), and only the millisecond rounding after it.
+    // (state would be lost early); after it, only the 1 ms margin, the rounding up to whole
+    // milliseconds, and the microseconds the script runs past its TIME reading.
     const swl = createLimiter({
       algorithm: slidingWindowLog({ limit: 100, windowMs: 1500 }),
       store: new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false }),
@@ -254,7 +255,7 @@ describe('bounded state', () => {
         [bucketKey, lastInstant],
       ] as const) {
         const expireAt = Number(await client.call('PEXPIRETIME', key));
-        ok(expireAt >= last && expireAt <= last + 2, `${key}: expires at ${expireAt}, state lasts until ${last}`);
+        ok(expireAt >= last && expireAt <= last + 3, `${key}: expires at ${expireAt}, state lasts until ${last}`);
       }
     }
   });
