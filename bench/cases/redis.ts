@@ -253,19 +253,18 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
       };
       const reason = reasons.get(c);
       if (reason !== undefined) row.reason = reason;
+      // Per-round ratios to another contender's rounds, when it ran every round this one did.
+      const assign = (field: 'vsRateLimiterFlexible' | 'vsRedisBenchmark' | 'vsIoredis', other: Contender): void => {
+        const theirs = (samples.get(key(other, inFlight)) ?? []).map((x) => x.decisionsPerSec);
+        if (theirs.length === dps.length && dps.length > 0) row[field] = ratioSummary(dps, theirs);
+      };
       if (c === 'floodgate-token-bucket' || c === 'floodgate-sliding-log') {
         const kind = c === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
-        const rlf = (samples.get(key('rate-limiter-flexible', inFlight)) ?? []).map((x) => x.decisionsPerSec);
-        const rb = (samples.get(key(`redis-benchmark-${kind}`, inFlight)) ?? []).map((x) => x.decisionsPerSec);
-        const io = (samples.get(key(`ioredis-${kind}`, inFlight)) ?? []).map((x) => x.decisionsPerSec);
-        if (rlf.length === dps.length && dps.length > 0) row.vsRateLimiterFlexible = ratioSummary(dps, rlf);
-        if (rb.length === dps.length && dps.length > 0) row.vsRedisBenchmark = ratioSummary(dps, rb);
-        if (io.length === dps.length && dps.length > 0) row.vsIoredis = ratioSummary(dps, io);
+        assign('vsRateLimiterFlexible', 'rate-limiter-flexible');
+        assign('vsRedisBenchmark', `redis-benchmark-${kind}`);
+        assign('vsIoredis', `ioredis-${kind}`);
       } else if (c.startsWith('ioredis-')) {
-        const rb = (samples.get(key(`redis-benchmark-${c.slice('ioredis-'.length)}` as Contender, inFlight)) ?? []).map(
-          (x) => x.decisionsPerSec,
-        );
-        if (rb.length === dps.length && dps.length > 0) row.vsRedisBenchmark = ratioSummary(dps, rb);
+        assign('vsRedisBenchmark', `redis-benchmark-${c.slice('ioredis-'.length)}` as Contender);
       }
       rows.push(row);
     }
