@@ -1,4 +1,4 @@
-import { type LuaTwin, luaTtl, luaWaitUntil } from '../stores/redis/twin.js';
+import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../stores/redis/twin.js';
 
 /** Lua reading an entry `e` into `expiry, cum, c` (its cost). */
 function entry(expiry: string, cum: string, c: string, e: string): string {
@@ -21,9 +21,19 @@ function entry(expiry: string, cum: string, c: string, e: string): string {
  * precision).
  * Arguments: `limit`, `windowMs`, and `windowMs + 1` (the usual PEXPIRE, sent ready-made).
  */
+/**
+ * Lua for the log's view when this call charges nothing (a peek, a denial, or another policy
+ * denied): the TS `remaining` and `resetMs` of an uncharged call.
+ */
+function unchargedView({ v, out: [, remaining, reset] }: LuaPolicy): string {
+  return `${remaining} = ${v('limit')} - ${v('used')}\n${luaWaitUntil(reset, v('newest'))}`;
+}
+
 export const SLIDING_WINDOW_LOG_LUA: LuaTwin = {
   args: ([limit, windowMs]) => [String(limit), String(windowMs), String((windowMs as number) + 1)],
-  decide: ({ key, arg, v, out: [ok, remaining, reset, retry] }) => {
+  decide: (p) => {
+    const { key, arg, v } = p;
+    const [ok, remaining, reset, retry] = p.out;
     const [limit, win, used, newest, cum] = [v('limit'), v('win'), v('used'), v('newest'), v('cum')];
     return `
 local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
@@ -51,11 +61,6 @@ do
   end
   if ${used} + cost <= ${limit} then
     ${ok} = 1
-    if charging then
-      ${remaining}, ${reset} = ${limit} - ${used} - cost, ${win}
-    else
-      ${remaining} = ${limit} - ${used}
-${luaWaitUntil(reset, newest)}    end
   else
     all = false
     -- Free the oldest entries until the call fits: the first, oldest first, whose cum reaches
@@ -82,13 +87,15 @@ ${luaWaitUntil(reset, newest)}    end
         end
       end
     end
-    ${remaining} = ${limit} - ${used}
-${luaWaitUntil(reset, newest)}${luaWaitUntil(retry, 'at')}  end
+${luaWaitUntil(retry, 'at')}  end
 end
+if ${ok} == 1 and charging then
+  ${remaining}, ${reset} = ${limit} - ${used} - cost, ${win}
+else
+${unchargedView(p)}end
 `;
   },
-  uncharged: ({ v, out: [, remaining, reset] }) =>
-    `${remaining} = ${v('limit')} - ${v('used')}\n${luaWaitUntil(reset, v('newest'))}`,
+  uncharged: unchargedView,
   charge: ({ key, arg, v }) => `
 do
   local expiry = now + ${v('win')}

@@ -33,6 +33,22 @@ end
  * then on the key would read as a full bucket anyway, as in the memory store.
  * Arguments: `capacity`, `refillPerSecond`.
  */
+/** Lua declaring the local `name`: the TS `expiresAt(state)` of the policy's bucket. */
+function expiresAt(p: LuaPolicy, name: string, state: string): string {
+  return `local ${name} = (${state} * 1000) / ${p.v('rps')}
+${name} = ${name} + abs(${name}) * 2 ^ -50
+`;
+}
+
+/**
+ * Lua for the bucket's view when this call charges nothing (a peek, a denial, or another policy
+ * denied): the TS `remaining` and `resetMs` of an uncharged call.
+ */
+function unchargedView(p: LuaPolicy): string {
+  const [cap, n, base] = [p.v('cap'), p.v('n'), p.v('base')];
+  return `${p.out[1]} = floor(${cap} - (${base} - ${n}))\n${msUntil(p, p.out[2], base)}`;
+}
+
 export const TOKEN_BUCKET_LUA: LuaTwin = {
   args: (scriptArgs) => scriptArgs.map(String),
   decide: (p) => {
@@ -50,32 +66,26 @@ do
     local state = unpack('<d', stored)
     -- The TS expiresAt(state) > now, tested last: it costs the most.
     if not (state < ${n}) then
-      local at = (state * 1000) / ${rps}
-      if at + abs(at) * 2 ^ -50 > now then ${base} = state end
+      ${expiresAt(p, 'e', 'state')}      if e > now then ${base} = state end
     end
   end
-  local debt = ${base} - ${n}
-  if debt <= ${cap} - cost then
-    ${ok} = 1
-    if charging then
-      ${remaining} = floor(${cap} - ((${base} + cost) - ${n}))
-${msUntil(p, reset, `${base} + cost`)}    else
-      ${remaining} = floor(${cap} - debt)
-${msUntil(p, reset, base)}    end
-  else
+end
+-- ${base} - ${n} is the TS debt: tokens missing from a full bucket.
+if ${base} - ${n} <= ${cap} - cost then ${ok} = 1 end
+if ${ok} == 1 and charging then
+  ${remaining} = floor(${cap} - ((${base} + cost) - ${n}))
+${msUntil(p, reset, `${base} + cost`)}else
+${unchargedView(p)}  if ${ok} == 0 then
     all = false
-    ${remaining} = floor(${cap} - debt)
-${msUntil(p, reset, base)}${msUntil(p, retry, `${base} - (${cap} - cost)`)}  end
+${msUntil(p, retry, `${base} - (${cap} - cost)`)}  end
 end
 `;
   },
-  uncharged: (p) =>
-    `${p.out[1]} = floor(${p.v('cap')} - (${p.v('base')} - ${p.v('n')}))\n${msUntil(p, p.out[2], p.v('base'))}`,
-  charge: ({ key, v }) => `
+  uncharged: unchargedView,
+  charge: (p) => `
 do
-  local fullAt = ${v('base')} + cost
-  local e = (fullAt * 1000) / ${v('rps')}
-  ${luaTtl('e + abs(e) * 2 ^ -50')}  redis.call('SET', ${key}, pack('<d', fullAt), 'PX', ttl)
+  local fullAt = ${p.v('base')} + cost
+  ${expiresAt(p, 'e', 'fullAt')}  ${luaTtl('e')}  redis.call('SET', ${p.key}, pack('<d', fullAt), 'PX', ttl)
 end
 `,
 };
