@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { describe, type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -425,6 +426,27 @@ describe('long keys', () => {
     const keys = [MAX_KEY_LENGTH - 1, MAX_KEY_LENGTH, MAX_KEY_LENGTH + 1, MAX_KEY_LENGTH + 2].map((n) => 'k'.repeat(n));
     for (const key of keys) assert.ok((await limiter.consume(key)).allowed, `${key.length} chars`);
     for (const key of keys) assert.equal((await limiter.consume(key)).allowed, false, `${key.length} chars`);
+  });
+
+  test("a key given as it is cannot pose as a long key's hash: keys starting with # are hashed too", async () => {
+    const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }) });
+    const long = 'v'.repeat(MAX_KEY_LENGTH + 1);
+    const forged = `#${createHash('sha256').update(long, 'utf16le').digest('base64url')}`;
+    const forgedUtf8 = `#${createHash('sha256').update(long).digest('base64url')}`;
+    assert.ok((await limiter.consume(forged)).allowed);
+    assert.ok((await limiter.consume(forgedUtf8)).allowed);
+    assert.ok((await limiter.consume(long)).allowed, 'the long key has a bucket of its own');
+    assert.equal((await limiter.consume('#')).allowed, true);
+    assert.equal((await limiter.consume('#')).allowed, false, 'a key that is only # is still a key');
+  });
+
+  test('keys with a lone surrogate stay distinct from each other and from U+FFFD, short or long', async () => {
+    const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }) });
+    const pad = 'p'.repeat(MAX_KEY_LENGTH);
+    for (const head of ['', pad]) {
+      const keys = [`${head}a\uD800`, `${head}a\uDFFF`, `${head}a\uFFFD`];
+      for (const key of keys) assert.ok((await limiter.consume(key)).allowed, JSON.stringify(key));
+    }
   });
 
   test('memory does not grow with key length: 2,000 keys of 100 kB cost what short keys cost', () => {
