@@ -140,6 +140,28 @@ describe('key churn', () => {
   }
 });
 
+test("regression: with two policies, only the first policy's table was swept as keys churned", () => {
+  let now = 0;
+  const store = new MemoryStore({ clock: () => now, sweepIntervalMs: false });
+  const limiter = createLimiter({
+    policies: {
+      a: slidingWindowLog({ limit: 10, windowMs: 10 }),
+      b: tokenBucket({ capacity: 10, refillPerSecond: 100 }),
+    },
+    store,
+    onStoreError: 'throw',
+  });
+  // 100,000 keys, 1,000 per ms, each state live for 10 ms: about 11,000 keys' states live at once.
+  let largest = 0;
+  for (let i = 0; i < 100_000; i++) {
+    if (i % 1_000 === 0) now += 1;
+    assert.ok(sync(limiter.decide(`user:${i}`)).allowed);
+    if (store.size > largest) largest = store.size;
+  }
+  // The second table used to keep every key: store.size grew past 100,000.
+  assert.ok(largest <= 2 * 2 * 11_000, `store held ${largest} states with about ${2 * 11_000} live`);
+});
+
 describe('eviction safety', () => {
   function fullStore(maxKeys: number) {
     let now = 0;
@@ -323,6 +345,53 @@ describe('eviction safety', () => {
     await assert.rejects(both.consume('k'), { code: 'ERR_STORE_FULL' });
     assert.ok(store.size <= 2, `store holds ${store.size} keys with maxKeys 2`);
   });
+});
+
+test('regression: a full store refused new keys while it held state that had expired since its last full pass', async () => {
+  let now = 0;
+  const store = new MemoryStore({ clock: () => now, maxKeys: 3, sweepIntervalMs: false });
+  const long = createLimiter({
+    algorithm: slidingWindowLog({ limit: 5, windowMs: 1_000_000 }),
+    store,
+    prefix: 'long',
+    onStoreError: 'throw',
+  });
+  const short = createLimiter({ algorithm: slidingWindowLog({ limit: 5, windowMs: 10 }), store, prefix: 'short' });
+  for (const key of ['a', 'b', 'c']) await long.consume(key);
+  // Full of state that lives until 1,000,000 ms: the full pass notes that nothing expires sooner.
+  await assert.rejects(long.consume('d'), { code: 'ERR_STORE_FULL' });
+  // A reset makes room for a key whose state expires at 10 ms.
+  await long.reset('a');
+  assert.equal((await short.consume('x')).allowed, true);
+  now = 100;
+  // x has expired: the store must look again now, not wait for 1,000,000 ms.
+  assert.equal((await long.consume('d')).allowed, true);
+  assert.equal(store.size, 3);
+});
+
+test("regression: one background pass swept only the part of a table after the small sweeps' cursor", async () => {
+  let now = 0;
+  const store = new MemoryStore({ clock: () => now, sweepIntervalMs: 20 });
+  try {
+    const policies = {
+      a: slidingWindowLog({ limit: 5, windowMs: 10 }),
+      b: tokenBucket({ capacity: 5, refillPerSecond: 1 }),
+    };
+    const one = createLimiter({ algorithm: slidingWindowLog({ limit: 5, windowMs: 10 }), store, prefix: 'one' });
+    const two = createLimiter({ policies, store, prefix: 'two' });
+    // All live while added, so the small sweeps drop nothing and stop part-way through each table.
+    for (let i = 0; i < 1_000; i++) {
+      sync(one.decide(`k${i}`));
+      sync(two.decide(`k${i}`));
+    }
+    assert.equal(store.size, 3_000);
+    now = 1_000_000;
+    // The pass runs in slices on setImmediate; the interval does not come again within 30 ms.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(store.size, 0, 'one pass, every table, from the start of each');
+  } finally {
+    store.close();
+  }
 });
 
 describe('bounded sliding log', () => {

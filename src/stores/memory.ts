@@ -34,6 +34,8 @@ const OWNER = 'MemoryStore';
 const DEFAULT_MAX_KEYS = 1_000_000;
 /** Entries the incremental sweep looks at per new key: enough to outpace any churn. */
 const SWEEP_PER_INSERT = 4;
+/** setInterval's longest period. */
+const MAX_TIMER_MS = 2_147_483_647;
 /** Entries looked at per slice of a background pass, so a pass never blocks the loop for long. */
 const SWEEP_SLICE = 10_000;
 
@@ -56,7 +58,6 @@ export class MemoryStore implements Store {
   readonly #tables = new Map<string, Table>();
   #size = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #sweepTable = 0;
   /** When full: no state expires before this, so a full pass before then would be wasted. */
   #fullUntil = Number.NEGATIVE_INFINITY;
 
@@ -70,11 +71,17 @@ export class MemoryStore implements Store {
     this.#maxKeys = maxKeys;
     const sweepIntervalMs = given.sweepIntervalMs === undefined ? 60_000 : given.sweepIntervalMs;
     if (sweepIntervalMs !== false) {
-      if (typeof sweepIntervalMs !== 'number' || !Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 1) {
+      // Node fires a longer interval every millisecond instead, which would spin the sweep.
+      if (
+        typeof sweepIntervalMs !== 'number' ||
+        !Number.isSafeInteger(sweepIntervalMs) ||
+        sweepIntervalMs < 1 ||
+        sweepIntervalMs > MAX_TIMER_MS
+      ) {
         throw invalidOption(
           OWNER,
           'sweepIntervalMs',
-          'a positive integer number of milliseconds or false',
+          'a positive integer number of milliseconds up to 2147483647 (24.8 days), or false',
           sweepIntervalMs,
         );
       }
@@ -98,6 +105,7 @@ export class MemoryStore implements Store {
     if (tables.length === 1) {
       const table = tables[0] as Table;
       const { algorithm, states } = table;
+      const only = [table];
       return {
         decide(key: string, cost: number, charge: boolean): readonly Decision[] {
           const now = clock();
@@ -106,10 +114,11 @@ export class MemoryStore implements Store {
           const state = states.get(key);
           const decision = algorithm.evaluate(state, now, cost, charge);
           if (charge && decision.allowed && cost > 0) {
-            if (state === undefined) store.#admit(table, 1, now);
+            if (state === undefined) store.#admit(only, 1, now);
             // Algorithms charge in place where they can; then the map needs no second write.
             const next = algorithm.charge(state, now, cost);
             if (next !== state) states.set(key, next);
+            if (state === undefined) store.#admitted(algorithm.expiresAt(next));
           }
           return [decision];
         },
@@ -151,10 +160,12 @@ export class MemoryStore implements Store {
           if (current[i] === undefined && states.delete(key)) store.#size--;
           if (!states.has(key)) absent++;
         }
-        if (absent > 0) store.#admit(tables[0] as Table, absent, now);
+        if (absent > 0) store.#admit(tables, absent, now);
         for (let i = 0; i < tables.length; i++) {
           const { algorithm, states } = tables[i] as Table;
-          states.set(key, algorithm.charge(current[i], now, cost));
+          const next = algorithm.charge(current[i], now, cost);
+          states.set(key, next);
+          if (current[i] === undefined) store.#admitted(algorithm.expiresAt(next));
         }
         return decisions;
       },
@@ -209,10 +220,11 @@ export class MemoryStore implements Store {
 
   /**
    * Makes room for `count` new keys and counts them, or refuses; never evicts live state. The
-   * small sweep on every admission keeps the store near its live size under any key churn.
+   * small sweep on every admission, in every table the new keys go into, keeps the store near
+   * its live size under any key churn.
    */
-  #admit(table: Table, count: number, now: number): void {
-    this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
+  #admit(tables: readonly Table[], count: number, now: number): void {
+    for (const table of tables) this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
     if (this.#size + count > this.#maxKeys) {
       // A full pass costs O(maxKeys): make one only once some state may have expired since the
       // last, or a flood of new keys at a full store would stall the event loop on every call.
@@ -225,6 +237,15 @@ export class MemoryStore implements Store {
       }
     }
     this.#size += count;
+  }
+
+  /**
+   * Notes the expiry of a state just admitted. Room made by `reset` or by the small sweeps lets
+   * in states that may expire before the instant the last full pass found, and a full store must
+   * then look again when they do, not refuse new keys until that later instant.
+   */
+  #admitted(expiresAt: number): void {
+    if (expiresAt < this.#fullUntil) this.#fullUntil = expiresAt;
   }
 
   /**
@@ -265,17 +286,42 @@ export class MemoryStore implements Store {
     table.cursor = cursor;
   }
 
+  /**
+   * One pass over every table, from the start of each (the small sweeps' cursors may stand
+   * anywhere), in bounded slices so that a pass over a million keys never stalls requests. Keys
+   * added during the pass may be visited too; the count of entries held when a table's turn came
+   * bounds the visits.
+   */
   #backgroundSweep(): void {
     const tables = [...this.#tables.values()];
-    const table = tables[this.#sweepTable++ % Math.max(1, tables.length)];
-    if (table === undefined) return;
-    // One table per tick, in bounded slices, so a pass over a million keys never stalls requests.
-    let left = table.states.size;
+    let t = 0;
+    let entries: MapIterator<[string, unknown]> | undefined;
+    let left = 0;
     const slice = (): void => {
-      const budget = Math.min(left, SWEEP_SLICE);
-      this.#sweepSome(table, budget, this.#clock());
-      left -= budget;
-      if (left > 0) setImmediate(slice).unref();
+      const now = this.#clock();
+      for (let budget = SWEEP_SLICE; budget > 0; ) {
+        if (entries === undefined || left === 0) {
+          const table = tables[t++];
+          if (table === undefined) return;
+          entries = table.states.entries();
+          left = table.states.size;
+          continue;
+        }
+        const table = tables[t - 1] as Table;
+        const next = entries.next();
+        if (next.done === true) {
+          left = 0;
+          continue;
+        }
+        left--;
+        budget--;
+        const [key, state] = next.value;
+        if (table.algorithm.expiresAt(state) <= now) {
+          table.states.delete(key);
+          this.#size--;
+        }
+      }
+      setImmediate(slice).unref();
     };
     slice();
   }
