@@ -53,10 +53,16 @@ export function positiveInteger(owner: string, name: string, value: unknown, uni
   return value;
 }
 
-export function positiveFinite(owner: string, name: string, value: unknown, unit = ''): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw invalidOption(owner, name, `a finite positive number${unit}`, value);
-  }
+/** Checks a number option that must lie in `[min, max]`; `expected` says so in words. */
+export function numberInRange(
+  owner: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  expected: string,
+): number {
+  if (typeof value !== 'number' || !(value >= min && value <= max)) throw invalidOption(owner, name, expected, value);
   return value;
 }
 

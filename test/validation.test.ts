@@ -97,16 +97,33 @@ describe('tokenBucket', () => {
     ['5', '"5"'],
     [null, 'null'],
     [undefined, 'undefined'],
+    // Past the bounds the arithmetic breaks: an overflow to Infinity, an infinite interval.
+    [1_000_001, '1000001'],
+    [1e300, '1e+300'],
+    [9e-10, '9e-10'],
+    [5e-324, '5e-324'],
   ] as const) {
     test(`refillPerSecond ${shown}`, () => {
       assert.throws(
         () => tokenBucket({ ...good, refillPerSecond: value as number }),
-        invalid(`tokenBucket: refillPerSecond must be a finite positive number of tokens per second, got ${shown}`),
+        invalid(
+          `tokenBucket: refillPerSecond must be a number of tokens per second from 1e-9 (one token in 31 years) to 1,000,000 (count in larger units above that), got ${shown}`,
+        ),
       );
     });
   }
-  test('fractional refill rates are fine', () => {
+  test('fractional refill rates are fine, and so are both bounds', () => {
     assert.equal(tokenBucket({ capacity: 1, refillPerSecond: 0.001 }).limit, 1);
+    const now = Date.now();
+    for (const rate of [1e-9, 1_000_000]) {
+      const bucket = tokenBucket({ capacity: 5, refillPerSecond: rate });
+      assert.ok(Number.isFinite(bucket.windowMs), `windowMs at ${rate}/s`);
+      // On an epoch-millisecond clock, as Redis's: a full bucket, then exact whole tokens.
+      const state = bucket.charge(undefined, now, 2);
+      const d = bucket.evaluate(state, now, 4, true);
+      assert.deepEqual([d.allowed, d.remaining], [false, 3], `at ${rate}/s`);
+      assert.ok(Number.isFinite(d.retryAfterMs) && d.retryAfterMs > 0, `retryAfterMs ${d.retryAfterMs} at ${rate}/s`);
+    }
   });
   test('an unknown option (a typo) is named, with the allowed ones', () => {
     assert.throws(

@@ -1,4 +1,4 @@
-import { checkOptionsObject, positiveFinite, positiveInteger } from '../options.js';
+import { checkOptionsObject, numberInRange, positiveInteger } from '../options.js';
 import type { Algorithm, Decision } from '../types.js';
 
 /** Options of {@link tokenBucket}. */
@@ -30,6 +30,14 @@ const HUGE_MS = 2 ** 52;
 const EXPIRY_MARGIN = 2 ** -50;
 
 const OWNER = 'tokenBucket';
+/**
+ * Refill rates outside these bounds would break the arithmetic rather than limit anything. The
+ * state counts tokens since clock 0, and on Redis's clock (milliseconds since 1970) a rate of
+ * 1,000,000 a second reaches 2^53 tokens, where whole tokens stop being exact, only in the year
+ * 2255; far larger rates overflow to Infinity. Far smaller ones make the refill interval infinite.
+ */
+const MIN_REFILL = 1e-9;
+const MAX_REFILL = 1_000_000;
 
 /**
  * The token bucket: starts full at `capacity`, refills continuously at `refillPerSecond` up to
@@ -46,7 +54,14 @@ const OWNER = 'tokenBucket';
 export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketState> {
   const given = checkOptionsObject(OWNER, options, ['capacity', 'refillPerSecond']);
   const capacity = positiveInteger(OWNER, 'capacity', given.capacity);
-  const refillPerSecond = positiveFinite(OWNER, 'refillPerSecond', given.refillPerSecond, ' of tokens per second');
+  const refillPerSecond = numberInRange(
+    OWNER,
+    'refillPerSecond',
+    given.refillPerSecond,
+    MIN_REFILL,
+    MAX_REFILL,
+    'a number of tokens per second from 1e-9 (one token in 31 years) to 1,000,000 (count in larger units above that)',
+  );
   const interval = 1000 / refillPerSecond;
   const tolerance = capacity * interval;
 
