@@ -12,7 +12,11 @@ export interface AcquireOptions {
    * Defaults to 30,000, so a forgotten wait cannot hang forever.
    */
   maxWaitMs?: number;
-  /** Aborts the wait: the promise rejects with `ERR_ABORTED` and no slot is taken. */
+  /**
+   * Aborts the wait: the promise rejects with `ERR_ABORTED` and no slot is taken. A decision
+   * already on its way to the store when the signal fires is let land; if it took a slot, the
+   * promise resolves with it rather than leave a charged slot unused.
+   */
   signal?: AbortSignal;
 }
 
@@ -86,6 +90,11 @@ class Waiter {
     this.#timer = setTimeout(() => this.#settle(undefined, this.#exceeded()), delay);
   }
 
+  /** Asks the store again now if this waiter is sleeping out a wait (first in line, nothing in flight). */
+  wake(): void {
+    if (!this.#inFlight && !this.#settled) void this.run();
+  }
+
   async run(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -157,4 +166,12 @@ export function acquireSlot(
     if (line.length === 1) void waiter.run();
     else waiter.queue();
   });
+}
+
+/**
+ * Has the first caller waiting for `key` ask the store again now, rather than sleep out a wait
+ * that a `reset` has just cancelled. The rest stay in line behind it.
+ */
+export function wakeFirst(queues: WaitQueues, key: string): void {
+  queues.get(key)?.[0]?.wake();
 }

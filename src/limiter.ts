@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type AcquireOptions, acquireOptions, acquireSlot, type WaitQueues } from './acquire.js';
+import { type AcquireOptions, acquireOptions, acquireSlot, type WaitQueues, wakeFirst } from './acquire.js';
 import { FloodgateError, isStoreFailure } from './errors.js';
 import { storageKey } from './keys.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from './options.js';
@@ -57,7 +57,11 @@ export interface Limiter {
   consume(key: string, options?: CallOptions): Promise<Decision>;
   /** Tells what a call of `cost` would get now, charging nothing; `remaining` is what is left now. */
   peek(key: string, options?: CallOptions): Promise<Decision>;
-  /** Forgets `key` under every policy, as if it had never been seen. */
+  /**
+   * Forgets `key` under every policy, as if it had never been seen, in the fallback store too
+   * (even when the store fails: the fallback may be what decides). A caller waiting for the key
+   * in this limiter's `acquire` asks again at once. A failing store rejects with `ERR_STORE`.
+   */
   reset(key: string): Promise<void>;
   /**
    * Waits for a slot and takes it: resolves with the allowing Decision, in FIFO order per key
@@ -93,6 +97,14 @@ function isStore(value: unknown): value is Store {
   return typeof value === 'object' && value !== null && typeof (value as Store).bind === 'function';
 }
 
+/** A store's error as a store failure: as it is when coded, else wrapped with it as `cause`. */
+function storeFailure(error: unknown, what: string): FloodgateError {
+  if (isStoreFailure(error)) return error;
+  return new FloodgateError('ERR_STORE', `store ${what}: ${error instanceof Error ? error.message : show(error)}`, {
+    cause: error,
+  });
+}
+
 function defaultOutage(error: FloodgateError): void {
   console.warn(`floodgate: store failing (${error.code}): ${error.message}; applying onStoreError until it recovers`);
 }
@@ -121,7 +133,10 @@ function resolvePolicies(given: Record<string, unknown>): PolicySpec[] {
   }
   const specs: PolicySpec[] = [];
   for (const [name, algorithm] of Object.entries(policies)) {
-    if (!POLICY_NAME.test(name)) throw invalidOption(OWNER, 'policies key', 'letters, digits, _ and - only', name);
+    // `__proto__` fits the pattern but, as a property name, would set a Decision's
+    // `policies` object's prototype instead of naming a policy in it.
+    if (!POLICY_NAME.test(name) || name === '__proto__')
+      throw invalidOption(OWNER, 'policies key', 'letters, digits, _ and - only, and not __proto__', name);
     if (!isAlgorithm(algorithm)) throw invalidOption(OWNER, `policies.${name}`, 'an algorithm', algorithm);
     specs.push({ name, algorithm });
   }
@@ -222,29 +237,24 @@ export function createLimiter(options: LimiterOptions): Limiter {
       : { allowed, limit, remaining: 0, resetMs: 1000, retryAfterMs: 1000, degraded: true, cause: error };
   }
 
-  function report(error: FloodgateError): void {
+  /** Reports the start of an outage unless one was reported too recently; tells whether it did. */
+  function report(error: FloodgateError): boolean {
     const at = performance.now();
-    if (at - reportedAt < REPORT_INTERVAL_MS) return;
+    if (at - reportedAt < REPORT_INTERVAL_MS) return false;
     reportedAt = at;
     try {
       onOutage(error);
     } catch {
       // A throwing reporter must not turn a handled outage into a crash.
     }
+    return true;
   }
 
   function failed(error: unknown, key: string, cost: number, charge: boolean): Decision | Promise<Decision> {
-    if (!isStoreFailure(error)) {
-      // Not a store failure we know: wrap it so the policy still applies and the cause is kept.
-      error = new FloodgateError('ERR_STORE', `store failed: ${error instanceof Error ? error.message : show(error)}`, {
-        cause: error,
-      });
-    }
-    const storeError = error as FloodgateError;
-    if (!outage) {
-      outage = true;
-      report(storeError);
-    }
+    const storeError = storeFailure(error, 'failed');
+    // An outage counts as reported only once it is: one that begins within the quiet interval
+    // after an earlier report is reported when the interval ends, not never.
+    if (!outage && report(storeError)) outage = true;
     if (onStoreError === 'throw') throw storeError;
     if (fallback === undefined) return degraded(storeError, onStoreError === 'allow');
     const mark = (decisions: readonly Decision[]): Decision => ({
@@ -257,7 +267,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     };
     try {
       const result = fallback.decide(key, cost, charge);
-      return result instanceof Promise ? result.then(mark, bothFailed) : mark(result);
+      return Array.isArray(result) ? mark(result) : Promise.resolve(result).then(mark, bothFailed);
     } catch (fallbackError) {
       return bothFailed(fallbackError);
     }
@@ -277,8 +287,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     } catch (error) {
       return failed(error, key, cost, charge);
     }
-    if (result instanceof Promise) return result.then(succeeded, (error: unknown) => failed(error, key, cost, charge));
-    return succeeded(result);
+    // A synchronous answer is an array. Anything else is awaited as a promise, which it may be
+    // without being `instanceof Promise` (a store built in another realm, such as a test
+    // runner's VM context); `Promise.resolve` returns a native promise as it is.
+    if (Array.isArray(result)) return succeeded(result);
+    return Promise.resolve(result).then(succeeded, (error: unknown) => failed(error, key, cost, charge));
   }
 
   function decide(key: string, cost = 1): Decision | Promise<Decision> {
@@ -319,8 +332,19 @@ export function createLimiter(options: LimiterOptions): Limiter {
       }
     },
     async reset(key) {
-      await binding.reset(storageKey(key));
-      if (fallback !== undefined) await fallback.reset(storageKey(key));
+      const k = storageKey(key);
+      // The fallback is reset even when the store fails: during an outage it is what decides.
+      let failure: FloodgateError | undefined;
+      for (const b of fallback === undefined ? [binding] : [binding, fallback]) {
+        try {
+          await b.reset(k);
+        } catch (error) {
+          failure ??= storeFailure(error, 'failed to reset');
+        }
+      }
+      // A waiter sleeping out a wait that the reset has cancelled asks again now.
+      wakeFirst(queues, k);
+      if (failure !== undefined) throw failure;
     },
     async acquire(key, options) {
       const k = storageKey(key);

@@ -218,13 +218,15 @@ describe('acquire', () => {
 
   test('a waiter that loses its slot to a caller outside the line sleeps again, exactly the new wait', async (t) => {
     const c = setup(t, oneAtATime());
+    // Another limiter on the same state, as in another process: its reset wakes nobody here.
+    const other = createLimiter({ algorithm: oneAtATime(), store: c.store, onStoreError: 'throw' });
     await c.limiter.consume('k');
     const waiting = watch(c.limiter.acquire('k'), c);
     await c.settle();
     // The waiter sleeps until 1,000 ms; meanwhile the key is reset and taken again at 500 ms.
-    await c.limiter.reset('k');
+    await other.reset('k');
     await c.advance(500);
-    assert.equal((await c.limiter.consume('k')).allowed, true);
+    assert.equal((await other.consume('k')).allowed, true);
     await c.advance(500);
     assert.equal(waiting.at, undefined, 'woke at 1,000 ms to find the slot taken');
     await c.advance(500);
@@ -232,6 +234,21 @@ describe('acquire', () => {
     // consume, acquire's first try, consume, the wake at 1,000 ms, the wake at 1,500 ms.
     assert.equal(c.store.decides, 5);
   });
+});
+
+test('reset wakes the first waiter at once: it takes the freed slot, and the line behind it moves up', async (t) => {
+  const c = setup(t, oneAtATime());
+  await c.limiter.consume('k');
+  const first = watch(c.limiter.acquire('k'), c);
+  const second = watch(c.limiter.acquire('k'), c);
+  await c.advance(100);
+  await c.limiter.reset('k');
+  await c.settle();
+  // Without the wake, the first would sleep on until 1,000 ms, though the key is free.
+  assert.equal(first.at, 100);
+  assert.equal(second.at, undefined, 'one slot, taken by the first in line');
+  await c.advance(1_000);
+  assert.equal(second.at, 1_100);
 });
 
 function pick(d: Decision | undefined) {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import {
   type Algorithm,
   createLimiter,
@@ -274,6 +275,39 @@ describe('onStoreError', () => {
     assert.equal(outages.length, 2, 'the same outage, however long, is told once');
   });
 
+  test('an outage that begins within 10 s of the last report is told once those 10 s are up', async (t) => {
+    let now = 1_000_000;
+    t.mock.method(performance, 'now', () => now);
+    const { limiter, store, outages } = flaky('allow');
+    await limiter.consume('k');
+    store.down = undefined;
+    await limiter.consume('k');
+    now += 2_000;
+    store.down = 'reject';
+    await limiter.consume('k');
+    assert.equal(outages.length, 1, 'too soon after the last report');
+    // The same outage goes on: it was never told, so it is told once the quiet interval ends.
+    now += 8_000;
+    for (let i = 0; i < 3; i++) await limiter.consume('k');
+    assert.equal(outages.length, 2);
+    now += 60_000;
+    await limiter.consume('k');
+    assert.equal(outages.length, 2, 'and then not again');
+  });
+
+  test('reset on a failing store rejects with a coded ERR_STORE, after resetting the fallback store', async () => {
+    const fallback = memory();
+    const { limiter, store } = flaky(fallback);
+    for (let i = 0; i < 3; i++) await limiter.consume('k');
+    assert.equal((await limiter.consume('k')).allowed, false, 'the fallback has counted the outage calls');
+    await assert.rejects(
+      limiter.reset('k'),
+      (e: unknown) => isCode('ERR_STORE')(e) && (e as Error).cause === store.error,
+    );
+    const d = await limiter.consume('k');
+    assert.deepEqual([d.allowed, d.degraded], [true, true], 'the fallback, still deciding, forgot the key');
+  });
+
   test('a throwing onOutage does not turn a handled outage into a crash', async () => {
     const store = new FlakyStore(memory());
     store.down = 'reject';
@@ -353,5 +387,62 @@ describe('algorithms as plain values', () => {
     assert.ok((await a.consume('k')).allowed);
     assert.ok((await b.consume('k')).allowed);
     assert.equal((await a.consume('k')).allowed, false);
+  });
+});
+
+describe("a store whose promises come from another realm (a test runner's VM context)", () => {
+  const ForeignPromise = runInNewContext('Promise') as PromiseConstructor;
+
+  /** Answers through a memory store, in promises that are not `instanceof Promise` here. */
+  function foreign(inner: Store, error?: Error): Store {
+    return {
+      bind(options) {
+        const binding = inner.bind(options);
+        return {
+          decide: (key, cost, charge) =>
+            error === undefined
+              ? ForeignPromise.resolve(binding.decide(key, cost, charge))
+              : ForeignPromise.reject(error),
+          reset: (key) => binding.reset(key),
+        };
+      },
+    };
+  }
+
+  test('its answers are awaited, for one policy and for several', async () => {
+    assert.equal(ForeignPromise.resolve(1) instanceof Promise, false, 'the control: another realm');
+    const one = createLimiter({
+      algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }),
+      store: foreign(memory()),
+    });
+    assert.deepEqual(
+      [await one.consume('k'), await one.consume('k')].map((d) => [d.allowed, d.remaining]),
+      [
+        [true, 0],
+        [false, 0],
+      ],
+    );
+    const two = createLimiter({
+      policies: {
+        a: slidingWindowLog({ limit: 1, windowMs: 60_000 }),
+        b: tokenBucket({ capacity: 5, refillPerSecond: 1 }),
+      },
+      store: foreign(memory()),
+    });
+    const d = await two.consume('k');
+    assert.deepEqual([d.allowed, d.policy, Object.keys(d.policies ?? {})], [true, 'a', ['a', 'b']]);
+  });
+
+  test('its rejections go through onStoreError, and acquire settles', async () => {
+    const error = new Error('connection refused');
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }),
+      store: foreign(memory(), error),
+      onStoreError: 'deny',
+      onOutage: () => {},
+    });
+    const d = await limiter.consume('k');
+    assert.deepEqual([d.allowed, d.degraded, d.cause?.cause], [false, true, error]);
+    await assert.rejects(limiter.acquire('k', { maxWaitMs: 10 }), isCode('ERR_WAIT_EXCEEDED'));
   });
 });

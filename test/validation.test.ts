@@ -241,11 +241,14 @@ describe('createLimiter', () => {
       invalid('createLimiter: policies must be an object with at least one policy, got an object (Object)'),
     );
   });
-  for (const name of ['', 'per minute', 'a.b', 'ü']) {
+  // A computed `__proto__` key is an own property, as one read from JSON would be.
+  for (const name of ['', 'per minute', 'a.b', 'ü', '__proto__']) {
     test(`a policy named ${JSON.stringify(name)}`, () => {
       assert.throws(
         make({ policies: { [name]: algorithm } }),
-        invalid(`createLimiter: policies key must be letters, digits, _ and - only, got ${JSON.stringify(name)}`),
+        invalid(
+          `createLimiter: policies key must be letters, digits, _ and - only, and not __proto__, got ${JSON.stringify(name)}`,
+        ),
       );
     });
   }

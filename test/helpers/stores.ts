@@ -5,7 +5,8 @@ export type FailureMode = 'throw' | 'reject';
 
 /**
  * A store that decides through an inner store until told to fail, then throws (synchronously) or
- * rejects (asynchronously) with `error` on every call, as a broken network store would.
+ * rejects (asynchronously) with `error` on every call, resets included, as a broken network store
+ * would.
  */
 export class FlakyStore implements Store {
   down: FailureMode | undefined;
@@ -25,7 +26,11 @@ export class FlakyStore implements Store {
         if (this.down === 'reject') return Promise.reject(this.error);
         return binding.decide(key, cost, charge);
       },
-      reset: (key) => binding.reset(key),
+      reset: (key) => {
+        if (this.down === 'throw') throw this.error;
+        if (this.down === 'reject') return Promise.reject(this.error);
+        return binding.reset(key);
+      },
     };
   }
 }
