@@ -445,11 +445,38 @@ describe('deny cache', () => {
       ok(d.retryAfterMs > 0 && d.retryAfterMs <= last, `${d.retryAfterMs} after ${last}`);
       last = d.retryAfterMs;
     }
-    const bigger = await limiter.peek('k', { cost: 2 });
-    strictEqual(bigger.allowed, false);
-    strictEqual(await scriptCalls(), start + 3, 'equal and larger costs, consume and peek, all local');
+    strictEqual((await limiter.peek('k')).allowed, false);
+    strictEqual(await scriptCalls(), start + 3, 'the same cost, consume and peek, all local');
+    strictEqual((await limiter.peek('k', { cost: 2 })).allowed, false);
+    strictEqual(await scriptCalls(), start + 4, 'a larger cost goes to Redis');
     await limiter.consume('k', { cost: 0 });
-    strictEqual(await scriptCalls(), start + 4, 'a smaller cost goes to Redis');
+    strictEqual(await scriptCalls(), start + 5, 'a smaller cost goes to Redis');
+  });
+
+  test("regression: a larger cost is not answered with a smaller cost's cached denial", async () => {
+    let now = 0;
+    const prefix = randomPrefix('cost');
+    // The burst denies cost 1 (wait 1 s) while the window allows it; cost 3 waits 3 s for the
+    // burst and is denied by the window too. A cost-1 denial says neither.
+    const policies = {
+      burst: tokenBucket({ capacity: 4, refillPerSecond: 1 }),
+      window: slidingWindowLog({ limit: 6, windowMs: 10_000 }),
+    };
+    const store = (denyCache: boolean) =>
+      new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now, denyCache });
+    const cached = createLimiter({ policies, store: store(true), prefix, onStoreError: 'throw' });
+    const truth = createLimiter({ policies, store: store(false), prefix, onStoreError: 'throw' });
+    await cached.consume('k', { cost: 4 });
+    now = 100;
+    strictEqual((await cached.consume('k')).allowed, false);
+    const big = await cached.consume('k', { cost: 3 });
+    deepStrictEqual(big, await truth.peek('k', { cost: 3 }));
+    strictEqual(big.policies?.window?.allowed, false);
+    const start = await scriptCalls();
+    deepStrictEqual(await cached.consume('k', { cost: 3 }), big, 'the same cost again: answered locally');
+    strictEqual(await scriptCalls(), start);
+    deepStrictEqual(await cached.consume('k'), await truth.peek('k'), 'cost 1 again: the entry is for cost 3 now');
+    strictEqual(await scriptCalls(), start + 2);
   });
 
   test('reset clears it', async () => {
@@ -462,6 +489,46 @@ describe('deny cache', () => {
     const d = await limiter.consume('k');
     deepStrictEqual(d, { allowed: true, limit: 2, remaining: 1, resetMs: 60_000, retryAfterMs: 0 });
     strictEqual(await scriptCalls(), start + 1);
+  });
+
+  test('regression: a reset while a denial is in flight leaves nothing cached', async () => {
+    const limiter = hotLimiter();
+    await limiter.consume('k');
+    await limiter.consume('k');
+    // Sent before the reset's DEL, so Redis denies it; its reply arrives after the reset began.
+    const inflight = limiter.consume('k');
+    await limiter.reset('k');
+    strictEqual((await inflight).allowed, false);
+    const start = await scriptCalls();
+    strictEqual((await limiter.consume('k')).remaining, 1, 'Redis holds nothing for the key');
+    strictEqual(await scriptCalls(), start + 1);
+  });
+
+  test('regression: a reset through another limiter with the same prefix clears this one', async () => {
+    const store = new RedisStore({ client: counted, timeoutMs: PATIENT_MS });
+    const prefix = randomPrefix('shared');
+    const log = () => slidingWindowLog({ limit: 2, windowMs: 60_000 });
+    const mine = createLimiter({ algorithm: log(), store, prefix, onStoreError: 'throw' });
+    const twin = createLimiter({ algorithm: log(), store, prefix, onStoreError: 'throw' });
+    // Other policies, so another cache; the key's `default` state is the same one.
+    const wider = createLimiter({
+      policies: { default: log(), burst: tokenBucket({ capacity: 5, refillPerSecond: 1 }) },
+      store,
+      prefix,
+      onStoreError: 'throw',
+    });
+    for (const other of [twin, wider]) {
+      await mine.consume('k');
+      await mine.consume('k');
+      strictEqual((await mine.consume('k')).allowed, false);
+      await other.reset('k');
+      strictEqual(
+        (await mine.consume('k')).remaining,
+        1,
+        `after a reset through ${other === twin ? 'a twin' : 'a wider limiter'}`,
+      );
+      await mine.reset('k');
+    }
   });
 
   test('denyCache: false sends every call', async () => {
@@ -510,7 +577,7 @@ describe('deny cache', () => {
   test('its size is bounded', () => {
     const cache = new DenyCache();
     const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];
-    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, 0, () => 0, denied);
+    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, cache.generation, 0, () => 0, denied);
     strictEqual(
       cache.get('k0', 1, 1, () => 1),
       undefined,

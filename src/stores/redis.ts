@@ -25,8 +25,9 @@ export interface RedisStoreOptions {
   timeoutMs?: number;
   /**
    * Answer calls for a key that Redis just denied locally, without a round trip, until the wait
-   * it gave has passed (calls of equal or larger cost only). Keeps a hot abusive key from
-   * saturating Redis. A `reset` in this process clears it; one in another process cannot.
+   * it gave has passed (calls of the same cost only). Keeps a hot abusive key from saturating
+   * Redis. A `reset` through this store clears it, from any limiter with the same prefix; one in
+   * another process cannot.
    * Defaults to `true`.
    */
   denyCache?: boolean;
@@ -81,6 +82,13 @@ export class RedisStore implements Store {
   readonly #clock: Clock | undefined;
   readonly #denyCache: boolean;
   readonly #bound = new Map<string, string>();
+  /**
+   * Deny caches by prefix, then by policy list: a `reset` through any limiter of a prefix must
+   * clear the key in every cache of that prefix. Limiters with the same prefix and policies run
+   * the same script on the same keys, so they share one cache, and limiters created over and over
+   * add none.
+   */
+  readonly #denyCaches = new Map<string, Map<string, DenyCache>>();
 
   constructor(options: RedisStoreOptions) {
     const given = checkOptionsObject(OWNER, options, ['client', 'timeoutMs', 'denyCache', 'batchWrites', 'clock']);
@@ -146,7 +154,21 @@ export class RedisStore implements Store {
     const caller = this.#caller;
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
-    const cache = this.#denyCache ? new DenyCache() : undefined;
+    let caches = this.#denyCaches.get(prefix);
+    let cache: DenyCache | undefined;
+    if (this.#denyCache) {
+      if (caches === undefined) {
+        caches = new Map();
+        this.#denyCaches.set(prefix, caches);
+      }
+      // Each name's algorithm is fixed per prefix by #bound, so the names identify the policies.
+      const id = JSON.stringify(names);
+      cache = caches.get(id);
+      if (cache === undefined) {
+        cache = new DenyCache();
+        caches.set(id, cache);
+      }
+    }
     const script = decideScript(shape);
     const keysOf = (key: string): string[] => {
       const tag = hashTag(key);
@@ -189,6 +211,8 @@ export class RedisStore implements Store {
       const args = [String(cost), charge ? '1' : '0', ...tail];
       if (now !== undefined) args.push(String(now));
       if (cache === undefined) return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
+      // Read before the call is sent: a reset after this point may have deleted what it denies.
+      const generation = cache.generation;
       return caller.script(
         script,
         keysOf(key),
@@ -196,7 +220,7 @@ export class RedisStore implements Store {
         (raw) => {
           const decisions = parse(raw);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          cache.set(key, cost, now, localClock, decisions);
+          cache.set(key, cost, generation, now, localClock, decisions);
           return settled(decisions);
         },
         failed,
@@ -209,7 +233,8 @@ export class RedisStore implements Store {
     return {
       decide,
       async reset(key: string): Promise<void> {
-        cache?.delete(key);
+        // Every cache of the prefix, before the DEL is sent: their calls in flight are then older.
+        if (caches !== undefined) for (const c of caches.values()) c.delete(key);
         await caller.del(keysOf(key));
       },
     };

@@ -94,8 +94,7 @@ export const storeContract: readonly ContractScenario[] = [
     steps: [
       { at: 0, cost: 3, expect: ok(37, 1000) },
       ...Array.from({ length: 37 }, (_, i): ContractStep => ({ at: i + 1, expect: ok(36 - i, 1000) })),
-      // Full at 40, from the largest call down (a deny cache may answer a larger call from a
-      // smaller one's wait): 40 waits for the newest entry; 35 for 3 + 32 unit entries, the 33rd
+      // Full at 40, from the largest call down: 40 waits for the newest entry; 35 for 3 + 32 unit entries, the 33rd
       // oldest, past the first 32; 5 for the third oldest; 3 for the oldest alone (cost 3).
       { at: 100, cost: 40, op: 'peek', expect: no(0, 937, 937) },
       { at: 100, cost: 35, expect: no(0, 937, 932) },
