@@ -320,3 +320,48 @@ test('a call made while the store reports a timeout (from onOutage) still ends w
   ok(ms <= TIMEOUT_MS + SLACK_MS + 100, `the inner call took ${ms.toFixed(0)} ms`);
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
+
+test('regression: a loop stalled past timeoutMs with calls in flight times out only unanswered ones', async () => {
+  const server = await start();
+  const client = connect(server.port);
+  const admin = connect(server.port);
+  await Promise.all([client.ping(), admin.ping()]);
+  const outages: string[] = [];
+  const limiter = createLimiter({
+    algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
+    store: new RedisStore({ client, timeoutMs: TIMEOUT_MS }),
+    prefix: 'stall',
+    onOutage: (e) => outages.push(e.code),
+  });
+  await limiter.consume('warm-up');
+  // Synchronous work (or a GC pause) past timeoutMs right after sending: Redis answers within a
+  // millisecond, but Node runs the due timeout timer before it reads the socket.
+  const stall = (): void => {
+    const until = performance.now() + TIMEOUT_MS + 30;
+    while (performance.now() < until);
+  };
+  const healthy = Array.from({ length: 5 }, () => limiter.consume('k'));
+  stall();
+  deepStrictEqual(
+    (await Promise.all(healthy)).map((d) => (d.degraded ? `degraded (${d.cause?.code})` : d.remaining)),
+    [99, 98, 97, 96, 95],
+  );
+  deepStrictEqual(outages, [], 'no outage reported for a healthy Redis');
+  // Redis itself stalled too (it holds every other client's commands): still timed out. The
+  // first call was written before the stall and times out right after it; the four the stall
+  // kept from the socket (written together on the next tick) get their timeoutMs from then.
+  await admin.call('CLIENT', 'PAUSE', '500', 'ALL');
+  const sentAt = performance.now();
+  const stuck = Array.from({ length: 5 }, () =>
+    limiter.consume('k').then((d) => ({ degraded: d.degraded === true, ms: performance.now() - sentAt })),
+  );
+  stall();
+  const late = await Promise.all(stuck);
+  for (const { degraded, ms } of late) {
+    strictEqual(degraded, true);
+    ok(ms <= TIMEOUT_MS + 30 + TIMEOUT_MS + SLACK_MS, `answered after ${ms.toFixed(0)} ms`);
+  }
+  ok((late[0]?.ms ?? 0) <= TIMEOUT_MS + 30 + SLACK_MS, `the first, written at once, after ${late[0]?.ms} ms`);
+  deepStrictEqual(outages, ['ERR_STORE_TIMEOUT']);
+  strictEqual(unhandled.length, 0, String(unhandled[0]));
+});

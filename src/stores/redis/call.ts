@@ -57,7 +57,8 @@ class Pending<T> {
   reject: (error: unknown) => void = ignore;
 
   constructor(
-    readonly deadline: number,
+    /** When the call times out; moved later only when a stall held its write (see `#cork`). */
+    public deadline: number,
     readonly what: string,
     /** The decide script for a script call (kept to send it again with EVAL); none for a delete. */
     readonly script: DecideScript | undefined,
@@ -71,6 +72,12 @@ class Pending<T> {
 }
 
 function ignore(): void {}
+
+/**
+ * How far past its due time the timeout timer may fire before the loop counts as having stalled:
+ * the millisecond timers are rounded to. Erring low costs only a `setImmediate` before a timeout.
+ */
+const LATE_MS = 1;
 
 /** A call's `onReply` that keeps the reply as it is. */
 export function same<T>(value: T): T {
@@ -102,7 +109,10 @@ export class Caller {
   /** Calls in send order; settled ones are dropped when the timer next runs. */
   #pending: Pending<unknown>[] = [];
   #head = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The timeout timer, or the re-check it deferred to (see {@link Caller.#expire}); one at a time. */
+  #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  /** When the timer is due, on `performance.now()`. */
+  #due = 0;
   readonly #batchWrites: boolean;
   /** The socket corked for the rest of this tick, if any. */
   #corked: Corkable | undefined;
@@ -271,15 +281,28 @@ export class Caller {
     if (!isCorkable(stream)) return;
     this.#corked = stream;
     stream.cork();
+    // The calls this cork holds: the one just queued and any queued before the next tick. No
+    // timer can run until then, so the queue only grows meanwhile.
+    const queue = this.#pending;
+    const from = queue.length - 1;
+    const corkedAt = performance.now();
     process.nextTick(() => {
       this.#corked = undefined;
+      const now = performance.now();
+      // Synchronous work (or a GC pause) kept these writes from Redis until now: their wait for
+      // a reply starts now, or a stall of our own would count against Redis and time them out.
+      // Later calls have later deadlines still, so the queue stays in deadline order.
+      if (now - corkedAt > LATE_MS && queue === this.#pending) {
+        for (let i = from; i < queue.length; i++) (queue[i] as Pending<unknown>).deadline = now + this.#timeoutMs;
+      }
       stream.uncork();
     });
   }
 
   #arm(ms: number): void {
+    this.#due = performance.now() + ms;
     // Not holding the process open: a call in flight already has the client's socket doing so.
-    this.#timer = setTimeout(() => this.#expire(), ms);
+    this.#timer = setTimeout(() => this.#expire(false), ms);
     this.#timer.unref();
   }
 
@@ -288,11 +311,23 @@ export class Caller {
    * queue and the timer are put in order before any call is settled: settling runs the limiter's
    * `onStoreError` at once (`onOutage`, a fallback store), which may send a new call on this
    * store, and that call must find a queue it can join.
+   *
+   * A timer that fires late means the event loop was busy (synchronous work, a GC pause) when it
+   * was due, and Node runs due timers before it reads the sockets: replies Redis sent in time may
+   * be waiting unread. Timing those calls out would report an outage for a healthy Redis (and the
+   * calls were charged), so a late timer first lets one poll phase deliver them: the re-check runs
+   * in a `setImmediate`, which comes after it. It stands in for the timer meanwhile, so a call
+   * queued in between arms nothing, and it times out only what is still unanswered.
    */
-  #expire(): void {
+  #expire(recheck: boolean): void {
+    const now = performance.now();
+    if (!recheck && now - this.#due > LATE_MS) {
+      this.#timer = setImmediate(() => this.#expire(true));
+      this.#timer.unref();
+      return;
+    }
     this.#timer = undefined;
     const queue = this.#pending;
-    const now = performance.now();
     const expired: Pending<unknown>[] = [];
     let i = this.#head;
     for (; i < queue.length; i++) {
