@@ -13,7 +13,8 @@ function entry(expiry: string, cum: string, c: string, e: string): string {
  *
  * Key: a LIST of entries, newest at the head. Each entry is `struct.pack('<dd', expiry, cum)`, or
  * `struct.pack('<ddd', expiry, cum, cost)` when the cost is not 1 (8 bytes saved on the common
- * entry): the instant it leaves the window (`now + windowMs`), the running total of costs pushed
+ * entry): the instant it leaves the window (`now + windowMs`, or the head's if the server's clock
+ * stepped back, so the list stays sorted), the running total of costs pushed
  * onto this list up to and including it, and its cost. The sum of live costs (the TS state's
  * `used`) is then `cum(newest) - (cum(oldest) - cost(oldest))`, so no separate counter is needed.
  * Costs are at least 1, so a list holds at most `limit` entries; the key's PEXPIRE is the newest
@@ -91,6 +92,9 @@ ${luaWaitUntil(retry, 'at')}  end
 end
 if ${ok} == 1 and charging then
   ${remaining}, ${reset} = ${limit} - ${used} - cost, ${win}
+  -- The new entry expires with the newest one when the clock has stepped back (see charge).
+  if ${newest} > now + ${win} then
+${luaWaitUntil(reset, newest)}  end
 else
 ${unchargedView(p)}end
 `;
@@ -98,7 +102,11 @@ ${unchargedView(p)}end
   uncharged: unchargedView,
   charge: ({ key, arg, v }) => `
 do
+  -- Never before the newest entry: were the server's TIME to step back (a failover to a replica
+  -- whose clock is behind), an entry expiring first but pushed at the head would make the
+  -- head-expired test DEL live entries. Under a clock that never goes back, it is now + windowMs.
   local expiry = now + ${v('win')}
+  if ${v('newest')} > expiry then expiry = ${v('newest')} end
   local c = ${v('cum')} + cost
   if cost == 1 then
     redis.call('LPUSH', ${key}, pack('<dd', expiry, c))

@@ -11,7 +11,8 @@ export interface SlidingWindowLogOptions {
 
 /**
  * A key's log: `[used, expiry0, cost0, expiry1, cost1, …]`, oldest first. Each allowed call of
- * cost > 0 is one entry holding the instant it leaves the window (`at + windowMs`) and its cost;
+ * cost > 0 is one entry holding the instant it leaves the window (`at + windowMs`, or the newest
+ * entry's if the clock stepped back, so the log stays sorted) and its cost;
  * `used` is the sum of the costs held. Storing the expiry rather than the arrival means the
  * window test and the Retry-After wait compare the very same number, so no rounding can make a
  * promised retry fail. Costs are at least 1, so a log never holds more than `limit` entries.
@@ -54,7 +55,10 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     const allowed = used + cost <= limit;
     if (allowed) {
       if (charge && cost > 0) {
-        return { allowed, limit, remaining: limit - used - cost, resetMs: windowMs, retryAfterMs: 0 };
+        // The new entry expires with the newest one when the clock has stepped back (see charge).
+        const expiry = now + windowMs;
+        const resetMs = newest > expiry ? waitUntil(newest, now) : windowMs;
+        return { allowed, limit, remaining: limit - used - cost, resetMs, retryAfterMs: 0 };
       }
       return { allowed, limit, remaining: limit - used, resetMs: waitUntil(newest, now), retryAfterMs: 0 };
     }
@@ -88,7 +92,14 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     }
     if (first > 1) state.splice(1, first - 1);
     if (cost > 0) {
-      state.push(now + windowMs, cost);
+      // Never before the newest entry: were the clock to step back (a wall clock set back; on
+      // Redis, a failover to a replica whose clock is behind), an entry expiring first but stored
+      // last would break the order the expiry scan and the wait rely on, and the twin would drop
+      // live entries. Under a clock that never goes back, this is now + windowMs.
+      let expiry = now + windowMs;
+      const newest = state.length > 1 ? (state[state.length - 2] as number) : expiry;
+      if (newest > expiry) expiry = newest;
+      state.push(expiry, cost);
       used += cost;
     }
     state[0] = used;

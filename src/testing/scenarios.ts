@@ -130,6 +130,20 @@ export const storeContract: readonly ContractScenario[] = [
     ],
   },
   {
+    // A clock that steps back (on Redis, a failover to a replica whose clock is behind): the call
+    // charged at 9500 leaves the window with the newest entry, at 11000, not at 10500, so the log
+    // stays sorted and no live entry is ever dropped with an expired one.
+    name: 'sliding log: a clock stepping back frees no live entry early',
+    policies: () => ({ default: slidingWindowLog({ limit: 2, windowMs: 1000 }) }),
+    steps: [
+      { at: 10_000, expect: ok(1, 1000) },
+      { at: 9500, expect: ok(0, 1500) },
+      { at: 10_600, expect: no(0, 400, 400) },
+      { at: 10_999, op: 'peek', expect: no(0, 1, 1) },
+      { at: 11_000, expect: ok(1, 1000) },
+    ],
+  },
+  {
     name: 'sliding log: concurrent calls on a fresh key admit exactly the limit',
     policies: () => ({ default: slidingWindowLog({ limit: 10, windowMs: 1000 }) }),
     steps: [
