@@ -260,6 +260,22 @@ describe('bounded state', () => {
     }
   });
 
+  test('regression: a TTL of 1e17 ms or more is capped, not sent as 1e+17 (which Redis refuses)', async () => {
+    // Emptied, the bucket is full again in 3e5 tokens / 1e-9 per second = 3e17 ms.
+    for (const clock of [undefined, () => 0]) {
+      const prefix = randomPrefix('huge');
+      const limiter = createLimiter({
+        algorithm: tokenBucket({ capacity: 300_000, refillPerSecond: 1e-9 }),
+        store: new RedisStore({ client, timeoutMs: PATIENT_MS, ...(clock && { clock }) }),
+        prefix,
+        onStoreError: 'throw',
+      });
+      strictEqual((await limiter.consume('k', { cost: 300_000 })).allowed, true);
+      const pttl = await client.pttl(`${prefix}:{k}:default`);
+      ok(pttl > 1e15 - 60_000 && pttl <= 1e15, String(pttl));
+    }
+  });
+
   test('keys disappear once they can no longer change a decision', async () => {
     const prefix = randomPrefix('gone');
     const store = new RedisStore({ client, timeoutMs: PATIENT_MS });

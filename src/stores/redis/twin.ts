@@ -63,15 +63,26 @@ end
 }
 
 /**
+ * Longest PEXPIRE the store sets, in milliseconds (about 31,700 years). Redis formats a number
+ * handed to `redis.call` with `%.17g`, so from 1e17 on a TTL reaches the command as `1e+17`, which
+ * `SET PX` and `PEXPIRE` reject as not an integer; absurd settings (a bucket refilling a token in
+ * decades) get there. Below 1e17 every whole number is written out in digits, and this one leaves
+ * Redis ample room under its own limit (the expiry plus its clock must fit in 64 bits). State kept
+ * for 31,700 years instead of longer changes no decision anyone will see.
+ */
+const MAX_TTL_MS = 1e15;
+
+/**
  * Lua declaring the local `ttl`: the PEXPIRE, in whole milliseconds, of state that stops mattering
  * at `at`. One millisecond over, so Redis's millisecond expiry never drops state still live at the
  * microsecond precision of `now`; at least `ttl_floor` (60 s under an injected clock, which has no
- * relation to the time in which Redis expires keys).
+ * relation to the time in which Redis expires keys); at most {@link MAX_TTL_MS}.
  */
 export function luaTtl(at: string): string {
   return `local ttl = ceil((${at}) - now)
 if ttl < 1 then ttl = 1 end
 ttl = ttl + 1
 if ttl < ttl_floor then ttl = ttl_floor end
+if ttl > ${MAX_TTL_MS} then ttl = ${MAX_TTL_MS} end
 `;
 }
