@@ -276,6 +276,30 @@ describe('bounded state', () => {
     }
   });
 
+  test('processes sharing a bucket at different refill rates (a rolling deploy) each read its tokens, not a debt of years', async () => {
+    const prefix = randomPrefix('rates');
+    const now = 1_764_000_000_000;
+    // Two stores, as two processes on two versions would be, on one clock.
+    const at = (refillPerSecond: number) =>
+      createLimiter({
+        algorithm: tokenBucket({ capacity: 10, refillPerSecond }),
+        store: new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false, clock: () => now }),
+        prefix,
+        onStoreError: 'throw',
+      });
+    const [old, next] = [at(10), at(5)];
+    strictEqual((await old.consume('k', { cost: 4 })).remaining, 6);
+    // Read at 5/s, 10/s tokens since 1970 used to be a debt of 8.8e9 tokens (remaining -8.8e9).
+    const peeked = await next.peek('k');
+    deepStrictEqual([peeked.allowed, peeked.remaining], [true, 6]);
+    strictEqual((await next.consume('k', { cost: 2 })).remaining, 4);
+    // And back: the old rate reads the new writer's bucket the same way (it used to read it full).
+    strictEqual((await old.peek('k')).remaining, 4);
+    const denied = await old.consume('k', { cost: 5 });
+    // One token missing, at 10/s: 100 ms.
+    deepStrictEqual([denied.allowed, denied.retryAfterMs], [false, 100]);
+  });
+
   test('keys disappear once they can no longer change a decision', async () => {
     const prefix = randomPrefix('gone');
     const store = new RedisStore({ client, timeoutMs: PATIENT_MS });

@@ -27,10 +27,18 @@ end
  * `msUntil` with its two correcting loops, `expiresAt` with its margin), so both give the same
  * Decision for the same `now`.
  *
- * Key: a STRING holding the bucket's `fullAt` in tokens refilled since clock 0, as the 8 bytes of
- * `struct.pack('<d', fullAt)`: exact, and far cheaper for Redis than formatting and parsing 17
- * digits. Its PEXPIRE is the TS `expiresAt(fullAt)` (+1 ms for Redis's millisecond expiry): from
- * then on the key would read as a full bucket anyway, as in the memory store.
+ * Key: a STRING holding the bucket's `fullAt` in tokens refilled since clock 0 and the
+ * `refillPerSecond` it was counted at, as the 16 bytes of `struct.pack('<dd', fullAt, rate)`:
+ * exact, and far cheaper for Redis than formatting and parsing 17 digits. Its PEXPIRE is the TS
+ * `expiresAt(fullAt)` (+1 ms for Redis's millisecond expiry): from then on the key would read as
+ * a full bucket anyway, as in the memory store.
+ *
+ * The rate is kept because processes sharing a bucket may disagree on it for a while (a rolling
+ * deploy that changes it), and a count of tokens at one rate read at another is meaningless: a
+ * debt of years, or a full bucket. A bucket written at another rate is read as the same number of
+ * missing tokens, now refilling at this rate. The memory store never meets this case (one process
+ * binds one algorithm per policy), so this is the one step with no TS twin; at equal rates it
+ * changes nothing. An 8-byte value (no rate) is read as counted at this rate.
  * Arguments: `capacity`, `refillPerSecond`.
  */
 /** Lua declaring the local `name`: the TS `expiresAt(state)` of the policy's bucket. */
@@ -64,6 +72,15 @@ do
   local stored = redis.call('GET', ${key})
   if stored then
     local state = unpack('<d', stored)
+    if #stored > 8 then
+      local rate = unpack('<d', stored, 9)
+      if rate ~= ${rps} then
+        -- Missing tokens at the writer's rate, on its grid, become missing tokens at this rate.
+        local debt = state - floor((now * rate) / 1000 * 1048576) / 1048576
+        if debt < 0 then debt = 0 end
+        state = ${n} + debt
+      end
+    end
     -- The TS expiresAt(state) > now, tested last: it costs the most.
     if not (state < ${n}) then
       ${expiresAt(p, 'e', 'state')}      if e > now then ${base} = state end
@@ -85,7 +102,7 @@ end
   charge: (p) => `
 do
   local fullAt = ${p.v('base')} + cost
-  ${expiresAt(p, 'e', 'fullAt')}  ${luaTtl('e')}  redis.call('SET', ${p.key}, pack('<d', fullAt), 'PX', ttl)
+  ${expiresAt(p, 'e', 'fullAt')}  ${luaTtl('e')}  redis.call('SET', ${p.key}, pack('<dd', fullAt, ${p.v('rps')}), 'PX', ttl)
 end
 `,
 };
