@@ -1,5 +1,11 @@
 import { createLimiter, type Decision, FloodgateError, type Limiter, type LimiterOptions } from 'floodgate';
-import { createHeaderWriter, type HeadersOption, type HeaderWriter, resolveHeaderFormats } from './headers.js';
+import {
+  createHeaderWriter,
+  type HeaderFormat,
+  type HeadersOption,
+  type HeaderWriter,
+  resolveHeaderFormats,
+} from './headers.js';
 import { createIpKey, type Ipv6Subnet, resolveIpv6Subnet } from './ip.js';
 import { invalidOption, optionalBoolean, optionalFunction } from './validate.js';
 
@@ -144,14 +150,20 @@ function resolveStatusCode(owner: string, value: unknown): number {
   return value;
 }
 
-function resolveFixedCost(owner: string, value: number, limiter: Limiter): number {
+/**
+ * Checks a fixed `cost`. Its bound, the smallest limit, depends on the limiter: without one (the
+ * Fastify plugin with `global: false` and no limiter of its own) only the rest is checked, and
+ * each route checks the bound against its own limiter.
+ */
+function resolveFixedCost(owner: string, value: unknown, limiter: Limiter | undefined): number {
   let smallest = Number.POSITIVE_INFINITY;
-  for (const p of limiter.policies) smallest = Math.min(smallest, p.algorithm.limit);
-  if (!Number.isSafeInteger(value) || value < 0 || value > smallest) {
+  if (limiter !== undefined) for (const p of limiter.policies) smallest = Math.min(smallest, p.algorithm.limit);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > smallest) {
+    const bound = limiter === undefined ? '' : ` (${smallest})`;
     throw invalidOption(
       owner,
       'cost',
-      `a function or a non-negative integer no larger than the smallest limit (${smallest})`,
+      `a function or a non-negative integer no larger than the smallest limit${bound}`,
       value,
     );
   }
@@ -163,8 +175,10 @@ function emitFloodgateWarning(message: string, code: WarningCode): void {
 }
 
 export function resolveWarn(owner: string, value: unknown): WarningHandler | undefined {
+  if (value === undefined) return emitFloodgateWarning;
   if (value === false) return undefined;
-  return optionalFunction<WarningHandler>(owner, 'warn', value) ?? emitFloodgateWarning;
+  if (typeof value !== 'function') throw invalidOption(owner, 'warn', 'a function or false', value);
+  return value as WarningHandler;
 }
 
 /** Once-only warnings about the deployment, one set per middleware or plugin registration. */
@@ -195,6 +209,50 @@ export class Notices {
   }
 }
 
+/** The shared options that do not depend on the limiter, checked by {@link checkEngineOptions}. */
+export interface EngineSettings<Req, Res> {
+  readonly formats: readonly HeaderFormat[];
+  readonly statusCode: number;
+  readonly shadow: boolean;
+  readonly skip: Engine<Req, Res>['skip'];
+  readonly cost: Engine<Req, Res>['cost'];
+  readonly fixedCost: number;
+  readonly keyGenerator: Engine<Req, Res>['keyGenerator'];
+  readonly ipKey: (ip: string) => string;
+  readonly onDecision: Engine<Req, Res>['onDecision'];
+  readonly onLimited: Engine<Req, Res>['onLimited'];
+}
+
+/**
+ * Checks every shared option but the createLimiter ones. With `limiter`, a fixed `cost` is also
+ * checked against its smallest limit; without, that part waits for the limiter (see
+ * {@link resolveFixedCost}). `given` has been checked for unknown names by the caller.
+ */
+export function checkEngineOptions<Req, Res>(
+  owner: string,
+  given: Record<string, unknown>,
+  limiter: Limiter | undefined,
+): EngineSettings<Req, Res> {
+  const formats = resolveHeaderFormats(owner, given.headers);
+  let cost: Engine<Req, Res>['cost'];
+  let fixedCost = 1;
+  if (typeof given.cost === 'function') cost = given.cost as Engine<Req, Res>['cost'];
+  else if (given.cost !== undefined) fixedCost = resolveFixedCost(owner, given.cost, limiter);
+  const ipv6Subnet: Ipv6Subnet = resolveIpv6Subnet(owner, given.ipv6Subnet);
+  return {
+    formats,
+    statusCode: resolveStatusCode(owner, given.statusCode),
+    shadow: optionalBoolean(owner, 'shadow', given.shadow, false),
+    skip: optionalFunction(owner, 'skip', given.skip),
+    cost,
+    fixedCost,
+    keyGenerator: optionalFunction(owner, 'keyGenerator', given.keyGenerator),
+    ipKey: createIpKey(ipv6Subnet),
+    onDecision: optionalFunction(owner, 'onDecision', given.onDecision),
+    onLimited: optionalFunction(owner, 'onLimited', given.onLimited),
+  };
+}
+
 /**
  * Resolves the shared options into an {@link Engine}. `given` has been checked for unknown names
  * by the caller; `limiter` is passed when the caller already resolved it (Fastify route configs).
@@ -206,27 +264,6 @@ export function createEngine<Req, Res>(
   clientIp: ClientIp<Req>,
   limiter: Limiter = resolveLimiter(owner, given),
 ): Engine<Req, Res> {
-  const formats = resolveHeaderFormats(owner, given.headers);
-  const costOption = given.cost;
-  let cost: Engine<Req, Res>['cost'];
-  let fixedCost = 1;
-  if (typeof costOption === 'number') fixedCost = resolveFixedCost(owner, costOption, limiter);
-  else cost = optionalFunction(owner, 'cost', costOption);
-  const ipv6Subnet: Ipv6Subnet = resolveIpv6Subnet(owner, given.ipv6Subnet);
-  return {
-    owner,
-    limiter,
-    writer: createHeaderWriter(formats, limiter.policies),
-    statusCode: resolveStatusCode(owner, given.statusCode),
-    shadow: optionalBoolean(owner, 'shadow', given.shadow, false),
-    skip: optionalFunction(owner, 'skip', given.skip),
-    cost,
-    fixedCost,
-    keyGenerator: optionalFunction(owner, 'keyGenerator', given.keyGenerator),
-    clientIp,
-    ipKey: createIpKey(ipv6Subnet),
-    onDecision: optionalFunction(owner, 'onDecision', given.onDecision),
-    onLimited: optionalFunction(owner, 'onLimited', given.onLimited),
-    notices,
-  };
+  const { formats, ...settings } = checkEngineOptions<Req, Res>(owner, given, limiter);
+  return { ...settings, owner, limiter, writer: createHeaderWriter(formats, limiter.policies), clientIp, notices };
 }

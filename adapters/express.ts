@@ -10,6 +10,7 @@ import {
   resolveWarn,
   type WarningHandler,
 } from './engine.js';
+import { asError } from './errors.js';
 import { retryAfterSeconds } from './headers.js';
 import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
@@ -61,6 +62,19 @@ function send(res: Response, body: MessageBody): void {
   } else {
     res.json(body);
   }
+}
+
+/**
+ * Passes a hook's error on. A limited response's status and `Retry-After` are undone first: the
+ * request failed on a bug in the app's hook, not on the rate limit, so the app's error handler or
+ * Express's own should answer it as any other error (500), not as a 429.
+ */
+function fail(res: Response, next: NextFunction, status: number | undefined, error: Error): void {
+  if (status !== undefined && !res.headersSent) {
+    res.statusCode = status;
+    res.removeHeader('retry-after');
+  }
+  next(error);
 }
 
 function checkBody(value: unknown): MessageBody {
@@ -119,33 +133,46 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
   else message = given.message === undefined ? DEFAULT_MESSAGE : checkBody(given.message);
   const { writer, shadow, statusCode, onDecision, onLimited } = engine;
 
-  function limited(req: Request, res: Response, next: NextFunction, decision: Decision): void {
+  /** Sends the limited response's body; `status` is the one before the limit's, for {@link fail}. */
+  function limited(req: Request, res: Response, next: NextFunction, decision: Decision, status: number): void {
     if (messageFunction === undefined) {
       send(res, message as MessageBody);
       return;
     }
     const body = messageFunction(req, res, decision);
     if (isThenable(body)) {
-      void sendLater(res, next, body);
+      void sendLater(res, next, body, status);
       return;
     }
     send(res, checkBody(body));
   }
 
-  async function sendLater(res: Response, next: NextFunction, body: PromiseLike<MessageBody>): Promise<void> {
+  async function sendLater(
+    res: Response,
+    next: NextFunction,
+    body: PromiseLike<MessageBody>,
+    status: number,
+  ): Promise<void> {
     try {
       send(res, checkBody(await body));
     } catch (error) {
-      next(error);
+      fail(res, next, status, asError(error, OWNER, 'message'));
     }
   }
 
   /** Applies a Decision: headers, hooks, then either `next()` or the limited response. */
   function respond(req: Request, res: Response, next: NextFunction, decision: Decision): void {
+    // Something else answered while the decision was pending (a request-timeout middleware): the
+    // request is over, and setting headers now would throw ERR_HTTP_HEADERS_SENT into next(err).
+    if (res.headersSent) return;
     let pass: boolean;
+    // Which hook runs, to name it in the error, and the status before the limit's, to restore.
+    let source = 'onDecision';
+    let status: number | undefined;
     try {
       if (writer !== undefined) writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0);
       if (onDecision !== undefined) onDecision(req, decision);
+      source = 'onLimited';
       if (decision.allowed) {
         pass = true;
       } else if (shadow) {
@@ -153,25 +180,28 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
         pass = !res.headersSent;
       } else {
         pass = false;
+        status = res.statusCode;
         res.setHeader('retry-after', retryAfterSeconds(decision));
         res.status(statusCode);
         if (onLimited !== undefined) onLimited(req, res, decision);
-        if (!res.headersSent) limited(req, res, next, decision);
+        source = 'message';
+        if (!res.headersSent) limited(req, res, next, decision, status);
       }
     } catch (error) {
-      next(error);
+      fail(res, next, status, asError(error, OWNER, source));
       return;
     }
     // Outside the try: an error thrown further down the chain is not this middleware's.
     if (pass) next();
   }
 
-  async function settle(req: Request, res: Response, next: NextFunction, pending: Promise<Outcome>): Promise<void> {
+  async function settle(req: Request, res: Response, next: NextFunction, pending: PromiseLike<Outcome>): Promise<void> {
     let outcome: Outcome;
     try {
       outcome = await pending;
     } catch (error) {
-      next(error);
+      // The callbacks' failures are Errors already (decideRequest names them): what is left is the limiter's.
+      next(asError(error, OWNER, "the limiter's decide"));
       return;
     }
     if (outcome === undefined) next();
@@ -180,15 +210,18 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
 
   return function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!notices.forwardedForDone) checkProxySetup(req, notices);
-    let outcome: Outcome | Promise<Outcome>;
+    let outcome: Outcome | PromiseLike<Outcome>;
     try {
       outcome = decideRequest(engine, req, res);
     } catch (error) {
-      next(error);
+      next(asError(error, OWNER, "the limiter's decide"));
       return;
     }
     if (outcome === undefined) next();
-    else if (outcome instanceof Promise) void settle(req, res, next, outcome);
-    else respond(req, res, next, outcome);
+    // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
+    // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
+    else if (typeof (outcome as { then?: unknown }).then === 'function')
+      void settle(req, res, next, outcome as PromiseLike<Outcome>);
+    else respond(req, res, next, outcome as Decision);
   };
 }

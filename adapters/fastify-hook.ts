@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Decision } from 'floodgate';
 import { decideRequest, type Outcome } from './decide.js';
 import type { Engine, Notices } from './engine.js';
+import { asError } from './errors.js';
 import { retryAfterSeconds } from './headers.js';
-import { invalidOption } from './validate.js';
+import { invalidOption, isThenable } from './validate.js';
 
 const OWNER = 'floodgate';
 
@@ -64,7 +65,14 @@ function messageOf(limit: RouteLimit, request: FastifyRequest, decision: Decisio
     const seconds = retryAfterSeconds(decision);
     return `Rate limit exceeded, retry in ${seconds} second${seconds === '1' ? '' : 's'}`;
   }
-  return typeof message === 'string' ? message : message(request, decision);
+  if (typeof message === 'string') return message;
+  const text: unknown = message(request, decision);
+  if (typeof text === 'string') return text;
+  // The error's message is needed now, so the function is sync (an async body belongs in the
+  // app's error handler); a promise would otherwise read "[object Promise]". Its rejection is
+  // handled here, or Node would end the process on it as an unhandled one.
+  if (isThenable(text)) text.then(undefined, () => {});
+  throw invalidOption(limit.engine.owner, 'message', 'a string or a function returning one synchronously', text);
 }
 
 /** Applies a Decision: headers, hooks, then `done()` or `done(RateLimitedError)`. */
@@ -75,23 +83,35 @@ function respond(
   done: HookHandlerDoneFunction,
   decision: Decision,
 ): void {
-  const { writer, onDecision, onLimited, shadow, statusCode } = limit.engine;
+  const { owner, writer, onDecision, onLimited, shadow, statusCode } = limit.engine;
   let error: RateLimitedError | undefined;
+  // Which hook runs, to name it in the error, and the status before the limit's, to restore.
+  let source = 'onDecision';
+  let status: number | undefined;
   try {
     if (writer !== undefined) writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0);
     if (onDecision !== undefined) onDecision(request, decision);
     if (!decision.allowed) {
       if (!shadow) {
+        status = reply.statusCode;
         reply.header('retry-after', retryAfterSeconds(decision));
         reply.code(statusCode);
       }
+      source = 'onLimited';
       if (onLimited !== undefined) onLimited(request, reply, decision);
       // A hook that answered the request itself must not be followed by done().
       if (reply.sent) return;
+      source = 'message';
       if (!shadow) error = new RateLimitedError(messageOf(limit, request, decision), statusCode, decision);
     }
   } catch (thrown) {
-    done(thrown as Error);
+    // A bug in the app's hook, not a rate limit: without the 429 the error handler answers it as
+    // any other error (500, logged as an error) rather than as a limited request (logged as info).
+    if (status !== undefined && !reply.sent) {
+      reply.code(status);
+      reply.removeHeader('retry-after');
+    }
+    done(asError(thrown, owner, source));
     return;
   }
   done(error);
@@ -102,13 +122,14 @@ async function settle(
   request: FastifyRequest,
   reply: FastifyReply,
   done: HookHandlerDoneFunction,
-  pending: Promise<Outcome>,
+  pending: PromiseLike<Outcome>,
 ): Promise<void> {
   let outcome: Outcome;
   try {
     outcome = await pending;
   } catch (error) {
-    done(error as Error);
+    // The callbacks' failures are Errors already (decideRequest names them): what is left is the limiter's.
+    done(asError(error, limit.engine.owner, "the limiter's decide"));
     return;
   }
   if (outcome === undefined) done();
@@ -135,15 +156,18 @@ export function makeHook(limit: RouteLimit, notices: Notices): Hook {
   const { engine } = limit;
   return function floodgateHook(request, reply, done) {
     if (!notices.forwardedForDone) checkForwardedFor(request, notices);
-    let outcome: Outcome | Promise<Outcome>;
+    let outcome: Outcome | PromiseLike<Outcome>;
     try {
       outcome = decideRequest(engine, request, reply);
     } catch (error) {
-      done(error as Error);
+      done(asError(error, engine.owner, "the limiter's decide"));
       return;
     }
     if (outcome === undefined) done();
-    else if (outcome instanceof Promise) void settle(limit, request, reply, done, outcome);
-    else respond(limit, request, reply, done, outcome);
+    // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
+    // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
+    else if (typeof (outcome as { then?: unknown }).then === 'function')
+      void settle(limit, request, reply, done, outcome as PromiseLike<Outcome>);
+    else respond(limit, request, reply, done, outcome as Decision);
   };
 }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { type Decision, FloodgateError, type Limiter } from 'floodgate';
 import {
   type CommonOptions,
+  checkEngineOptions,
   createEngine,
   ENGINE_OPTIONS,
   hasOwnLimiter,
@@ -102,7 +103,8 @@ function floodgatePlugin(
   try {
     const given = checkOptionsObject(OWNER, options ?? {}, PLUGIN_KNOWN);
     const global = optionalBoolean(OWNER, 'global', given.global, true);
-    const hookName = given.hook ?? 'onRequest';
+    // Only `undefined` means "not given": a null hook is a mistake to report, like a null global.
+    const hookName = given.hook === undefined ? 'onRequest' : given.hook;
     if (hookName !== 'onRequest' && hookName !== 'preHandler') {
       throw invalidOption(OWNER, 'hook', "'onRequest' or 'preHandler'", hookName);
     }
@@ -124,7 +126,9 @@ function floodgatePlugin(
         `${OWNER}: limiter or algorithm/policies is required unless global is false, got neither`,
       );
     } else {
-      // No limiter of its own: still check the rest now rather than at the first route.
+      // No limiter of its own: still check the rest now rather than at the first route, all but
+      // a fixed cost's bound, which each route checks against its own limiter.
+      checkEngineOptions(OWNER, inherited, undefined);
       resolveMessage(OWNER, given.message);
     }
     if (!notices.trustAllDone) {

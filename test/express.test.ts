@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import type { ErrorRequestHandler, Express } from 'express';
 import {
   createLimiter,
@@ -25,6 +26,48 @@ import {
 const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   res.status(500).json({ code: isFloodgateError(error) ? error.code : String(error) });
 };
+
+/** Values Express reads as "no error" (falsy) or as routing commands, each as error messages show it. */
+const NON_ERRORS: readonly [unknown, string][] = [
+  [undefined, 'undefined'],
+  [null, 'null'],
+  [false, 'false'],
+  [0, '0'],
+  ['', '""'],
+  ['route', '"route"'],
+  ['router', '"router"'],
+];
+
+/**
+ * Each callback throwing or rejecting with `value`: its name, whether it runs only on a denied
+ * request, and the options that install it.
+ */
+function failingCallbacks(value: unknown): [string, boolean, Partial<RateLimitOptions>][] {
+  const thrower = (): never => {
+    throw value;
+  };
+  const rejecter = (): Promise<never> => Promise.reject(value);
+  return [
+    ['keyGenerator', false, { keyGenerator: thrower }],
+    ['keyGenerator', false, { keyGenerator: rejecter }],
+    ['skip', false, { skip: thrower }],
+    ['skip', false, { skip: rejecter }],
+    ['cost', false, { cost: thrower }],
+    ['cost', false, { cost: rejecter }],
+    [
+      'onDecision',
+      true,
+      {
+        onDecision: (_req, decision) => {
+          if (!decision.allowed) throw value;
+        },
+      },
+    ],
+    ['onLimited', true, { onLimited: thrower }],
+    ['message', true, { message: thrower }],
+    ['message', true, { message: rejecter }],
+  ];
+}
 
 function rejectsOption(make: () => unknown, message: string): void {
   throws(make, (error: unknown) => {
@@ -160,6 +203,95 @@ for (const { name, express } of expressVersions) {
       const res = await request(throwing).get('/');
       strictEqual(res.status, 500);
       deepStrictEqual(res.body, { code: 'Error: metrics down' });
+    });
+  });
+
+  describe(`${name}: errors from the app's callbacks`, () => {
+    test('a callback throwing or rejecting a falsy or non-Error value fails the request, even a denied one', async () => {
+      for (const [value, shown] of NON_ERRORS) {
+        for (const [callback, denied, options] of failingCallbacks(value)) {
+          const label = `${callback} failing with ${shown}`;
+          const seen: unknown[] = [];
+          let handled = 0;
+          const app = express();
+          app.use(rateLimit({ warn: false, limiter: slidingLimiter(1, 60_000).limiter, ...options }));
+          app.get('/', (_req, res) => {
+            handled += 1;
+            res.send('ok');
+          });
+          app.use(((error, _req, res, _next) => {
+            seen.push(error);
+            res.status(500).send('failed');
+          }) as ErrorRequestHandler);
+          const statuses = [(await request(app).get('/')).status, (await request(app).get('/')).status];
+          deepStrictEqual([statuses, handled, seen.length], denied ? [[200, 500], 1, 1] : [[500, 500], 0, 2], label);
+          const error = seen[0];
+          ok(error instanceof Error, label);
+          strictEqual(error.message, `rateLimit: ${callback} failed with a non-Error value: ${shown}`);
+          strictEqual(error.cause, value, label);
+        }
+      }
+    });
+
+    test("a throw in onLimited or message is answered 500 by Express's final handler, not 429", async () => {
+      const bug = (): never => {
+        throw new Error('bug in a hook');
+      };
+      for (const options of [{ onLimited: bug }, { message: bug }, { message: async () => bug() }]) {
+        const app = express();
+        app.set('env', 'test');
+        app.use(rateLimit({ warn: false, limiter: slidingLimiter(1, 60_000).limiter, ...options }));
+        app.get('/', (_req, res) => {
+          res.send('ok');
+        });
+        strictEqual((await request(app).get('/')).status, 200);
+        const res = await request(app).get('/');
+        deepStrictEqual([res.status, res.headers['retry-after']], [500, undefined], Object.keys(options)[0]);
+      }
+    });
+  });
+
+  describe(`${name}: pending decisions`, () => {
+    test('a response sent while the decision was pending is left alone: no headers, no next()', async () => {
+      let release: (key: string) => void = () => {};
+      const key = new Promise<string>((resolve) => {
+        release = resolve;
+      });
+      const seen: unknown[] = [];
+      let handled = 0;
+      const app = express();
+      // Answers and goes on, as a request-timeout middleware does when its timer fires first.
+      app.use((_req, res, next) => {
+        res.status(503).send('timed out');
+        next();
+      });
+      app.use(rateLimit({ warn: false, limiter: slidingLimiter(1, 60_000).limiter, keyGenerator: () => key }));
+      app.get('/', (_req, res) => {
+        handled += 1;
+        res.send('ok');
+      });
+      app.use(((error, _req, _res, _next) => {
+        seen.push(error);
+      }) as ErrorRequestHandler);
+      const res = await request(app).get('/');
+      deepStrictEqual([res.status, res.text, res.headers['ratelimit-remaining']], [503, 'timed out', undefined]);
+      release('client');
+      // The decision settles in microtasks after the release; one turn of the event loop runs them all.
+      await new Promise((resolve) => setImmediate(resolve));
+      deepStrictEqual([seen, handled], [[], 0]);
+    });
+
+    test("a decide returning another realm's promise (a thenable, not a Promise) is awaited", async () => {
+      const OtherPromise = runInNewContext('Promise') as PromiseConstructor;
+      ok(!(OtherPromise.resolve() instanceof Promise));
+      const { limiter } = slidingLimiter(1, 60_000);
+      const app = appWith({
+        limiter: { ...limiter, decide: (key, cost) => OtherPromise.resolve(limiter.decide(key, cost)) },
+      });
+      const first = await request(app).get('/');
+      deepStrictEqual([first.status, first.headers['ratelimit-remaining']], [200, '0']);
+      const second = await request(app).get('/');
+      deepStrictEqual([second.status, second.headers['retry-after']], [429, '60']);
     });
   });
 
@@ -440,6 +572,15 @@ for (const { name, express } of expressVersions) {
         () => rateLimit({ limiter, cost: 2 }),
         'rateLimit: cost must be a function or a non-negative integer no larger than the smallest limit (1), got 2',
       );
+      for (const [cost, shown] of [
+        ['2', '"2"'],
+        [null, 'null'],
+      ] as const) {
+        rejectsOption(
+          () => rateLimit({ limiter, cost: cost as never }),
+          `rateLimit: cost must be a function or a non-negative integer no larger than the smallest limit (1), got ${shown}`,
+        );
+      }
       rejectsOption(() => rateLimit({ limiter, skip: true as never }), 'rateLimit: skip must be a function, got true');
       rejectsOption(
         () => rateLimit({ limiter, keyGenerator: 'ip' as never }),
@@ -453,7 +594,14 @@ for (const { name, express } of expressVersions) {
         () => rateLimit({ limiter, message: 42 as never }),
         'rateLimit: message must be a string, an object, or a function returning one, got 42',
       );
-      rejectsOption(() => rateLimit({ limiter, warn: true as never }), 'rateLimit: warn must be a function, got true');
+      rejectsOption(
+        () => rateLimit({ limiter, warn: true as never }),
+        'rateLimit: warn must be a function or false, got true',
+      );
+      rejectsOption(
+        () => rateLimit({ limiter, warn: null as never }),
+        'rateLimit: warn must be a function or false, got null',
+      );
       rejectsOption(
         () => rateLimit({ limiter, onLimited: {} as never }),
         'rateLimit: onLimited must be a function, got an object (Object)',

@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { createLimiter, FloodgateError, isFloodgateError, MemoryStore, slidingWindowLog } from 'floodgate';
 import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
@@ -25,6 +26,47 @@ async function rejectsOption(ready: PromiseLike<unknown>, message: string): Prom
       return true;
     },
   );
+}
+
+/** Values Fastify reads as "no error" (falsy), and Express's routing commands, as error messages show them. */
+const NON_ERRORS: readonly [unknown, string][] = [
+  [undefined, 'undefined'],
+  [null, 'null'],
+  [false, 'false'],
+  [0, '0'],
+  ['', '""'],
+  ['route', '"route"'],
+  ['router', '"router"'],
+];
+
+/**
+ * Each callback throwing or rejecting with `value`: its name, whether it runs only on a denied
+ * request, and the options that install it. Fastify's `message` is sync, so it only throws.
+ */
+function failingCallbacks(value: unknown): [string, boolean, Partial<FloodgatePluginOptions>][] {
+  const thrower = (): never => {
+    throw value;
+  };
+  const rejecter = (): Promise<never> => Promise.reject(value);
+  return [
+    ['keyGenerator', false, { keyGenerator: thrower }],
+    ['keyGenerator', false, { keyGenerator: rejecter }],
+    ['skip', false, { skip: thrower }],
+    ['skip', false, { skip: rejecter }],
+    ['cost', false, { cost: thrower }],
+    ['cost', false, { cost: rejecter }],
+    [
+      'onDecision',
+      true,
+      {
+        onDecision: (_request, decision) => {
+          if (!decision.allowed) throw value;
+        },
+      },
+    ],
+    ['onLimited', true, { onLimited: thrower }],
+    ['message', true, { message: thrower }],
+  ];
 }
 
 declare module 'fastify' {
@@ -169,6 +211,90 @@ for (const { name, Fastify } of fastifyVersions) {
       });
       const res = await throwing.inject('/');
       deepStrictEqual([res.statusCode, res.json().message], [500, 'metrics down']);
+    });
+  });
+
+  describe(`${name}: errors from the app's callbacks`, () => {
+    test('a callback throwing or rejecting a falsy or non-Error value fails the request, even a denied one', async () => {
+      for (const [value, shown] of NON_ERRORS) {
+        for (const [callback, denied, options] of failingCallbacks(value)) {
+          const label = `${callback} failing with ${shown}`;
+          const seen: unknown[] = [];
+          let handled = 0;
+          const app = Fastify();
+          app.setErrorHandler((error, _request, reply) => {
+            seen.push(error);
+            void reply.code(500).send('failed');
+          });
+          await app.register(floodgate, { warn: false, limiter: slidingLimiter(1, 60_000).limiter, ...options });
+          app.get('/', async () => {
+            handled += 1;
+            return 'ok';
+          });
+          const statuses = [(await app.inject('/')).statusCode, (await app.inject('/')).statusCode];
+          deepStrictEqual([statuses, handled, seen.length], denied ? [[200, 500], 1, 1] : [[500, 500], 0, 2], label);
+          const error = seen[0];
+          ok(error instanceof Error, label);
+          strictEqual(error.message, `floodgate: ${callback} failed with a non-Error value: ${shown}`);
+          strictEqual(error.cause, value, label);
+        }
+      }
+    });
+
+    test('a throw in onLimited or message is answered 500 and logged as an error, not as a 429', async () => {
+      const bug = (): never => {
+        throw new Error('bug in a hook');
+      };
+      for (const options of [{ onLimited: bug }, { message: bug }]) {
+        const levels: number[] = [];
+        const stream = {
+          write(line: string) {
+            const entry = JSON.parse(line) as { level: number; err?: unknown };
+            if (entry.err !== undefined) levels.push(entry.level);
+          },
+        };
+        const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter, ...options }, undefined, {
+          logger: { level: 'info', stream },
+        });
+        strictEqual((await app.inject('/')).statusCode, 200);
+        const res = await app.inject('/');
+        deepStrictEqual(
+          [res.statusCode, res.headers['retry-after'], res.json().message, levels],
+          [500, undefined, 'bug in a hook', [50]],
+          Object.keys(options)[0],
+        );
+      }
+    });
+
+    test('a message function returning a promise fails clearly, never as "[object Promise]"', async () => {
+      for (const message of [async () => 'slow down', async (): Promise<string> => Promise.reject(new Error('no'))]) {
+        const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter, message: message as never });
+        await app.inject('/');
+        const res = await app.inject('/');
+        deepStrictEqual(
+          [res.statusCode, res.json().code, res.json().message],
+          [
+            500,
+            'ERR_INVALID_OPTION',
+            'floodgate: message must be a string or a function returning one synchronously, got an object (Promise)',
+          ],
+        );
+      }
+    });
+  });
+
+  describe(`${name}: pending decisions`, () => {
+    test("a decide returning another realm's promise (a thenable, not a Promise) is awaited", async () => {
+      const OtherPromise = runInNewContext('Promise') as PromiseConstructor;
+      ok(!(OtherPromise.resolve() instanceof Promise));
+      const { limiter } = slidingLimiter(1, 60_000);
+      const app = await appWith({
+        limiter: { ...limiter, decide: (key, cost) => OtherPromise.resolve(limiter.decide(key, cost)) },
+      });
+      const first = await app.inject('/');
+      deepStrictEqual([first.statusCode, first.headers['ratelimit-remaining']], [200, '0']);
+      const second = await app.inject('/');
+      deepStrictEqual([second.statusCode, second.headers['retry-after']], [429, '60']);
     });
   });
 
@@ -562,6 +688,48 @@ for (const { name, Fastify } of fastifyVersions) {
       await rejectsOption(
         register({ global: false, message: {} }),
         'floodgate: message must be a string or a function returning one, got an object (Object)',
+      );
+    });
+
+    test('hook: null is rejected, not read as the default', async () => {
+      await rejectsOption(
+        register({ limiter, hook: null }),
+        "floodgate: hook must be 'onRequest' or 'preHandler', got null",
+      );
+    });
+
+    test('global: false without a plugin limiter still checks every option at registration', async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [
+          { headers: 'draft-99' },
+          "floodgate: headers must be 'draft-6', 'draft-7', 'draft-8', 'legacy', a list of these, or false, got \"draft-99\"",
+        ],
+        [{ statusCode: 200 }, 'floodgate: statusCode must be an integer HTTP status from 400 to 599, got 200'],
+        [{ shadow: 'yes' }, 'floodgate: shadow must be true or false, got "yes"'],
+        [
+          { ipv6Subnet: 500 },
+          'floodgate: ipv6Subnet must be an integer prefix length from 1 to 128, or false, got 500',
+        ],
+        [{ skip: 42 }, 'floodgate: skip must be a function, got 42'],
+        [{ keyGenerator: 'ip' }, 'floodgate: keyGenerator must be a function, got "ip"'],
+        [{ onDecision: {} }, 'floodgate: onDecision must be a function, got an object (Object)'],
+        [{ onLimited: true }, 'floodgate: onLimited must be a function, got true'],
+        [
+          { cost: '2' },
+          'floodgate: cost must be a function or a non-negative integer no larger than the smallest limit, got "2"',
+        ],
+        [
+          { cost: 1.5 },
+          'floodgate: cost must be a function or a non-negative integer no larger than the smallest limit, got 1.5',
+        ],
+      ];
+      for (const [options, message] of cases) await rejectsOption(register({ global: false, ...options }), message);
+      // Only a fixed cost's bound waits: it is the smallest limit of the limiter each route brings.
+      const app = Fastify();
+      await app.register(floodgate, { global: false, cost: 2, warn: false });
+      throws(
+        () => app.get('/r', { config: { rateLimit: { limiter } } }, async () => 'r'),
+        /^FloodgateError: floodgate \(route GET \/r\): cost must be a function or a non-negative integer no larger than the smallest limit \(1\), got 2$/,
       );
     });
 
