@@ -16,7 +16,9 @@ export type WarningCode =
   /** The app trusts every proxy, so any client can pick its own key by sending X-Forwarded-For. */
   | 'FLOODGATE_TRUST_ALL_PROXIES'
   /** A request had no client IP (a Unix socket, a closed socket); it failed with `ERR_NO_CLIENT_IP`. */
-  | 'FLOODGATE_NO_CLIENT_IP';
+  | 'FLOODGATE_NO_CLIENT_IP'
+  /** Fastify: the app became ready with no route added after the plugin, so no route is limited. */
+  | 'FLOODGATE_NO_ROUTES';
 
 /** Receives each once-only setup warning. */
 export type WarningHandler = (message: string, code: WarningCode) => void;

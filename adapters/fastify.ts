@@ -145,7 +145,24 @@ function floodgatePlugin(
     // config on purpose, share one limiter.
     const hooks = new WeakMap<object, Hook>();
 
+    // The plugin sees only routes added after it has loaded. Routes declared before, or after an
+    // `app.register(floodgate, …)` that was not awaited, are silently unlimited; an app that gets
+    // ready with the plugin having seen no route at all has almost surely done that.
+    let routesSeen = 0;
+    if (global) {
+      fastify.addHook('onReady', function floodgateOnReady(ready) {
+        if (routesSeen === 0) {
+          notices.once(
+            'FLOODGATE_NO_ROUTES',
+            `${OWNER}: the app is ready but no route was added after the plugin, so none is limited; await app.register(floodgate, …) before declaring routes`,
+          );
+        }
+        ready();
+      });
+    }
+
     fastify.addHook('onRoute', function floodgateOnRoute(route) {
+      routesSeen++;
       const config = route.config?.rateLimit;
       if (config === false) return;
       let hook: Hook | undefined;

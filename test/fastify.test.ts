@@ -347,6 +347,22 @@ for (const { name, Fastify } of fastifyVersions) {
   });
 
   describe(`${name}: warnings, once`, () => {
+    test('a register that was not awaited, so no route is limited, is told at ready; an awaited one is quiet', async () => {
+      const sink = warnings();
+      const app = Fastify();
+      void app.register(floodgate, { limiter: slidingLimiter(1, 60_000).limiter, warn: sink.warn });
+      app.get('/', async () => 'ok');
+      await app.ready();
+      // The premise: the route was declared before the plugin loaded, and is not limited.
+      deepStrictEqual([(await app.inject('/')).statusCode, (await app.inject('/')).statusCode], [200, 200]);
+      deepStrictEqual(sink.codes, ['FLOODGATE_NO_ROUTES']);
+      const quiet = warnings();
+      const limited = await appWith({ limiter: slidingLimiter(1, 60_000).limiter, warn: quiet.warn });
+      strictEqual((await limited.inject('/')).statusCode, 200);
+      strictEqual((await limited.inject('/')).statusCode, 429);
+      deepStrictEqual(quiet.codes, []);
+    });
+
     test('X-Forwarded-For while trustProxy is off', async () => {
       const sink = warnings();
       const app = await appWith({ limiter: slidingLimiter(2, 60_000).limiter, warn: sink.warn });
