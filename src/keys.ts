@@ -9,17 +9,28 @@ export const MAX_KEY_LENGTH = 128;
 const HASHED = 35;
 
 /**
+ * Starts the hashed bytes of a key with a lone surrogate. No UTF-8 text holds the byte 0xFF, so
+ * these bytes can never equal a well-formed key's UTF-8 bytes, and the two kinds cannot collide.
+ */
+const ILL_FORMED = Buffer.from([0xff]);
+
+/**
  * Checks a key and bounds its size. Short keys are used as they are, so the common path never
- * hashes. Other keys become `#` + the base64url SHA-256 of the key's UTF-16 code units (44
- * characters): long keys; keys that start with `#`, so that no key given as it is can pose as
- * another key's hash; and keys with a lone surrogate, which UTF-8 (Redis's key bytes) would turn
- * into U+FFFD and so merge with other keys.
+ * hashes. Other keys become `#` + the base64url SHA-256 of the key (44 characters): long keys,
+ * and keys that start with `#`, so that no key given as it is can pose as another key's hash.
+ * The hash covers the key's UTF-8 bytes, as it always has, so stored long keys keep their names.
+ * A key with a lone surrogate is hashed whatever its length, over 0xFF and its UTF-16 code units:
+ * UTF-8 (also the bytes Redis keys travel as) would turn the surrogate into U+FFFD and merge it
+ * with other keys.
  */
 export function storageKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new FloodgateError('ERR_INVALID_KEY', `key must be a non-empty string, got ${show(key)}`);
   }
-  if (key.length <= MAX_KEY_LENGTH && key.charCodeAt(0) !== HASHED && key.isWellFormed()) return key;
-  // UTF-16 code units, unlike UTF-8, keep lone surrogates apart: distinct keys, distinct input.
-  return `#${createHash('sha256').update(key, 'utf16le').digest('base64url')}`;
+  const wellFormed = key.isWellFormed();
+  if (key.length <= MAX_KEY_LENGTH && key.charCodeAt(0) !== HASHED && wellFormed) return key;
+  const hash = createHash('sha256');
+  if (wellFormed) hash.update(key);
+  else hash.update(ILL_FORMED).update(key, 'utf16le');
+  return `#${hash.digest('base64url')}`;
 }

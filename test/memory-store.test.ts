@@ -500,10 +500,8 @@ describe('long keys', () => {
   test("a key given as it is cannot pose as a long key's hash: keys starting with # are hashed too", async () => {
     const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 60_000 }) });
     const long = 'v'.repeat(MAX_KEY_LENGTH + 1);
-    const forged = `#${createHash('sha256').update(long, 'utf16le').digest('base64url')}`;
-    const forgedUtf8 = `#${createHash('sha256').update(long).digest('base64url')}`;
+    const forged = `#${createHash('sha256').update(long).digest('base64url')}`;
     assert.ok((await limiter.consume(forged)).allowed);
-    assert.ok((await limiter.consume(forgedUtf8)).allowed);
     assert.ok((await limiter.consume(long)).allowed, 'the long key has a bucket of its own');
     assert.equal((await limiter.consume('#')).allowed, true);
     assert.equal((await limiter.consume('#')).allowed, false, 'a key that is only # is still a key');

@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok, strictEqual, throws } from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   createLimiter,
@@ -143,6 +144,14 @@ describe('key layout', () => {
     await limiter.consume('x'.repeat(10_000));
     const [key] = await client.keys(`${prefix}:*`);
     ok(key !== undefined && /^[^{]+:\{#[A-Za-z0-9_-]{43}\}:default$/.test(key), String(key));
+    // The name, as the README gives it: the SHA-256 of the key's UTF-8 bytes. Long keys stored by
+    // an earlier version keep their name, so an upgrade (or a rolling deploy) keeps their counts.
+    const sha = createHash('sha256').update('x'.repeat(10_000)).digest('base64url');
+    strictEqual(key, `${prefix}:{#${sha}}:default`);
+    // A short key with a lone surrogate is hashed, or Redis would read it as the key with U+FFFD.
+    await limiter.consume('a\uD800');
+    await limiter.consume('a\uFFFD');
+    strictEqual((await client.keys(`${prefix}:*`)).length, 3);
   });
 });
 
