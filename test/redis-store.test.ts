@@ -287,7 +287,7 @@ describe('bounded state', () => {
 
   test('processes sharing a bucket at different refill rates (a rolling deploy) each read its tokens, not a debt of years', async () => {
     const prefix = randomPrefix('rates');
-    const now = 1_764_000_000_000;
+    let now = 1_764_000_000_000;
     // Two stores, as two processes on two versions would be, on one clock.
     const at = (refillPerSecond: number) =>
       createLimiter({
@@ -307,6 +307,14 @@ describe('bounded state', () => {
     const denied = await old.consume('k', { cost: 5 });
     // One token missing, at 10/s: 100 ms.
     deepStrictEqual([denied.allowed, denied.retryAfterMs], [false, 100]);
+    // A wait promised at one rate holds: the bucket, emptied at 5/s, refills at 10/s from the
+    // moment the faster reader reads it, even when that read charged nothing. Left at 5/s, only
+    // half of it would be back when the promised second is up.
+    strictEqual((await next.consume('k', { cost: 4 })).remaining, 0);
+    const peek = await old.peek('k', { cost: 10 });
+    deepStrictEqual([peek.allowed, peek.retryAfterMs], [false, 1000]);
+    now += peek.retryAfterMs;
+    strictEqual((await old.consume('k', { cost: 10 })).allowed, true);
   });
 
   test('keys disappear once they can no longer change a decision', async () => {

@@ -36,7 +36,8 @@ end
  * The rate is kept because processes sharing a bucket may disagree on it for a while (a rolling
  * deploy that changes it), and a count of tokens at one rate read at another is meaningless: a
  * debt of years, or a full bucket. A bucket written at another rate is read as the same number of
- * missing tokens, now refilling at this rate. The memory store never meets this case (one process
+ * missing tokens, now refilling at this rate, and written back so at once (even by a peek), so
+ * that a wait promised at this rate holds. The memory store never meets this case (one process
  * binds one algorithm per policy), so this is the one step with no TS twin; at equal rates it
  * changes nothing. An 8-byte value (no rate) is read as counted at this rate.
  * Arguments: `capacity`, `refillPerSecond`.
@@ -75,10 +76,17 @@ do
     if #stored > 8 then
       local rate = unpack('<d', stored, 9)
       if rate ~= ${rps} then
-        -- Missing tokens at the writer's rate, on its grid, become missing tokens at this rate.
+        -- Missing tokens at the writer's rate, on its grid, become missing tokens at this rate,
+        -- written back at once: read again at the writer's rate, they would refill at that rate,
+        -- and a wait promised here at this one would not hold.
         local debt = state - floor((now * rate) / 1000 * 1048576) / 1048576
-        if debt < 0 then debt = 0 end
-        state = ${n} + debt
+        if debt > 0 then
+          state = ${n} + debt
+          ${expiresAt(p, 'ce', 'state')}          ${luaTtl('ce')}          redis.call('SET', ${key}, pack('<dd', state, ${rps}), 'PX', ttl)
+        else
+          state = ${n}
+          redis.call('DEL', ${key})
+        end
       end
     end
     -- The TS expiresAt(state) > now, tested last: it costs the most.
