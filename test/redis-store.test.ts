@@ -13,6 +13,7 @@ import {
 } from 'floodgate';
 import { Redis } from 'ioredis';
 import { DENY_CACHE_MAX_KEYS, DenyCache } from '../src/stores/redis/deny-cache.js';
+import { heapAfterGc } from './helpers/gc.js';
 import { type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
@@ -559,6 +560,29 @@ describe('deny cache', () => {
     const start = await scriptCalls();
     strictEqual((await limiter.consume('k')).remaining, 1, 'Redis holds nothing for the key');
     strictEqual(await scriptCalls(), start + 1);
+  });
+
+  test('regression: limiters created and dropped (one per tenant) left their denials on the store for good', async () => {
+    const store = new RedisStore({ client: counted, timeoutMs: PATIENT_MS });
+    const tenants = async (count: number, tag: string): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        const limiter = createLimiter({
+          algorithm: slidingWindowLog({ limit: 1, windowMs: 600_000 }),
+          store,
+          prefix: randomPrefix(`${tag}${i}`),
+        });
+        const calls: Promise<unknown>[] = [];
+        for (let k = 0; k < 50; k++) calls.push(limiter.consume(`u${k}`), limiter.consume(`u${k}`));
+        await Promise.all(calls);
+      }
+    };
+    await tenants(20, 'warm');
+    const before = heapAfterGc();
+    // 400 limiters, each with 50 denials cached: 20,000 entries, about 9 MB when they were kept.
+    await tenants(400, 'tenant');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const grown = heapAfterGc() - before;
+    ok(grown < 3_000_000, `the heap grew by ${grown} bytes after the limiters were dropped`);
   });
 
   test('regression: a reset through another limiter with the same prefix clears this one', async () => {

@@ -86,9 +86,10 @@ export class RedisStore implements Store {
    * Deny caches by prefix, then by policy list: a `reset` through any limiter of a prefix must
    * clear the key in every cache of that prefix. Limiters with the same prefix and policies run
    * the same script on the same keys, so they share one cache, and limiters created over and over
-   * add none.
+   * add none. Held weakly: a cache lives as long as a limiter using it, so limiters created and
+   * dropped (one per tenant, say) leave nothing behind; each bind drops what has been collected.
    */
-  readonly #denyCaches = new Map<string, Map<string, DenyCache>>();
+  readonly #denyCaches = new Map<string, Map<string, WeakRef<DenyCache>>>();
 
   constructor(options: RedisStoreOptions) {
     const given = checkOptionsObject(OWNER, options, ['client', 'timeoutMs', 'denyCache', 'batchWrites', 'clock']);
@@ -154,19 +155,21 @@ export class RedisStore implements Store {
     const caller = this.#caller;
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
-    let caches = this.#denyCaches.get(prefix);
+    let caches: Map<string, WeakRef<DenyCache>> | undefined;
     let cache: DenyCache | undefined;
     if (this.#denyCache) {
+      this.#dropCollectedCaches();
+      caches = this.#denyCaches.get(prefix);
       if (caches === undefined) {
         caches = new Map();
         this.#denyCaches.set(prefix, caches);
       }
       // Each name's algorithm is fixed per prefix by #bound, so the names identify the policies.
       const id = JSON.stringify(names);
-      cache = caches.get(id);
+      cache = caches.get(id)?.deref();
       if (cache === undefined) {
         cache = new DenyCache();
-        caches.set(id, cache);
+        caches.set(id, new WeakRef(cache));
       }
     }
     const script = decideScript(shape);
@@ -234,9 +237,20 @@ export class RedisStore implements Store {
       decide,
       async reset(key: string): Promise<void> {
         // Every cache of the prefix, before the DEL is sent: their calls in flight are then older.
-        if (caches !== undefined) for (const c of caches.values()) c.delete(key);
+        if (caches !== undefined) for (const ref of caches.values()) ref.deref()?.delete(key);
         await caller.del(keysOf(key));
       },
     };
+  }
+
+  /**
+   * Forgets the caches of limiters that are gone. A prefix's map goes once it is empty: a live
+   * limiter keeps its own cache, and so its map, alive.
+   */
+  #dropCollectedCaches(): void {
+    for (const [prefix, caches] of this.#denyCaches) {
+      for (const [id, ref] of caches) if (ref.deref() === undefined) caches.delete(id);
+      if (caches.size === 0) this.#denyCaches.delete(prefix);
+    }
   }
 }
