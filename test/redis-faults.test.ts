@@ -365,3 +365,34 @@ test('regression: a loop stalled past timeoutMs with calls in flight times out o
   deepStrictEqual(outages, ['ERR_STORE_TIMEOUT']);
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
+
+test('regression: a second stall, in the poll phase the re-check waits for, times out no answered call', async () => {
+  const server = await start();
+  const client = connect(server.port);
+  await client.ping();
+  const outages: string[] = [];
+  const limiter = createLimiter({
+    algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
+    store: new RedisStore({ client, timeoutMs: TIMEOUT_MS }),
+    prefix: 'stall-twice',
+    onOutage: (e) => outages.push(e.code),
+  });
+  await limiter.consume('warm-up');
+  const stall = (ms: number): void => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  // The first stall makes the timeout timer late, so its check waits for one poll phase. In that
+  // very phase, a's reply sends b, and the loop stalls again past b's deadline: b's reply, sent
+  // by Redis at once, is unread when the check runs, and b used to be timed out by it.
+  const b = limiter.consume('a').then(() => {
+    const next = limiter.consume('b');
+    stall(TIMEOUT_MS * 4);
+    return next;
+  });
+  stall(TIMEOUT_MS * 2);
+  const d = await b;
+  deepStrictEqual([d.degraded, d.remaining], [undefined, 99]);
+  deepStrictEqual(outages, [], 'no outage reported for a healthy Redis');
+  strictEqual(unhandled.length, 0, String(unhandled[0]));
+});

@@ -299,10 +299,17 @@ export class Caller {
     });
   }
 
+  /** Runs {@link Caller.#expire} again after the next poll phase, for calls overdue at `since`. */
+  #recheck(since: number): void {
+    // Not unref'ed: an unref'ed immediate lets the poll phase block until I/O arrives, and with
+    // Redis silent none does; the re-check would wait out the outage it is there to report.
+    this.#timer = setImmediate(() => this.#expire(since));
+  }
+
   #arm(ms: number): void {
     this.#due = performance.now() + ms;
     // Not holding the process open: a call in flight already has the client's socket doing so.
-    this.#timer = setTimeout(() => this.#expire(false), ms);
+    this.#timer = setTimeout(() => this.#expire(undefined), ms);
     this.#timer.unref();
   }
 
@@ -318,22 +325,31 @@ export class Caller {
    * calls were charged), so a late timer first lets one poll phase deliver them: the re-check runs
    * in a `setImmediate`, which comes after it. It stands in for the timer meanwhile, so a call
    * queued in between arms nothing, and it times out only what is still unanswered.
+   *
+   * `since` is when a re-check was scheduled: only calls already past their deadline then have
+   * had their poll phase. A call whose deadline passed later (the loop stalled again, in the very
+   * poll phase the re-check waited for) gets one more re-check of its own, not a timeout, so each
+   * call is timed out only after a poll phase that followed its deadline.
    */
-  #expire(recheck: boolean): void {
+  #expire(since: number | undefined): void {
     const now = performance.now();
-    if (!recheck && now - this.#due > LATE_MS) {
-      this.#timer = setImmediate(() => this.#expire(true));
-      this.#timer.unref();
+    if (since === undefined && now - this.#due > LATE_MS) {
+      this.#recheck(now);
       return;
     }
     this.#timer = undefined;
     const queue = this.#pending;
     const expired: Pending<unknown>[] = [];
+    let again = false;
     let i = this.#head;
     for (; i < queue.length; i++) {
       const pending = queue[i] as Pending<unknown>;
       if (pending.settled) continue;
       if (pending.deadline > now) break;
+      if (since !== undefined && pending.deadline > since) {
+        again = true;
+        break;
+      }
       pending.settled = true;
       expired.push(pending);
     }
@@ -342,7 +358,8 @@ export class Caller {
       this.#head = 0;
     } else {
       this.#head = i;
-      this.#arm(Math.max(1, Math.ceil((queue[i] as Pending<unknown>).deadline - now)));
+      if (again) this.#recheck(now);
+      else this.#arm(Math.max(1, Math.ceil((queue[i] as Pending<unknown>).deadline - now)));
     }
     if (expired.length === 0) return;
     this.healthy = false;
