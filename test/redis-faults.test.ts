@@ -321,25 +321,34 @@ test('a call made while the store reports a timeout (from onOutage) still ends w
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
 
+/** Keeps the event loop busy for `ms`, as synchronous work or a GC pause does. */
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/** A warmed-up limiter on `client` for the stall tests, and the outages it reports. */
+async function stallLimiter(client: Redis, prefix: string): Promise<{ limiter: Limiter; outages: string[] }> {
+  const outages: string[] = [];
+  const limiter = createLimiter({
+    algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
+    store: new RedisStore({ client, timeoutMs: TIMEOUT_MS }),
+    prefix,
+    onOutage: (e) => outages.push(e.code),
+  });
+  await limiter.consume('warm-up');
+  return { limiter, outages };
+}
+
 test('regression: a loop stalled past timeoutMs with calls in flight times out only unanswered ones', async () => {
   const server = await start();
   const client = connect(server.port);
   const admin = connect(server.port);
   await Promise.all([client.ping(), admin.ping()]);
-  const outages: string[] = [];
-  const limiter = createLimiter({
-    algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
-    store: new RedisStore({ client, timeoutMs: TIMEOUT_MS }),
-    prefix: 'stall',
-    onOutage: (e) => outages.push(e.code),
-  });
-  await limiter.consume('warm-up');
+  const { limiter, outages } = await stallLimiter(client, 'stall');
   // Synchronous work (or a GC pause) past timeoutMs right after sending: Redis answers within a
   // millisecond, but Node runs the due timeout timer before it reads the socket.
-  const stall = (): void => {
-    const until = performance.now() + TIMEOUT_MS + 30;
-    while (performance.now() < until);
-  };
+  const stall = (): void => busyFor(TIMEOUT_MS + 30);
   const healthy = Array.from({ length: 5 }, () => limiter.consume('k'));
   stall();
   deepStrictEqual(
@@ -370,27 +379,16 @@ test('regression: a second stall, in the poll phase the re-check waits for, time
   const server = await start();
   const client = connect(server.port);
   await client.ping();
-  const outages: string[] = [];
-  const limiter = createLimiter({
-    algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
-    store: new RedisStore({ client, timeoutMs: TIMEOUT_MS }),
-    prefix: 'stall-twice',
-    onOutage: (e) => outages.push(e.code),
-  });
-  await limiter.consume('warm-up');
-  const stall = (ms: number): void => {
-    const until = performance.now() + ms;
-    while (performance.now() < until);
-  };
+  const { limiter, outages } = await stallLimiter(client, 'stall-twice');
   // The first stall makes the timeout timer late, so its check waits for one poll phase. In that
   // very phase, a's reply sends b, and the loop stalls again past b's deadline: b's reply, sent
   // by Redis at once, is unread when the check runs, and b used to be timed out by it.
   const b = limiter.consume('a').then(() => {
     const next = limiter.consume('b');
-    stall(TIMEOUT_MS * 4);
+    busyFor(TIMEOUT_MS * 4);
     return next;
   });
-  stall(TIMEOUT_MS * 2);
+  busyFor(TIMEOUT_MS * 2);
   const d = await b;
   deepStrictEqual([d.degraded, d.remaining], [undefined, 99]);
   deepStrictEqual(outages, [], 'no outage reported for a healthy Redis');
