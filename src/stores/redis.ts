@@ -87,9 +87,17 @@ export class RedisStore implements Store {
    * clear the key in every cache of that prefix. Limiters with the same prefix and policies run
    * the same script on the same keys, so they share one cache, and limiters created over and over
    * add none. Held weakly: a cache lives as long as a limiter using it, so limiters created and
-   * dropped (one per tenant, say) leave nothing behind; each bind drops what has been collected.
+   * dropped (one per tenant, say) leave nothing behind; a collected cache's entry is removed by
+   * {@link RedisStore.#collected}, in time proportional to nothing but that entry.
    */
   readonly #denyCaches = new Map<string, Map<string, WeakRef<DenyCache>>>();
+  readonly #collected = new FinalizationRegistry<{ prefix: string; id: string }>(({ prefix, id }) => {
+    const caches = this.#denyCaches.get(prefix);
+    // The entry may already hold a newer cache, bound after this one was collected.
+    if (caches === undefined || caches.get(id)?.deref() !== undefined) return;
+    caches.delete(id);
+    if (caches.size === 0) this.#denyCaches.delete(prefix);
+  });
 
   constructor(options: RedisStoreOptions) {
     const given = checkOptionsObject(OWNER, options, ['client', 'timeoutMs', 'denyCache', 'batchWrites', 'clock']);
@@ -158,7 +166,6 @@ export class RedisStore implements Store {
     let caches: Map<string, WeakRef<DenyCache>> | undefined;
     let cache: DenyCache | undefined;
     if (this.#denyCache) {
-      this.#dropCollectedCaches();
       caches = this.#denyCaches.get(prefix);
       if (caches === undefined) {
         caches = new Map();
@@ -170,6 +177,7 @@ export class RedisStore implements Store {
       if (cache === undefined) {
         cache = new DenyCache();
         caches.set(id, new WeakRef(cache));
+        this.#collected.register(cache, { prefix, id });
       }
     }
     const script = decideScript(shape);
@@ -241,16 +249,5 @@ export class RedisStore implements Store {
         await caller.del(keysOf(key));
       },
     };
-  }
-
-  /**
-   * Forgets the caches of limiters that are gone. A prefix's map goes once it is empty: a live
-   * limiter keeps its own cache, and so its map, alive.
-   */
-  #dropCollectedCaches(): void {
-    for (const [prefix, caches] of this.#denyCaches) {
-      for (const [id, ref] of caches) if (ref.deref() === undefined) caches.delete(id);
-      if (caches.size === 0) this.#denyCaches.delete(prefix);
-    }
   }
 }
