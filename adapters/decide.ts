@@ -14,16 +14,29 @@ export type Outcome = Decision | undefined;
  */
 export function decideRequest<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res): Outcome | Promise<Outcome> {
   if (engine.skip !== undefined) {
-    let skipped: boolean | PromiseLike<boolean>;
-    try {
-      skipped = engine.skip(req, res);
-    } catch (error) {
-      throw asError(error, engine.owner, 'skip');
-    }
+    const skipped = callback(engine.owner, 'skip', engine.skip, req, res);
     if (isThenable(skipped)) return afterSkip(engine, req, res, skipped);
     if (skipped) return undefined;
   }
   return fromKey(engine, req, res);
+}
+
+/** Calls one of the app's request callbacks; a throw comes out as an Error naming it. */
+function callback<Req, Res, T>(owner: string, source: string, run: (req: Req, res: Res) => T, req: Req, res: Res): T {
+  try {
+    return run(req, res);
+  } catch (error) {
+    throw asError(error, owner, source);
+  }
+}
+
+/** Awaits what a callback returned; a rejection comes out as an Error naming the callback. */
+async function settled<T>(owner: string, source: string, pending: PromiseLike<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    throw asError(error, owner, source);
+  }
 }
 
 async function afterSkip<Req, Res>(
@@ -32,26 +45,15 @@ async function afterSkip<Req, Res>(
   res: Res,
   skipped: PromiseLike<boolean>,
 ): Promise<Outcome> {
-  let skip: boolean;
-  try {
-    skip = await skipped;
-  } catch (error) {
-    throw asError(error, engine.owner, 'skip');
-  }
-  if (skip) return undefined;
+  if (await settled(engine.owner, 'skip', skipped)) return undefined;
   return fromKey(engine, req, res);
 }
 
 function fromKey<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res): Decision | Promise<Decision> {
-  let key: string | PromiseLike<string>;
-  if (engine.keyGenerator === undefined) key = ipKeyOf(engine, req);
-  else {
-    try {
-      key = engine.keyGenerator(req, res);
-    } catch (error) {
-      throw asError(error, engine.owner, 'keyGenerator');
-    }
-  }
+  const key =
+    engine.keyGenerator === undefined
+      ? ipKeyOf(engine, req)
+      : callback(engine.owner, 'keyGenerator', engine.keyGenerator, req, res);
   if (typeof key !== 'string' && isThenable(key)) return afterKey(engine, req, res, key);
   // A non-string key goes to the limiter, which rejects it with ERR_INVALID_KEY.
   return fromCost(engine, req, res, key);
@@ -63,23 +65,12 @@ async function afterKey<Req, Res>(
   res: Res,
   pending: PromiseLike<string>,
 ): Promise<Decision> {
-  let key: string;
-  try {
-    key = await pending;
-  } catch (error) {
-    throw asError(error, engine.owner, 'keyGenerator');
-  }
-  return fromCost(engine, req, res, key);
+  return fromCost(engine, req, res, await settled(engine.owner, 'keyGenerator', pending));
 }
 
 function fromCost<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res, key: string): Decision | Promise<Decision> {
   if (engine.cost === undefined) return engine.limiter.decide(key, engine.fixedCost);
-  let cost: number | PromiseLike<number>;
-  try {
-    cost = engine.cost(req, res);
-  } catch (error) {
-    throw asError(error, engine.owner, 'cost');
-  }
+  const cost = callback(engine.owner, 'cost', engine.cost, req, res);
   if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost);
   return engine.limiter.decide(key, cost);
 }
@@ -89,13 +80,7 @@ async function afterCost<Req, Res>(
   key: string,
   pending: PromiseLike<number>,
 ): Promise<Decision> {
-  let cost: number;
-  try {
-    cost = await pending;
-  } catch (error) {
-    throw asError(error, engine.owner, 'cost');
-  }
-  return engine.limiter.decide(key, cost);
+  return engine.limiter.decide(key, await settled(engine.owner, 'cost', pending));
 }
 
 function ipKeyOf<Req, Res>(engine: Engine<Req, Res>, req: Req): string {
