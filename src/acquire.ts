@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { MAX_TIMER_MS } from './clock.js';
 import { FloodgateError } from './errors.js';
 import { checkOptionsObject, invalidOption } from './options.js';
 import type { Decision } from './types.js';
@@ -24,8 +25,6 @@ export interface AcquireOptions {
 export type WaitQueues = Map<string, Waiter[]>;
 
 const DEFAULT_MAX_WAIT_MS = 30_000;
-/** setTimeout's longest delay: Node fires a longer one after 1 ms instead, which would poll. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** Reads and checks `acquire`'s own options (the cost is the limiter's business). */
 export function acquireOptions(options: unknown): {

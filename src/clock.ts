@@ -8,3 +8,9 @@ export type Clock = () => number;
  * can neither reset a key early nor block it for the size of the step.
  */
 export const monotonicClock: Clock = () => performance.now();
+
+/**
+ * The longest delay `setTimeout` and `setInterval` take: Node runs a longer one after 1 ms
+ * instead, which would turn a long wait into a poll.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;

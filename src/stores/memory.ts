@@ -1,4 +1,4 @@
-import { type Clock, monotonicClock } from '../clock.js';
+import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
 import type { Algorithm, BindOptions, Decision, Store, StoreBinding } from '../types.js';
@@ -34,8 +34,6 @@ const OWNER = 'MemoryStore';
 const DEFAULT_MAX_KEYS = 1_000_000;
 /** Entries the incremental sweep looks at per new key: enough to outpace any churn. */
 const SWEEP_PER_INSERT = 4;
-/** setInterval's longest period. */
-const MAX_TIMER_MS = 2_147_483_647;
 /** Entries looked at per slice of a background pass, so a pass never blocks the loop for long. */
 const SWEEP_SLICE = 10_000;
 

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { type Clock, monotonicClock } from '../clock.js';
+import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
 import type { AlgorithmKind, BindOptions, Decision, Store, StoreBinding } from '../types.js';
@@ -51,8 +51,6 @@ export interface RedisStoreOptions {
 
 const OWNER = 'RedisStore';
 const DEFAULT_TIMEOUT_MS = 100;
-/** Node's timers cannot wait longer than this. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * The Redis store: one shared state for every process, decided by one atomic Lua script per call
@@ -110,12 +108,12 @@ export class RedisStore implements Store {
       typeof timeoutMs !== 'number' ||
       !Number.isSafeInteger(timeoutMs) ||
       timeoutMs < 1 ||
-      timeoutMs > MAX_TIMEOUT_MS
+      timeoutMs > MAX_TIMER_MS
     ) {
       throw invalidOption(
         OWNER,
         'timeoutMs',
-        `a positive integer number of milliseconds up to ${MAX_TIMEOUT_MS}`,
+        `a positive integer number of milliseconds up to ${MAX_TIMER_MS}`,
         timeoutMs,
       );
     }
