@@ -266,22 +266,32 @@ export class MemoryStore implements Store {
 
   /** Looks at up to `budget` entries of `table`, resuming where the last look stopped. */
   #sweepSome(table: Table, budget: number, now: number): void {
+    let cursor = table.cursor ?? table.states.entries();
+    const seen = this.#dropExpired(table, cursor, budget, now);
+    if (seen < budget) {
+      // At the end of the table: start over, and go on from the start only if nothing was seen.
+      cursor = table.states.entries();
+      if (seen === 0 && this.#dropExpired(table, cursor, budget, now) < budget) cursor = table.states.entries();
+    }
+    table.cursor = cursor;
+  }
+
+  /**
+   * Drops the expired states among the next `budget` entries of `entries`, an iterator over
+   * `table`; returns how many it looked at (fewer than `budget` once the iterator ends).
+   */
+  #dropExpired(table: Table, entries: MapIterator<[string, unknown]>, budget: number, now: number): number {
     const { algorithm, states } = table;
-    let cursor = table.cursor ?? states.entries();
     for (let i = 0; i < budget; i++) {
-      const next = cursor.next();
-      if (next.done === true) {
-        cursor = states.entries();
-        if (i > 0 || states.size === 0) break;
-        continue;
-      }
+      const next = entries.next();
+      if (next.done === true) return i;
       const [key, state] = next.value;
       if (algorithm.expiresAt(state) <= now) {
         states.delete(key);
         this.#size--;
       }
     }
-    table.cursor = cursor;
+    return budget;
   }
 
   /**
@@ -293,33 +303,24 @@ export class MemoryStore implements Store {
   #backgroundSweep(): void {
     const tables = [...this.#tables.values()];
     let t = 0;
-    let entries: MapIterator<[string, unknown]> | undefined;
-    let left = 0;
+    let table = tables[0];
+    let entries = table?.states.entries();
+    let left = table?.states.size ?? 0;
     const slice = (): void => {
       const now = this.#clock();
-      for (let budget = SWEEP_SLICE; budget > 0; ) {
-        if (entries === undefined || left === 0) {
-          const table = tables[t++];
-          if (table === undefined) return;
-          entries = table.states.entries();
-          left = table.states.size;
-          continue;
-        }
-        const table = tables[t - 1] as Table;
-        const next = entries.next();
-        if (next.done === true) {
-          left = 0;
-          continue;
-        }
-        left--;
-        budget--;
-        const [key, state] = next.value;
-        if (table.algorithm.expiresAt(state) <= now) {
-          table.states.delete(key);
-          this.#size--;
+      let budget = SWEEP_SLICE;
+      while (table !== undefined && entries !== undefined && budget > 0) {
+        const want = Math.min(budget, left);
+        const seen = this.#dropExpired(table, entries, want, now);
+        budget -= seen;
+        left -= seen;
+        if (seen < want || left === 0) {
+          table = tables[++t];
+          entries = table?.states.entries();
+          left = table?.states.size ?? 0;
         }
       }
-      setImmediate(slice).unref();
+      if (table !== undefined) setImmediate(slice).unref();
     };
     slice();
   }
