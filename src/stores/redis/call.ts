@@ -264,7 +264,7 @@ export class Caller {
     queue.push(pending);
     this.#pending = queue;
     this.#head = head;
-    if (this.#timer === undefined) this.#arm(this.#timeoutMs);
+    if (this.#timer === undefined) this.#arm(this.#timeoutMs, pending.deadline);
     return busy;
   }
 
@@ -306,8 +306,9 @@ export class Caller {
     this.#timer = setImmediate(() => this.#expire(since));
   }
 
-  #arm(ms: number): void {
-    this.#due = performance.now() + ms;
+  /** Arms the timeout timer for `ms` from now, which is `due` (a deadline read on the same clock). */
+  #arm(ms: number, due: number): void {
+    this.#due = due;
     // Not holding the process open: a call in flight already has the client's socket doing so.
     this.#timer = setTimeout(() => this.#expire(undefined), ms);
     this.#timer.unref();
@@ -359,7 +360,10 @@ export class Caller {
     } else {
       this.#head = i;
       if (again) this.#recheck(now);
-      else this.#arm(Math.max(1, Math.ceil((queue[i] as Pending<unknown>).deadline - now)));
+      else {
+        const due = (queue[i] as Pending<unknown>).deadline;
+        this.#arm(Math.max(1, Math.ceil(due - now)), due);
+      }
     }
     if (expired.length === 0) return;
     this.healthy = false;
