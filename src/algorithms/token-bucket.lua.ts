@@ -49,6 +49,12 @@ ${name} = ${name} + abs(${name}) * 2 ^ -50
 `;
 }
 
+/** Lua writing the bucket `state` (a local) at this policy's rate, expiring at its `expiresAt`. */
+function store(p: LuaPolicy, state: string): string {
+  return `${expiresAt(p, 'e', state)}${luaTtl('e')}redis.call('SET', ${p.key}, pack('<dd', ${state}, ${p.v('rps')}), 'PX', ttl)
+`;
+}
+
 /**
  * Lua for the bucket's view when this call charges nothing (a peek, a denial, or another policy
  * denied): the TS `remaining` and `resetMs` of an uncharged call.
@@ -82,7 +88,7 @@ do
         local debt = state - floor((now * rate) / 1000 * 1048576) / 1048576
         if debt > 0 then
           state = ${n} + debt
-          ${expiresAt(p, 'ce', 'state')}          ${luaTtl('ce')}          redis.call('SET', ${key}, pack('<dd', state, ${rps}), 'PX', ttl)
+          ${store(p, 'state')}
         else
           state = ${n}
           redis.call('DEL', ${key})
@@ -110,7 +116,7 @@ end
   charge: (p) => `
 do
   local fullAt = ${p.v('base')} + cost
-  ${expiresAt(p, 'e', 'fullAt')}  ${luaTtl('e')}  redis.call('SET', ${p.key}, pack('<dd', fullAt, ${p.v('rps')}), 'PX', ttl)
+  ${store(p, 'fullAt')}
 end
 `,
 };
