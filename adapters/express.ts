@@ -220,8 +220,7 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     if (outcome === undefined) next();
     // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
     // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
-    else if (typeof (outcome as { then?: unknown }).then === 'function')
-      void settle(req, res, next, outcome as PromiseLike<Outcome>);
-    else respond(req, res, next, outcome as Decision);
+    else if (isThenable(outcome)) void settle(req, res, next, outcome);
+    else respond(req, res, next, outcome);
   };
 }

@@ -166,8 +166,7 @@ export function makeHook(limit: RouteLimit, notices: Notices): Hook {
     if (outcome === undefined) done();
     // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
     // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
-    else if (typeof (outcome as { then?: unknown }).then === 'function')
-      void settle(limit, request, reply, done, outcome as PromiseLike<Outcome>);
-    else respond(limit, request, reply, done, outcome as Decision);
+    else if (isThenable(outcome)) void settle(limit, request, reply, done, outcome);
+    else respond(limit, request, reply, done, outcome);
   };
 }
