@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
+  type Algorithm,
   createLimiter,
   type Decision,
   FloodgateError,
@@ -504,37 +505,128 @@ describe('deny cache', () => {
       last = d.retryAfterMs;
     }
     strictEqual((await limiter.peek('k')).allowed, false);
-    strictEqual(await scriptCalls(), start + 3, 'the same cost, consume and peek, all local');
-    strictEqual((await limiter.peek('k', { cost: 2 })).allowed, false);
-    strictEqual(await scriptCalls(), start + 4, 'a larger cost goes to Redis');
+    strictEqual((await limiter.consume('k', { cost: 2 })).allowed, false);
+    strictEqual(await scriptCalls(), start + 3, 'the same cost and a larger one, consume and peek, all local');
     await limiter.consume('k', { cost: 0 });
-    strictEqual(await scriptCalls(), start + 5, 'a smaller cost goes to Redis');
+    strictEqual(await scriptCalls(), start + 4, 'a smaller cost goes to Redis');
   });
 
-  test("regression: a larger cost is not answered with a smaller cost's cached denial", async () => {
-    let now = 0;
+  /** A limiter on `policies` with the deny cache, and one without it that tells the truth. */
+  function cachedAndTruth(policies: Record<string, Algorithm>, clock: () => number) {
     const prefix = randomPrefix('cost');
-    // The burst denies cost 1 (wait 1 s) while the window allows it; cost 3 waits 3 s for the
-    // burst and is denied by the window too. A cost-1 denial says neither.
-    const policies = {
-      burst: tokenBucket({ capacity: 4, refillPerSecond: 1 }),
-      window: slidingWindowLog({ limit: 6, windowMs: 10_000 }),
+    const store = (denyCache: boolean) => new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock, denyCache });
+    return {
+      cached: createLimiter({ policies, store: store(true), prefix, onStoreError: 'throw' }),
+      truth: createLimiter({ policies, store: store(false), prefix, onStoreError: 'throw' }),
     };
-    const store = (denyCache: boolean) =>
-      new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now, denyCache });
-    const cached = createLimiter({ policies, store: store(true), prefix, onStoreError: 'throw' });
-    const truth = createLimiter({ policies, store: store(false), prefix, onStoreError: 'throw' });
+  }
+
+  test('a larger cost is answered locally: denied, with a wait never shorter than Redis would give', async () => {
+    let now = 0;
+    // The burst denies cost 1 (wait 900 ms) while the window allows it; cost 3 waits 2.9 s for
+    // the burst and 9.9 s for the window, which a cost-1 denial says nothing of.
+    const { cached, truth } = cachedAndTruth(
+      {
+        burst: tokenBucket({ capacity: 4, refillPerSecond: 1 }),
+        window: slidingWindowLog({ limit: 6, windowMs: 10_000 }),
+      },
+      () => now,
+    );
     await cached.consume('k', { cost: 4 });
     now = 100;
     strictEqual((await cached.consume('k')).allowed, false);
-    const big = await cached.consume('k', { cost: 3 });
-    deepStrictEqual(big, await truth.peek('k', { cost: 3 }));
-    strictEqual(big.policies?.window?.allowed, false);
+    for (const [at, cost] of [
+      [100, 3],
+      [500, 2],
+      [999, 4],
+    ] as const) {
+      now = at;
+      const start = await scriptCalls();
+      const big = await cached.consume('k', { cost });
+      strictEqual(await scriptCalls(), start, `cost ${cost} at ${at} ms: answered locally`);
+      deepStrictEqual(big, await truth.peek('k', { cost }), `cost ${cost} at ${at} ms`);
+    }
+    now = 1000;
+    strictEqual((await cached.consume('k')).allowed, true, 'the cost-1 denial has run out');
+  });
+
+  test('property: a larger cost served from the cache is denied, and its wait is never short (a bucket: by at most 2 ms)', async () => {
+    let now = 1_000_000;
+    let seed = 7;
+    // mulberry32: a seeded generator, so a failure replays.
+    const random = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) / 4_294_967_296) * n;
+    };
+    const shapes: Record<string, Algorithm>[] = [
+      { only: tokenBucket({ capacity: 8, refillPerSecond: 3 }) },
+      { only: slidingWindowLog({ limit: 8, windowMs: 3000 }) },
+      {
+        burst: tokenBucket({ capacity: 5, refillPerSecond: 7 }),
+        window: slidingWindowLog({ limit: 8, windowMs: 2000 }),
+      },
+    ];
+    let local = 0;
+    for (const policies of shapes) {
+      const { cached, truth } = cachedAndTruth(policies, () => now);
+      const buckets = Object.values(policies).every((a) => a.kind === 'token-bucket');
+      for (let step = 0; step < 150; step++) {
+        now += Math.floor(random(400));
+        const cost = 1 + Math.floor(random(4));
+        const expected = await truth.peek('k', { cost });
+        const before = await scriptCalls();
+        const got = await cached.consume('k', { cost });
+        if ((await scriptCalls()) !== before) continue;
+        local++;
+        const at = `step ${step}, cost ${cost}, ${JSON.stringify(policies)}`;
+        strictEqual(got.allowed, false, at);
+        strictEqual(expected.allowed, false, at);
+        ok(got.retryAfterMs >= expected.retryAfterMs, `${at}: ${got.retryAfterMs} < ${expected.retryAfterMs}`);
+        if (buckets) ok(got.retryAfterMs <= expected.retryAfterMs + 2, `${at}: ${got.retryAfterMs}`);
+        // `remaining` is the value at the denial; a bucket may have refilled a token since.
+        ok(got.remaining <= expected.remaining, `${at}: remaining ${got.remaining}`);
+        strictEqual(got.resetMs, expected.resetMs, at);
+        // Waiting out the promised wait, with nothing else going on, gets the call through. (Time
+        // only moves forward: a peek drops expired entries, which a clock set back would miss.)
+        if (random(2) < 1) {
+          now += got.retryAfterMs;
+          strictEqual((await truth.peek('k', { cost })).allowed, true, `${at}: after the wait`);
+        }
+      }
+    }
+    ok(local > 60, `only ${local} calls were answered locally`);
+  });
+
+  test('regression: a smaller cost charged at Redis drops the entry, whose waits it made too short', async () => {
+    let now = 0;
+    const { cached, truth } = cachedAndTruth({ default: slidingWindowLog({ limit: 3, windowMs: 10_000 }) }, () => now);
+    await cached.consume('k');
+    now = 100;
+    await cached.consume('k');
+    now = 200;
+    strictEqual((await cached.consume('k', { cost: 2 })).retryAfterMs, 9800, 'until the entry of 0 ms expires');
+    now = 300;
+    strictEqual((await cached.consume('k')).allowed, true);
+    now = 400;
+    // Two entries must expire now: the one of 100 ms sets the wait.
+    deepStrictEqual(await cached.consume('k', { cost: 2 }), await truth.peek('k', { cost: 2 }));
+    strictEqual((await truth.peek('k', { cost: 2 })).retryAfterMs, 9700);
+  });
+
+  test("a larger cost's denial arriving after a smaller cost's keeps the smaller cost's entry, which answers more calls", async () => {
+    let now = 0;
+    const { cached } = cachedAndTruth({ default: slidingWindowLog({ limit: 2, windowMs: 10_000 }) }, () => now);
+    await cached.consume('k', { cost: 2 });
+    now = 100;
+    // Sent in one tick on one connection: the cost-1 reply arrives first.
+    const [small, large] = await Promise.all([cached.consume('k'), cached.consume('k', { cost: 2 })]);
+    strictEqual(small.allowed, false);
+    strictEqual(large.allowed, false);
     const start = await scriptCalls();
-    deepStrictEqual(await cached.consume('k', { cost: 3 }), big, 'the same cost again: answered locally');
-    strictEqual(await scriptCalls(), start);
-    deepStrictEqual(await cached.consume('k'), await truth.peek('k'), 'cost 1 again: the entry is for cost 3 now');
-    strictEqual(await scriptCalls(), start + 2);
+    strictEqual((await cached.consume('k')).allowed, false);
+    strictEqual(await scriptCalls(), start, 'cost 1 is still answered locally');
   });
 
   test('reset clears it', async () => {
@@ -658,7 +750,7 @@ describe('deny cache', () => {
   test('its size is bounded', () => {
     const cache = new DenyCache();
     const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];
-    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, cache.generation, 0, () => 0, denied);
+    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, true, cache.generation, 0, () => 0, denied);
     strictEqual(
       cache.get('k0', 1, 1, () => 1),
       undefined,

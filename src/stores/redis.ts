@@ -25,8 +25,8 @@ export interface RedisStoreOptions {
   timeoutMs?: number;
   /**
    * Answer calls for a key that Redis just denied locally, without a round trip, until the wait
-   * it gave has passed (calls of the same cost only). Keeps a hot abusive key from saturating
-   * Redis. A `reset` through this store clears it, from any limiter with the same prefix; one in
+   * it gave has passed: calls of the denied cost with Redis's own figures, larger costs with a
+   * wait that is never too short. Keeps a hot abusive key from saturating Redis. A `reset` through this store clears it, from any limiter with the same prefix; one in
    * another process cannot.
    * Defaults to `true`.
    */
@@ -173,7 +173,11 @@ export class RedisStore implements Store {
       const id = JSON.stringify(names);
       cache = caches.get(id)?.deref();
       if (cache === undefined) {
-        cache = new DenyCache();
+        cache = new DenyCache(
+          policies.map(({ algorithm }) =>
+            algorithm.kind === 'token-bucket' ? 1000 / (algorithm.scriptArgs[1] as number) : undefined,
+          ),
+        );
         caches.set(id, new WeakRef(cache));
         this.#collected.register(cache, { prefix, id });
       }
@@ -229,7 +233,7 @@ export class RedisStore implements Store {
         (raw) => {
           const decisions = parse(raw);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          cache.set(key, cost, generation, now, localClock, decisions);
+          cache.set(key, cost, charge, generation, now, localClock, decisions);
           return settled(decisions);
         },
         failed,

@@ -2,13 +2,40 @@ import { waitUntil } from '../../options.js';
 import type { Decision } from '../../types.js';
 
 interface Entry {
-  /** The denied cost: calls of this very cost are answered from the entry until `until`. */
+  /** The denied cost: calls of this cost or more are answered from the entry until `until`. */
   readonly cost: number;
   /** Local clock reading at the denial. */
   readonly at: number;
   /** Local clock reading when the first denying policy could allow again. */
   readonly until: number;
   readonly decisions: readonly Decision[];
+}
+
+/**
+ * A policy's answer to a call of `cost`, larger than the `denied` cost its Decision `d` was given
+ * for: whether it allows, and a wait in milliseconds from the denial that is never too short.
+ * Every policy is back to its full limit after `resetMs`, and no cost exceeds the smallest limit,
+ * so `resetMs` bounds every wait. A token bucket refills `1 / msPerToken` tokens per millisecond,
+ * which bounds it closer: within 2 ms of the exact wait.
+ */
+function widen(
+  d: Decision,
+  cost: number,
+  denied: number,
+  msPerToken: number | undefined,
+): { allowed: boolean; retryAfterMs: number } {
+  // `remaining` is what is left, uncharged; a larger cost that still fits is still allowed.
+  if (d.allowed && cost <= d.remaining) return { allowed: true, retryAfterMs: 0 };
+  let wait = d.resetMs;
+  if (msPerToken !== undefined) {
+    // A bucket holds at least `remaining` tokens (it is floored), and a denial's wait is the
+    // exact one rounded up: each bound below is at or after the instant the cost fits.
+    const bound = d.allowed
+      ? Math.ceil((cost - d.remaining) * msPerToken)
+      : d.retryAfterMs + Math.ceil((cost - denied) * msPerToken);
+    if (bound < wait) wait = bound;
+  }
+  return { allowed: false, retryAfterMs: wait };
 }
 
 /**
@@ -21,20 +48,24 @@ export const DENY_CACHE_MAX_KEYS = 10_000;
  * Remembers recent denials per key so that a hot, denied key is answered without a round trip.
  *
  * A call of cost `c` denied with every denying policy waiting at least `w` stays denied for `w`,
- * whatever other processes do (they can only add to the state); only a `reset` elsewhere can end
- * it early, and that is the one thing this cache may not see. Only calls of that same cost `c`
- * are answered from the entry: a larger cost waits longer (and with several policies, one that
- * allowed `c` may deny it), so its figures would be wrong; any other cost goes to Redis, and its
- * denial replaces the entry. The entry lives until the *first* denying policy could allow again,
- * so every Decision served from it is still true: `retryAfterMs` and `resetMs` are counted down
- * on the local clock, `remaining` is the value at the denial (it can only have grown since, never
- * enough for `c`).
+ * and so does every larger cost, whatever other processes do (they can only add to the state);
+ * only a `reset` elsewhere can end it early, and that is the one thing this cache may not see.
+ * The entry lives until the *first* denying policy could allow again, so every Decision served
+ * from it is still a denial: `retryAfterMs` and `resetMs` are counted down on the local clock,
+ * `remaining` is the value at the denial (it can only have grown since, never enough for `c`).
+ * A call of cost `c` gets the very figures Redis gave. A larger cost waits longer than `c` did
+ * (and with several policies, one that allowed `c` may deny it), by an amount the reply does not
+ * hold, so it gets a wait bounded from above (see {@link widen}): never too short, as a promised
+ * wait must not be. A smaller cost goes to Redis; its denial replaces the entry, and its charge
+ * drops it, since the entry's waits then fall short.
  *
  * A `reset` bumps {@link DenyCache.generation}: a denial sent to Redis before the reset's DEL
  * describes state the DEL removed, so its reply must not be cached when it arrives after it.
  */
 export class DenyCache {
   readonly #entries = new Map<string, Entry>();
+  /** Per policy: milliseconds per token for a token bucket, `undefined` for another algorithm. */
+  readonly #msPerToken: readonly (number | undefined)[];
   /**
    * Bumped by every {@link DenyCache.delete}. A call reads it before it is sent and hands it to
    * {@link DenyCache.set} with the reply; one number rather than one per key keeps the hot path
@@ -42,6 +73,11 @@ export class DenyCache {
    * another key (each costs one more round trip later).
    */
   generation = 0;
+
+  /** @param msPerToken per policy, `1000 / refillPerSecond` for a token bucket, else `undefined` */
+  constructor(msPerToken: readonly (number | undefined)[] = []) {
+    this.#msPerToken = msPerToken;
+  }
 
   /**
    * Decisions for `key` at local time `now` (read from `clock` when not given, and only for a key
@@ -55,34 +91,58 @@ export class DenyCache {
       this.#entries.delete(key);
       return undefined;
     }
-    if (cost !== entry.cost) return undefined;
-    return entry.decisions.map((d) => ({
-      allowed: d.allowed,
-      limit: d.limit,
-      remaining: d.remaining,
-      resetMs: waitUntil(entry.at + d.resetMs, now),
-      retryAfterMs: d.allowed ? 0 : waitUntil(entry.at + d.retryAfterMs, now),
-    }));
+    if (cost < entry.cost) return undefined;
+    const at = entry.at;
+    if (cost === entry.cost) {
+      return entry.decisions.map((d) => ({
+        allowed: d.allowed,
+        limit: d.limit,
+        remaining: d.remaining,
+        resetMs: waitUntil(at + d.resetMs, now),
+        retryAfterMs: d.allowed ? 0 : waitUntil(at + d.retryAfterMs, now),
+      }));
+    }
+    const decisions: Decision[] = [];
+    for (let i = 0; i < entry.decisions.length; i++) {
+      const d = entry.decisions[i] as Decision;
+      const { allowed, retryAfterMs } = widen(d, cost, entry.cost, this.#msPerToken[i]);
+      decisions.push({
+        allowed,
+        limit: d.limit,
+        remaining: d.remaining,
+        resetMs: waitUntil(at + d.resetMs, now),
+        retryAfterMs: allowed ? 0 : waitUntil(at + retryAfterMs, now),
+      });
+    }
+    return decisions;
   }
 
   /**
    * Records a reply received at local time `now` (read from `clock` when not given, and only for
-   * a reply that denied), if it denied and no `delete` came since the call read `generation`.
+   * a reply that denied), if it denied and no `delete` came since the call read `generation`. A
+   * live entry for a smaller cost is kept: it answers more calls. A reply that allowed and
+   * charged drops the key's entry, whose waits the charge has made too short.
    */
   set(
     key: string,
     cost: number,
+    charge: boolean,
     generation: number,
     now: number | undefined,
     clock: () => number,
     decisions: readonly Decision[],
   ): void {
-    if (generation !== this.generation) return;
+    const entries = this.#entries;
     let wait = Number.POSITIVE_INFINITY;
     for (const d of decisions) if (!d.allowed && d.retryAfterMs < wait) wait = d.retryAfterMs;
-    if (wait === Number.POSITIVE_INFINITY || wait <= 0) return;
+    if (wait === Number.POSITIVE_INFINITY) {
+      if (charge && cost > 0 && entries.size !== 0) entries.delete(key);
+      return;
+    }
+    if (generation !== this.generation || wait <= 0) return;
     if (now === undefined) now = clock();
-    const entries = this.#entries;
+    const held = entries.get(key);
+    if (held !== undefined && held.cost < cost && now < held.until) return;
     entries.delete(key);
     if (entries.size >= DENY_CACHE_MAX_KEYS) {
       const oldest = entries.keys().next();
