@@ -11,10 +11,13 @@ const CLIENTS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limite
 type Client = (typeof CLIENTS)[number];
 /** A replay by redis-benchmark of one script call: floodgate's, rate-limiter-flexible's, or the floor. */
 type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
-/** floodgate's own script call sent by a bare ioredis client: the driver's ceiling for it. */
-type IoredisReplay = `ioredis-${FloodgateKind}`;
+/**
+ * floodgate's own script call sent by a bare ioredis client: the driver's ceiling for it; and the
+ * floor script sent the same way: what any limiter on the Redis clock gets through ioredis.
+ */
+type IoredisReplay = `ioredis-${FloodgateKind | 'floor'}`;
 type Contender = Client | IoredisReplay | `redis-benchmark-${Replay}`;
-const IOREDIS_REPLAYS: readonly IoredisReplay[] = ['ioredis-token-bucket', 'ioredis-sliding-log'];
+const IOREDIS_REPLAYS: readonly IoredisReplay[] = ['ioredis-token-bucket', 'ioredis-sliding-log', 'ioredis-floor'];
 
 const IN_FLIGHT = [1, 256] as const;
 
@@ -181,8 +184,8 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
     await Promise.all([
       ...CLIENTS.map((c) => start(c, ['throughput', c, String(redis.port), String(keyspace)])),
       ...IOREDIS_REPLAYS.map(async (c) => {
-        const call = scriptCalls[c.slice('ioredis-'.length) as FloodgateKind];
-        if (call === undefined) reasons.set(c, "floodgate's script call was not captured");
+        const call = scriptCalls[c.slice('ioredis-'.length) as FloodgateKind | 'floor'];
+        if (call === undefined) reasons.set(c, 'the script call was not captured or loaded');
         else await start(c, ['replay', String(redis.port), String(keyspace), JSON.stringify(call)]);
       }),
     ]);

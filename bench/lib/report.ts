@@ -142,11 +142,14 @@ export function judgeTargets(r: Results): Target[] {
     });
   }
   const rlf1 = rrow('rate-limiter-flexible', 1);
+  const floor1 = rrow('ioredis-floor', 1);
   for (const kind of ['token-bucket', 'sliding-log'] as const) {
     const o = rrow(`floodgate-${kind}`, 1);
     targets.push({
       case: `Redis, 1 in flight: ${kind.replace('-', ' ')} p50 latency (issue 4)`,
-      peers: `rate-limiter-flexible ${fmtUs(rlf1?.medianP50Us)} µs`,
+      peers:
+        `rate-limiter-flexible ${fmtUs(rlf1?.medianP50Us)} µs` +
+        (floor1?.available ? `; floor script through bare ioredis ${fmtUs(floor1.medianP50Us)} µs` : ''),
       target: "≤ rate-limiter-flexible's",
       floodgate: o?.available ? `${fmtUs(o.medianP50Us)} µs` : 'not available',
       met: o?.available && rlf1?.available && Number.isFinite(o.medianP50Us) ? o.medianP50Us <= rlf1.medianP50Us : null,
@@ -272,6 +275,7 @@ export function renderMarkdown(r: Results): string {
         'redis-benchmark-floor replays the least a decision on the Redis clock asks of the server, with no decision in it ' +
         '(`TIME`, `GET`, `SET … PX`, a four-number reply). ' +
         "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
+        'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
         '"Client CPU µs per call" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured calls, harness included.',
       '',
       '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | client CPU µs per call | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
