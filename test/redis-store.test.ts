@@ -27,6 +27,11 @@ useSuiteRedis((s, c) => {
   client = c;
 });
 
+/** What a cached Decision must get right: `remaining` is the value at the denial. */
+function pick(d: Decision): Pick<Decision, 'allowed' | 'retryAfterMs' | 'resetMs' | 'policy'> {
+  return { allowed: d.allowed, retryAfterMs: d.retryAfterMs, resetMs: d.resetMs, policy: d.policy };
+}
+
 function code(error: unknown): string | undefined {
   return error instanceof FloodgateError ? error.code : undefined;
 }
@@ -615,6 +620,73 @@ describe('deny cache', () => {
     strictEqual((await truth.peek('k', { cost: 2 })).retryAfterMs, 9700);
   });
 
+  test('regression: a charge in flight drops the entry at once, so a larger cost sent meanwhile is not answered from it', async () => {
+    let now = 0;
+    const { cached, truth } = cachedAndTruth({ default: slidingWindowLog({ limit: 3, windowMs: 10_000 }) }, () => now);
+    await cached.consume('k');
+    now = 100;
+    await cached.consume('k');
+    now = 200;
+    strictEqual((await cached.consume('k', { cost: 2 })).retryAfterMs, 9800);
+    now = 300;
+    // Sent in one tick: the cost-1 charge is on its way when the cost-2 call is made.
+    const [small, big] = await Promise.all([cached.consume('k'), cached.peek('k', { cost: 2 })]);
+    strictEqual(small.allowed, true);
+    deepStrictEqual(big, await truth.peek('k', { cost: 2 }));
+    strictEqual(big.retryAfterMs, 9800, 'the entries of 0 and 100 ms must both expire');
+  });
+
+  test("regression: a charge through a limiter with other policies on the same prefix drops this limiter's entry", async () => {
+    let now = 0;
+    const store = new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now });
+    const prefix = randomPrefix('sibling');
+    const log = () => slidingWindowLog({ limit: 3, windowMs: 10_000 });
+    const mine = createLimiter({ algorithm: log(), store, prefix, onStoreError: 'throw' });
+    const wider = createLimiter({
+      policies: { default: log(), burst: tokenBucket({ capacity: 5, refillPerSecond: 1 }) },
+      store,
+      prefix,
+      onStoreError: 'throw',
+    });
+    const truth = createLimiter({
+      algorithm: log(),
+      store: new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now, denyCache: false }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    await mine.consume('k');
+    now = 100;
+    await mine.consume('k');
+    now = 200;
+    strictEqual((await mine.consume('k', { cost: 2 })).allowed, false);
+    now = 300;
+    strictEqual((await wider.consume('k')).allowed, true);
+    deepStrictEqual(await mine.consume('k', { cost: 2 }), await truth.peek('k', { cost: 2 }));
+  });
+
+  test('regression: a policy that allowed the smaller cost is reported allowing the larger one once its bound has passed', async () => {
+    let now = 0;
+    const { cached, truth } = cachedAndTruth(
+      {
+        burst: tokenBucket({ capacity: 2, refillPerSecond: 0.1 }),
+        window: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+      },
+      () => now,
+    );
+    await cached.consume('k', { cost: 2 });
+    now = 1;
+    // The burst denies cost 1 for 10 s; the window allows it with 1 left, and cost 2 once its
+    // only entry leaves, at 1000 ms.
+    strictEqual((await cached.consume('k')).policies?.window?.allowed, true);
+    now = 1500;
+    const start = await scriptCalls();
+    const big = await cached.peek('k', { cost: 2 });
+    strictEqual(await scriptCalls(), start, 'answered locally');
+    const exact = await truth.peek('k', { cost: 2 });
+    deepStrictEqual(big.policies?.window && pick(big.policies.window), pick(exact.policies?.window as Decision));
+    deepStrictEqual(pick(big), pick(exact));
+  });
+
   test("a larger cost's denial arriving after a smaller cost's keeps the smaller cost's entry, which answers more calls", async () => {
     let now = 0;
     const { cached } = cachedAndTruth({ default: slidingWindowLog({ limit: 2, windowMs: 10_000 }) }, () => now);
@@ -750,7 +822,7 @@ describe('deny cache', () => {
   test('its size is bounded', () => {
     const cache = new DenyCache();
     const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];
-    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, true, cache.generation, 0, () => 0, denied);
+    for (let i = 0; i <= DENY_CACHE_MAX_KEYS; i++) cache.set(`k${i}`, 1, cache.generation, 0, () => 0, denied);
     strictEqual(
       cache.get('k0', 1, 1, () => 1),
       undefined,

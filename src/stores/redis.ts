@@ -50,6 +50,10 @@ export interface RedisStoreOptions {
 }
 
 const OWNER = 'RedisStore';
+
+function isAllowed(decision: Decision): boolean {
+  return decision.allowed;
+}
 const DEFAULT_TIMEOUT_MS = 100;
 
 /**
@@ -224,6 +228,11 @@ export class RedisStore implements Store {
       const args = [String(cost), charge ? '1' : '0', ...tail];
       if (now !== undefined) args.push(String(now));
       if (cache === undefined) return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
+      // A charge makes the key's cached waits too short, in every cache of the prefix (a limiter
+      // with other policies shares some of them): drop them as it is sent, and again as it is
+      // answered, for denials sent before it that were recorded meanwhile.
+      const charging = charge && cost > 0;
+      if (charging) dropAll(key);
       // Read before the call is sent: a reset after this point may have deleted what it denies.
       const generation = cache.generation;
       return caller.script(
@@ -232,12 +241,17 @@ export class RedisStore implements Store {
         args,
         (raw) => {
           const decisions = parse(raw);
+          if (charging && decisions.every(isAllowed)) dropAll(key);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          cache.set(key, cost, charge, generation, now, localClock, decisions);
+          else cache.set(key, cost, generation, now, localClock, decisions);
           return settled(decisions);
         },
         failed,
       );
+    }
+
+    function dropAll(key: string): void {
+      if (caches !== undefined) for (const ref of caches.values()) ref.deref()?.drop(key);
     }
 
     const decide = (key: string, cost: number, charge: boolean) =>

@@ -16,7 +16,8 @@ interface Entry {
  * for: whether it allows, and a wait in milliseconds from the denial that is never too short.
  * Every policy is back to its full limit after `resetMs`, and no cost exceeds the smallest limit,
  * so `resetMs` bounds every wait. A token bucket refills `1 / msPerToken` tokens per millisecond,
- * which bounds it closer: within 2 ms of the exact wait.
+ * which bounds it closer: within 2 ms of the exact wait when it denied the smaller cost, within
+ * one token's refill when it allowed it (its `remaining` is rounded down).
  */
 function widen(
   d: Decision,
@@ -56,8 +57,8 @@ export const DENY_CACHE_MAX_KEYS = 10_000;
  * A call of cost `c` gets the very figures Redis gave. A larger cost waits longer than `c` did
  * (and with several policies, one that allowed `c` may deny it), by an amount the reply does not
  * hold, so it gets a wait bounded from above (see {@link widen}): never too short, as a promised
- * wait must not be. A smaller cost goes to Redis; its denial replaces the entry, and its charge
- * drops it, since the entry's waits then fall short.
+ * wait must not be. A smaller cost goes to Redis; its denial replaces the entry, and the store
+ * drops the entry whenever it sends a charge for the key (see {@link DenyCache.drop}).
  *
  * A `reset` bumps {@link DenyCache.generation}: a denial sent to Redis before the reset's DEL
  * describes state the DEL removed, so its reply must not be cached when it arrives after it.
@@ -105,13 +106,15 @@ export class DenyCache {
     const decisions: Decision[] = [];
     for (let i = 0; i < entry.decisions.length; i++) {
       const d = entry.decisions[i] as Decision;
-      const { allowed, retryAfterMs } = widen(d, cost, entry.cost, this.#msPerToken[i]);
+      const widened = widen(d, cost, entry.cost, this.#msPerToken[i]);
+      // Past its bound the cost fits this policy: it allows again (another one still denies).
+      const retryAfterMs = widened.allowed ? 0 : waitUntil(at + widened.retryAfterMs, now);
       decisions.push({
-        allowed,
+        allowed: retryAfterMs === 0,
         limit: d.limit,
         remaining: d.remaining,
         resetMs: waitUntil(at + d.resetMs, now),
-        retryAfterMs: allowed ? 0 : waitUntil(at + retryAfterMs, now),
+        retryAfterMs,
       });
     }
     return decisions;
@@ -120,13 +123,11 @@ export class DenyCache {
   /**
    * Records a reply received at local time `now` (read from `clock` when not given, and only for
    * a reply that denied), if it denied and no `delete` came since the call read `generation`. A
-   * live entry for a smaller cost is kept: it answers more calls. A reply that allowed and
-   * charged drops the key's entry, whose waits the charge has made too short.
+   * live entry for a smaller cost is kept: it answers more calls.
    */
   set(
     key: string,
     cost: number,
-    charge: boolean,
     generation: number,
     now: number | undefined,
     clock: () => number,
@@ -135,11 +136,7 @@ export class DenyCache {
     const entries = this.#entries;
     let wait = Number.POSITIVE_INFINITY;
     for (const d of decisions) if (!d.allowed && d.retryAfterMs < wait) wait = d.retryAfterMs;
-    if (wait === Number.POSITIVE_INFINITY) {
-      if (charge && cost > 0 && entries.size !== 0) entries.delete(key);
-      return;
-    }
-    if (generation !== this.generation || wait <= 0) return;
+    if (wait === Number.POSITIVE_INFINITY || wait <= 0 || generation !== this.generation) return;
     if (now === undefined) now = clock();
     const held = entries.get(key);
     if (held !== undefined && held.cost < cost && now < held.until) return;
@@ -149,6 +146,16 @@ export class DenyCache {
       if (oldest.done !== true) entries.delete(oldest.value);
     }
     entries.set(key, { cost, at: now, until: now + wait, decisions });
+  }
+
+  /**
+   * Forgets `key`'s entry, whose waits a charge of this process is making too short: sent to
+   * Redis (a smaller cost, or through a limiter with other policies on the same prefix) or just
+   * answered. Denials in flight may still be recorded: Redis answered them in order with the
+   * charge, and one answered after it describes the charged state.
+   */
+  drop(key: string): void {
+    if (this.#entries.size !== 0) this.#entries.delete(key);
   }
 
   /** Forgets `key` and any denial of it still in flight (see {@link DenyCache.generation}). */
