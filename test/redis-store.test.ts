@@ -6,6 +6,7 @@ import {
   createLimiter,
   type Decision,
   FloodgateError,
+  type Limiter,
   RedisStore,
   type RedisStoreOptions,
   type Store,
@@ -516,6 +517,14 @@ describe('deny cache', () => {
     strictEqual(await scriptCalls(), start + 4, 'a smaller cost goes to Redis');
   });
 
+  /** A bucket of `capacity` refilling `rate` a second beside a log of `limit` per `windowMs`. */
+  function burstAndWindow(capacity: number, rate: number, limit: number, windowMs: number): Record<string, Algorithm> {
+    return {
+      burst: tokenBucket({ capacity, refillPerSecond: rate }),
+      window: slidingWindowLog({ limit, windowMs }),
+    };
+  }
+
   /** A limiter on `policies` with the deny cache, and one without it that tells the truth. */
   function cachedAndTruth(policies: Record<string, Algorithm>, clock: () => number) {
     const prefix = randomPrefix('cost');
@@ -530,13 +539,7 @@ describe('deny cache', () => {
     let now = 0;
     // The burst denies cost 1 (wait 900 ms) while the window allows it; cost 3 waits 2.9 s for
     // the burst and 9.9 s for the window, which a cost-1 denial says nothing of.
-    const { cached, truth } = cachedAndTruth(
-      {
-        burst: tokenBucket({ capacity: 4, refillPerSecond: 1 }),
-        window: slidingWindowLog({ limit: 6, windowMs: 10_000 }),
-      },
-      () => now,
-    );
+    const { cached, truth } = cachedAndTruth(burstAndWindow(4, 1, 6, 10_000), () => now);
     await cached.consume('k', { cost: 4 });
     now = 100;
     strictEqual((await cached.consume('k')).allowed, false);
@@ -568,10 +571,7 @@ describe('deny cache', () => {
     const shapes: Record<string, Algorithm>[] = [
       { only: tokenBucket({ capacity: 8, refillPerSecond: 3 }) },
       { only: slidingWindowLog({ limit: 8, windowMs: 3000 }) },
-      {
-        burst: tokenBucket({ capacity: 5, refillPerSecond: 7 }),
-        window: slidingWindowLog({ limit: 8, windowMs: 2000 }),
-      },
+      burstAndWindow(5, 7, 8, 2000),
     ];
     let local = 0;
     for (const policies of shapes) {
@@ -604,14 +604,23 @@ describe('deny cache', () => {
     ok(local > 60, `only ${local} calls were answered locally`);
   });
 
+  /** Charges `limiter`'s key at 0 and 100 ms, then asks for cost 2 at 200 ms: a 3-per-10 s log denies it. */
+  async function costTwoAfterTwoCalls(limiter: Limiter, at: (ms: number) => void): Promise<Decision> {
+    at(0);
+    await limiter.consume('k');
+    at(100);
+    await limiter.consume('k');
+    at(200);
+    return limiter.consume('k', { cost: 2 });
+  }
+
   test('regression: a smaller cost charged at Redis drops the entry, whose waits it made too short', async () => {
     let now = 0;
     const { cached, truth } = cachedAndTruth({ default: slidingWindowLog({ limit: 3, windowMs: 10_000 }) }, () => now);
-    await cached.consume('k');
-    now = 100;
-    await cached.consume('k');
-    now = 200;
-    strictEqual((await cached.consume('k', { cost: 2 })).retryAfterMs, 9800, 'until the entry of 0 ms expires');
+    const denied = await costTwoAfterTwoCalls(cached, (ms) => {
+      now = ms;
+    });
+    strictEqual(denied.retryAfterMs, 9800, 'until the entry of 0 ms expires');
     now = 300;
     strictEqual((await cached.consume('k')).allowed, true);
     now = 400;
@@ -623,11 +632,10 @@ describe('deny cache', () => {
   test('regression: a charge in flight drops the entry at once, so a larger cost sent meanwhile is not answered from it', async () => {
     let now = 0;
     const { cached, truth } = cachedAndTruth({ default: slidingWindowLog({ limit: 3, windowMs: 10_000 }) }, () => now);
-    await cached.consume('k');
-    now = 100;
-    await cached.consume('k');
-    now = 200;
-    strictEqual((await cached.consume('k', { cost: 2 })).retryAfterMs, 9800);
+    const denied = await costTwoAfterTwoCalls(cached, (ms) => {
+      now = ms;
+    });
+    strictEqual(denied.retryAfterMs, 9800);
     now = 300;
     // Sent in one tick: the cost-1 charge is on its way when the cost-2 call is made.
     const [small, big] = await Promise.all([cached.consume('k'), cached.peek('k', { cost: 2 })]);
@@ -654,11 +662,10 @@ describe('deny cache', () => {
       prefix,
       onStoreError: 'throw',
     });
-    await mine.consume('k');
-    now = 100;
-    await mine.consume('k');
-    now = 200;
-    strictEqual((await mine.consume('k', { cost: 2 })).allowed, false);
+    const denied = await costTwoAfterTwoCalls(mine, (ms) => {
+      now = ms;
+    });
+    strictEqual(denied.allowed, false);
     now = 300;
     strictEqual((await wider.consume('k')).allowed, true);
     deepStrictEqual(await mine.consume('k', { cost: 2 }), await truth.peek('k', { cost: 2 }));
@@ -666,13 +673,7 @@ describe('deny cache', () => {
 
   test('regression: a policy that allowed the smaller cost is reported allowing the larger one once its bound has passed', async () => {
     let now = 0;
-    const { cached, truth } = cachedAndTruth(
-      {
-        burst: tokenBucket({ capacity: 2, refillPerSecond: 0.1 }),
-        window: slidingWindowLog({ limit: 3, windowMs: 1000 }),
-      },
-      () => now,
-    );
+    const { cached, truth } = cachedAndTruth(burstAndWindow(2, 0.1, 3, 1000), () => now);
     await cached.consume('k', { cost: 2 });
     now = 1;
     // The burst denies cost 1 for 10 s; the window allows it with 1 left, and cost 2 once its
