@@ -26,8 +26,9 @@ export interface RedisStoreOptions {
   /**
    * Answer calls for a key that Redis just denied locally, without a round trip, until the wait
    * it gave has passed: calls of the denied cost with Redis's own figures, larger costs with a
-   * wait that is never too short. Keeps a hot abusive key from saturating Redis. A `reset` through this store clears it, from any limiter with the same prefix; one in
-   * another process cannot.
+   * wait that is never too short. Keeps a hot abusive key from saturating Redis. A `reset`
+   * through this store clears it, from any limiter with the same prefix; one in another process
+   * cannot.
    * Defaults to `true`.
    */
   denyCache?: boolean;
@@ -50,11 +51,11 @@ export interface RedisStoreOptions {
 }
 
 const OWNER = 'RedisStore';
+const DEFAULT_TIMEOUT_MS = 100;
 
 function isAllowed(decision: Decision): boolean {
   return decision.allowed;
 }
-const DEFAULT_TIMEOUT_MS = 100;
 
 /**
  * The Redis store: one shared state for every process, decided by one atomic Lua script per call

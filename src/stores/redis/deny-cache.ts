@@ -12,8 +12,9 @@ interface Entry {
 }
 
 /**
- * A policy's answer to a call of `cost`, larger than the `denied` cost its Decision `d` was given
- * for: whether it allows, and a wait in milliseconds from the denial that is never too short.
+ * A policy's answer to a call of `cost`, at least the `denied` cost its Decision `d` was given
+ * for: whether it allows, and a wait in milliseconds from the denial that is never too short. The
+ * denied cost itself gets `d`'s own figures; a larger one gets a bound.
  * Every policy is back to its full limit after `resetMs`, and no cost exceeds the smallest limit,
  * so `resetMs` bounds every wait. A token bucket refills `1 / msPerToken` tokens per millisecond,
  * which bounds it closer: within 2 ms of the exact wait when it denied the smaller cost, within
@@ -25,6 +26,7 @@ function widen(
   denied: number,
   msPerToken: number | undefined,
 ): { allowed: boolean; retryAfterMs: number } {
+  if (cost === denied) return d;
   // `remaining` is what is left, uncharged; a larger cost that still fits is still allowed.
   if (d.allowed && cost <= d.remaining) return { allowed: true, retryAfterMs: 0 };
   let wait = d.resetMs;
@@ -94,20 +96,11 @@ export class DenyCache {
     }
     if (cost < entry.cost) return undefined;
     const at = entry.at;
-    if (cost === entry.cost) {
-      return entry.decisions.map((d) => ({
-        allowed: d.allowed,
-        limit: d.limit,
-        remaining: d.remaining,
-        resetMs: waitUntil(at + d.resetMs, now),
-        retryAfterMs: d.allowed ? 0 : waitUntil(at + d.retryAfterMs, now),
-      }));
-    }
     const decisions: Decision[] = [];
     for (let i = 0; i < entry.decisions.length; i++) {
       const d = entry.decisions[i] as Decision;
       const widened = widen(d, cost, entry.cost, this.#msPerToken[i]);
-      // Past its bound the cost fits this policy: it allows again (another one still denies).
+      // Past its wait the cost fits this policy: it allows again (another one still denies).
       const retryAfterMs = widened.allowed ? 0 : waitUntil(at + widened.retryAfterMs, now);
       decisions.push({
         allowed: retryAfterMs === 0,
@@ -149,10 +142,10 @@ export class DenyCache {
   }
 
   /**
-   * Forgets `key`'s entry, whose waits a charge of this process is making too short: sent to
-   * Redis (a smaller cost, or through a limiter with other policies on the same prefix) or just
-   * answered. Denials in flight may still be recorded: Redis answered them in order with the
-   * charge, and one answered after it describes the charged state.
+   * Forgets `key`'s entry, whose waits a charge of this process makes too short (a smaller cost,
+   * or one through a limiter with other policies on the same prefix). The store calls it as the
+   * charge is sent and again as it is answered: a denial answered before the charge may be
+   * recorded in between, while one answered after it already describes the charged state.
    */
   drop(key: string): void {
     if (this.#entries.size !== 0) this.#entries.delete(key);
