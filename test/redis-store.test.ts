@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, strictEqual, throws } from 'node:assert/strict';
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -686,6 +686,97 @@ describe('deny cache', () => {
     const exact = await truth.peek('k', { cost: 2 });
     deepStrictEqual(big.policies?.window && pick(big.policies.window), pick(exact.policies?.window as Decision));
     deepStrictEqual(pick(big), pick(exact));
+  });
+
+  /**
+   * `counted`, except that the next script call made while `gate.armed` is held back until
+   * `gate.open()`: floodgate has sent it, Redis has not seen it. Everything else goes straight
+   * through to the real server.
+   */
+  function gatedClient() {
+    type Script = (sha: string, numKeys: number, ...args: string[]) => Promise<Buffer>;
+    // Every ioredis command has a Buffer variant at run time; the typings list only some.
+    const real = counted as unknown as { evalshaBuffer: Script; evalBuffer: Script };
+    const gate = { armed: false, open: (): void => undefined };
+    const client = {
+      get status() {
+        return counted.status;
+      },
+      get stream() {
+        return counted.stream;
+      },
+      evalshaBuffer(sha: string, numKeys: number, ...args: string[]): Promise<Buffer> {
+        if (!gate.armed) return real.evalshaBuffer(sha, numKeys, ...args);
+        gate.armed = false;
+        return new Promise((resolve, reject) => {
+          gate.open = () => void real.evalshaBuffer(sha, numKeys, ...args).then(resolve, reject);
+        });
+      },
+      evalBuffer: (script: string, numKeys: number, ...args: string[]) => real.evalBuffer(script, numKeys, ...args),
+      del: (...keys: string[]) => counted.del(...keys),
+      connect: () => counted.connect(),
+    };
+    return { gate, client: client as unknown as Redis };
+  }
+
+  /** A log of 3 per 10 s on `client` with the deny cache, and one on `counted` without it, one prefix. */
+  function gatedAndTruth(client: Redis, timeoutMs: number, clock: () => number) {
+    const prefix = randomPrefix('gated');
+    const log = () => slidingWindowLog({ limit: 3, windowMs: 10_000 });
+    return {
+      cached: createLimiter({
+        algorithm: log(),
+        store: new RedisStore({ client, timeoutMs, clock }),
+        prefix,
+        onStoreError: 'throw',
+      }),
+      truth: createLimiter({
+        algorithm: log(),
+        store: new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock, denyCache: false }),
+        prefix,
+        onStoreError: 'throw',
+      }),
+    };
+  }
+
+  test('regression: a denial answered while a charge of the key is in flight is dropped when the charge is answered', async () => {
+    let now = 0;
+    const { gate, client } = gatedClient();
+    const { cached, truth } = gatedAndTruth(client, PATIENT_MS, () => now);
+    const denial = costTwoAfterTwoCalls(cached, (ms) => {
+      now = ms;
+    });
+    // The cost-2 call is on its way; the charge after it is sent but held back, so the denial is
+    // answered first and describes the state before the charge.
+    await new Promise((resolve) => setImmediate(resolve));
+    gate.armed = true;
+    const charge = cached.consume('k');
+    strictEqual((await denial).retryAfterMs, 9800);
+    gate.open();
+    strictEqual((await charge).allowed, true);
+    // Two entries must expire now: the one of 100 ms sets the wait.
+    deepStrictEqual(await cached.consume('k', { cost: 2 }), await truth.peek('k', { cost: 2 }));
+    strictEqual((await truth.peek('k', { cost: 2 })).retryAfterMs, 9800 + 100);
+  });
+
+  test('regression: a charge that timed out drops the entries of its key (it may still run in Redis)', async () => {
+    let now = 0;
+    const { gate, client } = gatedClient();
+    const { cached, truth } = gatedAndTruth(client, 50, () => now);
+    const denial = costTwoAfterTwoCalls(cached, (ms) => {
+      now = ms;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    gate.armed = true;
+    const charge = cached.consume('k');
+    strictEqual((await denial).allowed, false);
+    await rejects(charge, { code: 'ERR_STORE_TIMEOUT' });
+    // Redis runs the charge after all, and charges it.
+    gate.open();
+    strictEqual((await truth.peek('k')).allowed, false, 'the timed-out charge ran');
+    // A success makes the store healthy again, and its deny cache answers again.
+    await cached.peek('another key');
+    deepStrictEqual(await cached.consume('k', { cost: 2 }), await truth.peek('k', { cost: 2 }));
   });
 
   test("a larger cost's denial arriving after a smaller cost's keeps the smaller cost's entry, which answers more calls", async () => {

@@ -5,7 +5,7 @@ import { checkOptionsObject, invalidOption, optionalFunction, show } from '../op
 import type { AlgorithmKind, BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { pairDecideThen } from './fast-path.js';
 import { Caller, isScriptClient, rethrow, same } from './redis/call.js';
-import { DenyCache } from './redis/deny-cache.js';
+import { DenyCache, PrefixCaches } from './redis/deny-cache.js';
 import { hashTag, redisKey } from './redis/keys.js';
 import { decideScript, MAX_POLICIES, policyArgs } from './redis/script.js';
 
@@ -86,20 +86,19 @@ export class RedisStore implements Store {
   readonly #denyCache: boolean;
   readonly #bound = new Map<string, string>();
   /**
-   * Deny caches by prefix, then by policy list: a `reset` through any limiter of a prefix must
-   * clear the key in every cache of that prefix. Limiters with the same prefix and policies run
-   * the same script on the same keys, so they share one cache, and limiters created over and over
-   * add none. Held weakly: a cache lives as long as a limiter using it, so limiters created and
+   * Deny caches by prefix (see {@link PrefixCaches}), then by policy list. Limiters with the same
+   * prefix and policies run the same script on the same keys, so they share one cache, and
+   * limiters created over and over add none. A cache is held weakly, so limiters created and
    * dropped (one per tenant, say) leave nothing behind; a collected cache's entry is removed by
    * {@link RedisStore.#collected}, in time proportional to nothing but that entry.
    */
-  readonly #denyCaches = new Map<string, Map<string, WeakRef<DenyCache>>>();
+  readonly #denyCaches = new Map<string, PrefixCaches>();
   readonly #collected = new FinalizationRegistry<{ prefix: string; id: string }>(({ prefix, id }) => {
-    const caches = this.#denyCaches.get(prefix);
+    const group = this.#denyCaches.get(prefix);
     // The entry may already hold a newer cache, bound after this one was collected.
-    if (caches === undefined || caches.get(id)?.deref() !== undefined) return;
-    caches.delete(id);
-    if (caches.size === 0) this.#denyCaches.delete(prefix);
+    if (group === undefined || group.caches.get(id)?.deref() !== undefined) return;
+    group.caches.delete(id);
+    if (group.caches.size === 0) this.#denyCaches.delete(prefix);
   });
 
   constructor(options: RedisStoreOptions) {
@@ -166,14 +165,15 @@ export class RedisStore implements Store {
     const caller = this.#caller;
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
-    let caches: Map<string, WeakRef<DenyCache>> | undefined;
+    let group: PrefixCaches | undefined;
     let cache: DenyCache | undefined;
     if (this.#denyCache) {
-      caches = this.#denyCaches.get(prefix);
-      if (caches === undefined) {
-        caches = new Map();
-        this.#denyCaches.set(prefix, caches);
+      group = this.#denyCaches.get(prefix);
+      if (group === undefined) {
+        group = new PrefixCaches();
+        this.#denyCaches.set(prefix, group);
       }
+      const caches = group.caches;
       // Each name's algorithm is fixed per prefix by #bound, so the names identify the policies.
       const id = JSON.stringify(names);
       cache = caches.get(id)?.deref();
@@ -228,31 +228,33 @@ export class RedisStore implements Store {
       }
       const args = [String(cost), charge ? '1' : '0', ...tail];
       if (now !== undefined) args.push(String(now));
-      if (cache === undefined) return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
-      // A charge makes the key's cached waits too short, in every cache of the prefix (a limiter
-      // with other policies shares some of them): drop them as it is sent, and again as it is
-      // answered, for denials sent before it that were recorded meanwhile.
+      if (cache === undefined || group === undefined) {
+        return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
+      }
+      const shared = group;
+      const own = cache;
       const charging = charge && cost > 0;
-      if (charging) dropAll(key);
+      if (charging) shared.drop(key);
       // Read before the call is sent: a reset after this point may have deleted what it denies.
-      const generation = cache.generation;
+      const generation = own.generation;
       return caller.script(
         script,
         keysOf(key),
         args,
         (raw) => {
           const decisions = parse(raw);
-          if (charging && decisions.every(isAllowed)) dropAll(key);
+          if (charging && decisions.every(isAllowed)) shared.drop(key);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          else cache.set(key, cost, generation, now, localClock, decisions);
+          else own.set(key, cost, generation, now, localClock, decisions);
           return settled(decisions);
         },
-        failed,
+        charging
+          ? (error: unknown) => {
+              shared.drop(key);
+              return failed(error);
+            }
+          : failed,
       );
-    }
-
-    function dropAll(key: string): void {
-      if (caches !== undefined) for (const ref of caches.values()) ref.deref()?.drop(key);
     }
 
     const decide = (key: string, cost: number, charge: boolean) =>
@@ -262,7 +264,7 @@ export class RedisStore implements Store {
       decide,
       async reset(key: string): Promise<void> {
         // Every cache of the prefix, before the DEL is sent: their calls in flight are then older.
-        if (caches !== undefined) for (const ref of caches.values()) ref.deref()?.delete(key);
+        group?.delete(key);
         await caller.del(keysOf(key));
       },
     };

@@ -141,12 +141,7 @@ export class DenyCache {
     entries.set(key, { cost, at: now, until: now + wait, decisions });
   }
 
-  /**
-   * Forgets `key`'s entry, whose waits a charge of this process makes too short (a smaller cost,
-   * or one through a limiter with other policies on the same prefix). The store calls it as the
-   * charge is sent and again as it is answered: a denial answered before the charge may be
-   * recorded in between, while one answered after it already describes the charged state.
-   */
+  /** Forgets `key`'s entry, whose waits a charge of this process makes too short. */
   drop(key: string): void {
     if (this.#entries.size !== 0) this.#entries.delete(key);
   }
@@ -155,5 +150,31 @@ export class DenyCache {
   delete(key: string): void {
     this.generation++;
     this.#entries.delete(key);
+  }
+}
+
+/**
+ * The deny caches of one prefix on a store, one per policy list. Limiters of a prefix share state
+ * in Redis whatever their policy lists, so a charge or a reset through any of them concerns every
+ * cache. The caches are held weakly: a cache lives as long as a limiter using it (or a call of
+ * one in flight).
+ */
+export class PrefixCaches {
+  readonly caches = new Map<string, WeakRef<DenyCache>>();
+
+  /**
+   * A charge for `key` makes every cached wait for the key too short. The store calls this as the
+   * charge is sent, and again as it settles (answered and allowed, failed, timed out): a denial
+   * answered in between may describe the state before it, and a charge that timed out may still
+   * run in Redis. Until the charge settles, a denial recorded meanwhile may be served; its waits
+   * can fall short by that one charge, as an answer Redis gave just before any charge can.
+   */
+  drop(key: string): void {
+    for (const ref of this.caches.values()) ref.deref()?.drop(key);
+  }
+
+  /** `reset`: every cache forgets `key` and its denials in flight. */
+  delete(key: string): void {
+    for (const ref of this.caches.values()) ref.deref()?.delete(key);
   }
 }
