@@ -759,7 +759,7 @@ describe('deny cache', () => {
     strictEqual((await truth.peek('k', { cost: 2 })).retryAfterMs, 9800 + 100);
   });
 
-  test('regression: a charge that timed out drops the entries of its key (it may still run in Redis)', async () => {
+  test('regression: a charge that timed out empties the deny cache (it may still run in Redis)', async () => {
     let now = 0;
     const { gate, client } = gatedClient();
     const { cached, truth } = gatedAndTruth(client, 50, () => now);

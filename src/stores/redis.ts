@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
-import type { AlgorithmKind, BindOptions, Decision, Store, StoreBinding } from '../types.js';
+import type { AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from '../types.js';
 import { pairDecideThen } from './fast-path.js';
 import { Caller, isScriptClient, rethrow, same } from './redis/call.js';
 import { DenyCache, PrefixCaches } from './redis/deny-cache.js';
@@ -127,7 +127,36 @@ export class RedisStore implements Store {
     const batchWrites = given.batchWrites === undefined ? true : given.batchWrites;
     if (typeof batchWrites !== 'boolean') throw invalidOption(OWNER, 'batchWrites', 'true or false', batchWrites);
     this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
-    this.#caller = new Caller(given.client, timeoutMs, batchWrites);
+    this.#caller = new Caller(given.client, timeoutMs, batchWrites, () => {
+      for (const group of this.#denyCaches.values()) group.clear();
+    });
+  }
+
+  /** The deny caches of `prefix` on this store, made on first use. */
+  #prefixCaches(prefix: string): PrefixCaches {
+    let group = this.#denyCaches.get(prefix);
+    if (group === undefined) {
+      group = new PrefixCaches();
+      this.#denyCaches.set(prefix, group);
+    }
+    return group;
+  }
+
+  /** The deny cache of these policies in `group`: the one already there, or a new one. */
+  #cacheFor(group: PrefixCaches, prefix: string, policies: readonly PolicySpec[]): DenyCache {
+    // Each name's algorithm is fixed per prefix by #bound, so the names identify the policies.
+    const id = JSON.stringify(policies.map((p) => p.name));
+    let cache = group.caches.get(id)?.deref();
+    if (cache === undefined) {
+      cache = new DenyCache(
+        policies.map(({ algorithm }) =>
+          algorithm.kind === 'token-bucket' ? 1000 / (algorithm.scriptArgs[1] as number) : undefined,
+        ),
+      );
+      group.caches.set(id, new WeakRef(cache));
+      this.#collected.register(cache, { prefix, id });
+    }
+    return cache;
   }
 
   /** @internal Binds a limiter's policies; see {@link Store.bind}. */
@@ -165,28 +194,8 @@ export class RedisStore implements Store {
     const caller = this.#caller;
     const clock = this.#clock;
     const localClock = clock ?? monotonicClock;
-    let group: PrefixCaches | undefined;
-    let cache: DenyCache | undefined;
-    if (this.#denyCache) {
-      group = this.#denyCaches.get(prefix);
-      if (group === undefined) {
-        group = new PrefixCaches();
-        this.#denyCaches.set(prefix, group);
-      }
-      const caches = group.caches;
-      // Each name's algorithm is fixed per prefix by #bound, so the names identify the policies.
-      const id = JSON.stringify(names);
-      cache = caches.get(id)?.deref();
-      if (cache === undefined) {
-        cache = new DenyCache(
-          policies.map(({ algorithm }) =>
-            algorithm.kind === 'token-bucket' ? 1000 / (algorithm.scriptArgs[1] as number) : undefined,
-          ),
-        );
-        caches.set(id, new WeakRef(cache));
-        this.#collected.register(cache, { prefix, id });
-      }
-    }
+    const group = this.#denyCache ? this.#prefixCaches(prefix) : undefined;
+    const cache = group === undefined ? undefined : this.#cacheFor(group, prefix, policies);
     const script = decideScript(shape);
     const keysOf = (key: string): string[] => {
       const tag = hashTag(key);
@@ -231,29 +240,22 @@ export class RedisStore implements Store {
       if (cache === undefined || group === undefined) {
         return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
       }
-      const shared = group;
-      const own = cache;
       const charging = charge && cost > 0;
-      if (charging) shared.drop(key);
+      if (charging) group.drop(key);
       // Read before the call is sent: a reset after this point may have deleted what it denies.
-      const generation = own.generation;
+      const generation = cache.generation;
       return caller.script(
         script,
         keysOf(key),
         args,
         (raw) => {
           const decisions = parse(raw);
-          if (charging && decisions.every(isAllowed)) shared.drop(key);
+          if (charging && decisions.every(isAllowed)) group.drop(key);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          else own.set(key, cost, generation, now, localClock, decisions);
+          else cache.set(key, cost, generation, now, localClock, decisions);
           return settled(decisions);
         },
-        charging
-          ? (error: unknown) => {
-              shared.drop(key);
-              return failed(error);
-            }
-          : failed,
+        failed,
       );
     }
 

@@ -118,11 +118,25 @@ export class Caller {
   #corked: Corkable | undefined;
   /** False from a failed call until the next successful one: the deny cache trusts only a healthy store. */
   healthy = true;
+  /** Told when a healthy store sees a call fail (see {@link Caller.#failing}). */
+  readonly #onFailing: () => void;
 
-  constructor(client: ScriptClient, timeoutMs: number, batchWrites: boolean) {
+  constructor(client: ScriptClient, timeoutMs: number, batchWrites: boolean, onFailing: () => void) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
     this.#batchWrites = batchWrites;
+    this.#onFailing = onFailing;
+  }
+
+  /**
+   * Marks the store unhealthy, telling `onFailing` when it was healthy. Answers recorded while it
+   * was healthy may be stale now: a call that timed out may still run in Redis, and charge.
+   * Nothing is recorded while unhealthy, as a successful reply makes it healthy before it is read.
+   */
+  #failing(): void {
+    if (!this.healthy) return;
+    this.healthy = false;
+    this.#onFailing();
   }
 
   /**
@@ -156,7 +170,7 @@ export class Caller {
     if (status !== 'ready') {
       // A lazyConnect client waits for its first command, which we would never send.
       if (status === 'wait') client.connect().catch(() => undefined);
-      this.healthy = false;
+      this.#failing();
       throw new FloodgateError(
         'ERR_STORE_UNAVAILABLE',
         `RedisStore: client is ${status}, not ready; ${what} not attempted`,
@@ -235,7 +249,7 @@ export class Caller {
   #fail(pending: Pending<unknown>, error: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
-    this.healthy = false;
+    this.#failing();
     const message = error instanceof Error ? error.message : String(error);
     Caller.#settleError(
       pending,
@@ -366,7 +380,7 @@ export class Caller {
       }
     }
     if (expired.length === 0) return;
-    this.healthy = false;
+    this.#failing();
     for (const pending of expired) {
       Caller.#settleError(
         pending,

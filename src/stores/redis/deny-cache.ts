@@ -146,6 +146,11 @@ export class DenyCache {
     if (this.#entries.size !== 0) this.#entries.delete(key);
   }
 
+  /** Forgets every entry: the store failed a call, which may still have charged (see `Caller`). */
+  clear(): void {
+    this.#entries.clear();
+  }
+
   /** Forgets `key` and any denial of it still in flight (see {@link DenyCache.generation}). */
   delete(key: string): void {
     this.generation++;
@@ -164,13 +169,19 @@ export class PrefixCaches {
 
   /**
    * A charge for `key` makes every cached wait for the key too short. The store calls this as the
-   * charge is sent, and again as it settles (answered and allowed, failed, timed out): a denial
-   * answered in between may describe the state before it, and a charge that timed out may still
-   * run in Redis. Until the charge settles, a denial recorded meanwhile may be served; its waits
-   * can fall short by that one charge, as an answer Redis gave just before any charge can.
+   * charge is sent, and again as it is answered and allowed: a denial answered in between may
+   * describe the state before it. (A charge that fails instead marks the store unhealthy, which
+   * clears every cache: one that timed out may still run in Redis.) Until the charge is answered,
+   * a denial recorded meanwhile may be served; its waits can fall short by that one charge, as an
+   * answer Redis gave just before any charge can.
    */
   drop(key: string): void {
     for (const ref of this.caches.values()) ref.deref()?.drop(key);
+  }
+
+  /** Every cache forgets every entry. */
+  clear(): void {
+    for (const ref of this.caches.values()) ref.deref()?.clear();
   }
 
   /** `reset`: every cache forgets `key` and its denials in flight. */
