@@ -3,8 +3,8 @@ export {
   type SlidingWindowLogOptions,
   type SlidingWindowLogState,
   slidingWindowLog,
-} from './algorithms/sliding-window-log.js';
-export { type TokenBucketOptions, type TokenBucketState, tokenBucket } from './algorithms/token-bucket.js';
+} from './algorithms/sliding-window-log/index.js';
+export { type TokenBucketOptions, type TokenBucketState, tokenBucket } from './algorithms/token-bucket/index.js';
 export { type Clock, monotonicClock } from './clock.js';
 export { FloodgateError, type FloodgateErrorCode, isFloodgateError } from './errors.js';
 export { MAX_KEY_LENGTH } from './keys.js';
@@ -17,5 +17,5 @@ export {
 } from './limiter.js';
 export { checkOptionsObject, invalidOption, optionalFunction, show as describeValue } from './options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export { RedisStore, type RedisStoreOptions } from './stores/redis/store.js';
 export type { Algorithm, AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from './types.js';

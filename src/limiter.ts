@@ -3,7 +3,7 @@ import { type AcquireOptions, acquireOptions, acquireSlot, type WaitQueues, wake
 import { FloodgateError, isStoreFailure } from './errors.js';
 import { storageKey } from './keys.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from './options.js';
-import { decideThenOf } from './stores/fast-path.js';
+import { decideThenOf } from './stores/decide-then.js';
 import { MemoryStore } from './stores/memory.js';
 import type { Algorithm, Decision, PolicySpec, Store, StoreBinding } from './types.js';
 

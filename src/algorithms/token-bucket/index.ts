@@ -1,5 +1,5 @@
-import { checkOptionsObject, numberInRange, positiveInteger } from '../options.js';
-import type { Algorithm, Decision } from '../types.js';
+import { checkOptionsObject, numberInRange, positiveInteger } from '../../options.js';
+import type { Algorithm, Decision } from '../../types.js';
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {

@@ -1,13 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
-import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
-import { FloodgateError } from '../errors.js';
-import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
-import type { AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from '../types.js';
-import { pairDecideThen } from './fast-path.js';
-import { Caller, isScriptClient, rethrow, same } from './redis/call.js';
-import { DenyCache, PrefixCaches } from './redis/deny-cache.js';
-import { hashTag, redisKey } from './redis/keys.js';
-import { decideScript, MAX_POLICIES, policyArgs } from './redis/script.js';
+import { type Clock, MAX_TIMER_MS, monotonicClock } from '../../clock.js';
+import { FloodgateError } from '../../errors.js';
+import { checkOptionsObject, invalidOption, optionalFunction, show } from '../../options.js';
+import type { AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from '../../types.js';
+import { pairDecideThen } from '../decide-then.js';
+import { Caller, isScriptClient, rethrow, same } from './call.js';
+import { DenyCache, PrefixCaches } from './deny-cache.js';
+import { hashTag, redisKey } from './keys.js';
+import { decideScript, MAX_POLICIES, policyArgs } from './script.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {

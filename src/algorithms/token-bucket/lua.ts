@@ -1,4 +1,4 @@
-import { type LuaPolicy, type LuaTwin, luaTtl } from '../stores/redis/twin.js';
+import { type LuaPolicy, type LuaTwin, luaTtl } from '../lua.js';
 
 /**
  * Lua setting `target` to the TS `msUntil(at, now)` of the policy's bucket, with `y_i` its

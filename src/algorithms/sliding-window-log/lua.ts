@@ -1,4 +1,4 @@
-import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../stores/redis/twin.js';
+import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
 
 /** Lua reading an entry `e` into `expiry, cum, c` (its cost). */
 function entry(expiry: string, cum: string, c: string, e: string): string {

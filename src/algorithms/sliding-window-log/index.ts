@@ -1,5 +1,5 @@
-import { checkOptionsObject, positiveInteger, waitUntil } from '../options.js';
-import type { Algorithm, Decision } from '../types.js';
+import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
+import type { Algorithm, Decision } from '../../types.js';
 
 /** Options of {@link slidingWindowLog}. */
 export interface SlidingWindowLogOptions {
