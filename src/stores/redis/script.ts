@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { LuaPolicy, LuaTwin } from '../../algorithms/lua.js';
 import { SLIDING_WINDOW_LOG_LUA } from '../../algorithms/sliding-window-log/lua.js';
 import { TOKEN_BUCKET_LUA } from '../../algorithms/token-bucket/lua.js';
 import type { AlgorithmKind } from '../../types.js';
-import type { LuaPolicy, LuaTwin } from '../../algorithms/lua.js';
 
 /**
  * Every algorithm's Lua twin, by kind. Adding an algorithm means adding its twin here; the
