@@ -1,4 +1,5 @@
 export type { AcquireOptions } from './acquire.js';
+export { luaTtl, luaWaitUntil } from './algorithms/lua.js';
 export {
   type SlidingWindowLogOptions,
   type SlidingWindowLogState,
@@ -9,6 +10,7 @@ export { type Clock, monotonicClock } from './clock.js';
 export { FloodgateError, type FloodgateErrorCode, isFloodgateError } from './errors.js';
 export { MAX_KEY_LENGTH } from './keys.js';
 export {
+  type BlockOptions,
   type CallOptions,
   createLimiter,
   type Limiter,
@@ -18,4 +20,14 @@ export {
 export { checkOptionsObject, invalidOption, optionalFunction, show as describeValue } from './options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis/store.js';
-export type { Algorithm, AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from './types.js';
+export type {
+  Algorithm,
+  BindOptions,
+  Decision,
+  LuaPolicy,
+  LuaTwin,
+  PolicySpec,
+  RedisTwin,
+  Store,
+  StoreBinding,
+} from './types.js';

@@ -44,7 +44,7 @@ describe('clock steps of ±5 s', () => {
       slidingWindowLog({ limit: 2, windowMs: 4_000 }),
       tokenBucket({ capacity: 2, refillPerSecond: 0.5 }),
     ]) {
-      test(`${name}, ${algorithm.kind}: +5 s ${monotonic ? 'does not reset' : 'resets'} a limited key`, (t) => {
+      test(`${name}, ${algorithm.name}: +5 s ${monotonic ? 'does not reset' : 'resets'} a limited key`, (t) => {
         const limiter = createLimiter({ algorithm, store: makeStore() });
         assert.ok(sync(limiter.decide('k')).allowed);
         assert.ok(sync(limiter.decide('k')).allowed);
@@ -59,7 +59,7 @@ describe('clock steps of ±5 s', () => {
         }
       });
 
-      test(`${name}, ${algorithm.kind}: -5 s ${monotonic ? 'does not block' : 'blocks'} a key for longer`, (t) => {
+      test(`${name}, ${algorithm.name}: -5 s ${monotonic ? 'does not block' : 'blocks'} a key for longer`, (t) => {
         const limiter = createLimiter({ algorithm, store: makeStore() });
         sync(limiter.decide('k'));
         sync(limiter.decide('k'));
@@ -114,7 +114,7 @@ describe('key churn', () => {
     tokenBucket({ capacity: 10, refillPerSecond: 100 }),
     slidingWindowLog({ limit: 10, windowMs: 10 }),
   ]) {
-    test(`${algorithm.kind}: 2 million keys keep the store near its live size, then memory returns to baseline`, () => {
+    test(`${algorithm.name}: 2 million keys keep the store near its live size, then memory returns to baseline`, () => {
       const baseline = heapAfterGc();
       let now = 0;
       const store = new MemoryStore({ clock: () => now, sweepIntervalMs: false });

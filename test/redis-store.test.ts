@@ -576,7 +576,7 @@ describe('deny cache', () => {
     let local = 0;
     for (const policies of shapes) {
       const { cached, truth } = cachedAndTruth(policies, () => now);
-      const buckets = Object.values(policies).every((a) => a.kind === 'token-bucket');
+      const buckets = Object.values(policies).every((a) => a.name === 'token-bucket');
       for (let step = 0; step < 150; step++) {
         now += Math.floor(random(400));
         const cost = 1 + Math.floor(random(4));

@@ -1,51 +1,14 @@
 /**
- * How an algorithm's Lua twin plugs into the Redis store's decide script. The script is generated
- * flat, one block of code per policy with its own locals, because Redis runs a script's whole body
- * on every call: closures and tables built per call (a helper function, a table of algorithms, a
- * state table per policy, a reply table) cost more server time than the decision itself. Helpers
- * are therefore TypeScript functions that emit their Lua inline where it is needed.
+ * Lua helpers that algorithms' twins share (see {@link LuaTwin}). Each returns Lua code to put
+ * inline: the decide script is flat, since Redis runs a script's whole body on every call.
  */
-
-/** Names a twin's code may use for one policy. */
-export interface LuaPolicy {
-  /** The policy's Redis key, a Lua expression (`KEYS[i]`). */
-  readonly key: string;
-  /** The j-th (0-based) of the twin's {@link LuaTwin.args}, a Lua expression (`ARGV[n]`). */
-  arg(j: number): string;
-  /** A local name private to this policy: `v('base')` is `base_3` for the third policy. */
-  v(name: string): string;
-  /**
-   * The reply slots of this policy, locals holding 0 on entry: `allowed` (1/0), `remaining`,
-   * `resetMs`, `retryAfterMs`.
-   */
-  readonly out: readonly [string, string, string, string];
-}
+export type { LuaPolicy, LuaTwin } from '../types.js';
 
 /**
- * One algorithm's Lua twin. Its code may use the script's locals `now` (milliseconds), `cost`,
- * `charging` (`charge and cost > 0`), `all` (set it to false on a denial), `ttl_floor`, `floor`,
- * `ceil`, `abs`, `pack`, `unpack` (`struct`), and emit {@link luaWaitUntil} and {@link luaTtl}.
+ * Lua setting `target` to the TypeScript `waitUntil(at, now)`: the smallest whole number of
+ * milliseconds `r` with `now + r >= at`, so a promised wait is never short by float rounding.
+ * `target` and `at` are Lua expressions.
  */
-export interface LuaTwin {
-  /**
-   * The policy's ARGV, as strings, from the algorithm's validated `scriptArgs`. Strings, because a
-   * number handed to `redis.call` is formatted by the server with `%.17g` on every call: a twin
-   * that passes a value to a command on the common path sends it ready-made here.
-   */
-  args(scriptArgs: readonly number[]): string[];
-  /**
-   * Reads the policy's arguments and state (dropping what has expired, which never changes a
-   * decision) into locals, and fills its reply slots exactly as the TS `evaluate(state, now,
-   * cost, charging)` does; sets `all = false` when it denies.
-   */
-  decide(p: LuaPolicy): string;
-  /** Rewrites the reply slots of an allowing policy to its uncharged view (another policy denied). */
-  uncharged(p: LuaPolicy): string;
-  /** Writes the charged state and its PEXPIRE (every policy allowed). */
-  charge(p: LuaPolicy): string;
-}
-
-/** Lua setting `target` to the TS `waitUntil(at, now)`: whole milliseconds until `now` reaches `at`. */
 export function luaWaitUntil(target: string, at: string): string {
   return `do
   local at = ${at}

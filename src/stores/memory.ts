@@ -1,7 +1,9 @@
+import { conflictingPolicy, signature } from '../algorithms/contract.js';
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
-import { checkOptionsObject, invalidOption, optionalFunction, show } from '../options.js';
+import { checkOptionsObject, invalidOption, optionalFunction, waitUntil } from '../options.js';
 import type { Algorithm, BindOptions, Decision, Store, StoreBinding } from '../types.js';
+import { applyBlock, blockedDecision } from './block.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -31,6 +33,23 @@ interface Table {
 }
 
 const OWNER = 'MemoryStore';
+
+/**
+ * The table of a prefix's blocks holds, per key, the instant its block ends; to the sweeps it is
+ * one more table whose states expire then. Only `expiresAt` is ever called on it.
+ */
+const BLOCKS: Algorithm<number> = {
+  name: 'block',
+  limit: 1,
+  windowMs: 1,
+  evaluate: (until, now) => {
+    const blocked = until !== undefined && until > now;
+    return { allowed: !blocked, limit: 1, remaining: blocked ? 0 : 1, resetMs: 0, retryAfterMs: 0 };
+  },
+  charge: (until) => until ?? 0,
+  refund: (until) => until,
+  expiresAt: (until) => until,
+};
 const DEFAULT_MAX_KEYS = 1_000_000;
 /** Entries the incremental sweep looks at per new key: enough to outpace any churn. */
 const SWEEP_PER_INSERT = 4;
@@ -95,11 +114,70 @@ export class MemoryStore implements Store {
 
   /** @internal Binds a limiter's policies; see {@link Store.bind}. */
   bind(options: BindOptions): StoreBinding {
+    const { prefix, blockDurationMs: lockout } = options;
     const tables = options.policies.map((policy) =>
-      this.#table(`${options.prefix}\u0000${policy.name}`, policy.algorithm, options.prefix, policy.name),
+      this.#table(`${prefix}\u0000${policy.name}`, policy.algorithm, prefix, policy.name),
     );
+    // A key's block, shared by every limiter of the prefix as its policies' state is.
+    const blockTable = this.#table(`${prefix}\u0000!block`, BLOCKS, prefix, '!block');
+    const blocks = blockTable.states as Map<string, number>;
     const clock = this.#clock;
     const store = this;
+
+    /** Milliseconds the key's block has left at `now`; 0 when it has none. */
+    function blockLeft(key: string, now: number): number {
+      if (blocks.size === 0) return 0;
+      const until = blocks.get(key);
+      return until === undefined ? 0 : waitUntil(until, now);
+    }
+
+    /** Blocks `key` until `until`, unless it is blocked for longer already. */
+    function setBlock(key: string, until: number, now: number): void {
+      const held = blocks.get(key);
+      if (held === undefined) {
+        store.#admit([blockTable], 1, now);
+        blocks.set(key, until);
+        store.#admitted(until);
+      } else if (held < until) blocks.set(key, until);
+    }
+
+    /** Each policy's view of a call of `cost` that charges nothing, with the block applied. */
+    function view(key: string, now: number, cost: number): Decision[] {
+      const decisions: Decision[] = [];
+      for (const { algorithm, states } of tables) {
+        let state = states.get(key);
+        if (state !== undefined && algorithm.expiresAt(state) <= now) state = undefined;
+        decisions.push(algorithm.evaluate(state, now, cost, false));
+      }
+      const left = blockLeft(key, now);
+      return left > 0 ? applyBlock(decisions, left) : decisions;
+    }
+
+    const rest = {
+      refund(key: string, cost: number): readonly Decision[] {
+        const now = clock();
+        for (const { algorithm, states } of tables) {
+          const state = states.get(key);
+          if (state === undefined) continue;
+          const next = algorithm.expiresAt(state) <= now ? undefined : algorithm.refund(state, now, cost);
+          if (next === undefined || algorithm.expiresAt(next) <= now) {
+            states.delete(key);
+            store.#size--;
+          } else if (next !== state) states.set(key, next);
+        }
+        return view(key, now, 1);
+      },
+      block(key: string, durationMs: number): readonly Decision[] {
+        const now = clock();
+        setBlock(key, now + durationMs, now);
+        return view(key, now, 1);
+      },
+      reset(key: string): void {
+        for (const { states } of tables) if (states.delete(key)) store.#size--;
+        if (blocks.delete(key)) store.#size--;
+      },
+    };
+
     if (tables.length === 1) {
       const table = tables[0] as Table;
       const { algorithm, states } = table;
@@ -107,27 +185,34 @@ export class MemoryStore implements Store {
       return {
         decide(key: string, cost: number, charge: boolean): readonly Decision[] {
           const now = clock();
+          const left = blockLeft(key, now);
           // An expired state decides like no state (the Algorithm contract), so the hot path
           // needs no expiry check; the sweeps reclaim expired keys.
           const state = states.get(key);
+          if (left > 0) return [blockedDecision(algorithm.evaluate(state, now, cost, false), left)];
           const decision = algorithm.evaluate(state, now, cost, charge);
-          if (charge && decision.allowed && cost > 0) {
-            if (state === undefined) store.#admit(only, 1, now);
-            // Algorithms charge in place where they can; then the map needs no second write.
-            const next = algorithm.charge(state, now, cost);
-            if (next !== state) states.set(key, next);
-            if (state === undefined) store.#admitted(algorithm.expiresAt(next));
+          if (charge && cost > 0) {
+            if (decision.allowed) {
+              if (state === undefined) store.#admit(only, 1, now);
+              // Algorithms charge in place where they can; then the map needs no second write.
+              const next = algorithm.charge(state, now, cost);
+              if (next !== state) states.set(key, next);
+              if (state === undefined) store.#admitted(algorithm.expiresAt(next));
+            } else if (lockout > 0) {
+              setBlock(key, now + lockout, now);
+              return [blockedDecision(decision, lockout)];
+            }
           }
           return [decision];
         },
-        reset(key: string): void {
-          if (states.delete(key)) store.#size--;
-        },
+        ...rest,
       };
     }
     return {
       decide(key: string, cost: number, charge: boolean): readonly Decision[] {
         const now = clock();
+        const left = blockLeft(key, now);
+        if (left > 0) return applyBlock(view(key, now, cost), left);
         const current: unknown[] = [];
         const decisions: Decision[] = [];
         let allAllowed = true;
@@ -146,6 +231,10 @@ export class MemoryStore implements Store {
             if ((decisions[i] as Decision).allowed) {
               decisions[i] = (tables[i] as Table).algorithm.evaluate(current[i], now, cost, false);
             }
+          }
+          if (lockout > 0) {
+            setBlock(key, now + lockout, now);
+            return applyBlock(decisions, lockout);
           }
           return decisions;
         }
@@ -167,9 +256,7 @@ export class MemoryStore implements Store {
         }
         return decisions;
       },
-      reset(key: string): void {
-        for (const { states } of tables) if (states.delete(key)) store.#size--;
-      },
+      ...rest,
     };
   }
 
@@ -202,12 +289,11 @@ export class MemoryStore implements Store {
   #table(id: string, algorithm: Algorithm, prefix: string, name: string): Table {
     const existing = this.#tables.get(id);
     if (existing !== undefined) {
-      const a = existing.algorithm;
-      if (a.kind !== algorithm.kind || a.scriptArgs.join() !== algorithm.scriptArgs.join()) {
-        throw new FloodgateError(
-          'ERR_INVALID_OPTION',
-          `${OWNER}: prefix ${show(prefix)} with policy ${show(name)} is already bound to a different ${a.kind} (${a.scriptArgs.join(', ')}) on this store; give each limiter its own prefix`,
-        );
+      // The same configuration given twice is two objects with the same signature; the check
+      // cannot see inside a custom algorithm's closures, so one signature means one algorithm.
+      const bound = signature(existing.algorithm);
+      if (existing.algorithm !== algorithm && bound !== signature(algorithm)) {
+        throw conflictingPolicy(OWNER, prefix, name, bound);
       }
       return existing;
     }

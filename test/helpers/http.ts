@@ -202,6 +202,8 @@ export class SwitchableStore implements Store {
         const result = inner.decide(key, cost, charge);
         return store.#async ? Promise.resolve(result) : result;
       },
+      refund: (key, cost) => inner.refund(key, cost),
+      block: (key, ms) => inner.block(key, ms),
       reset(key) {
         return inner.reset(key);
       },

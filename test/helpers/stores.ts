@@ -26,12 +26,17 @@ export class FlakyStore implements Store {
         if (this.down === 'reject') return Promise.reject(this.error);
         return binding.decide(key, cost, charge);
       },
-      reset: (key) => {
-        if (this.down === 'throw') throw this.error;
-        if (this.down === 'reject') return Promise.reject(this.error);
-        return binding.reset(key);
-      },
+      refund: (key, cost) => this.#failOr(() => binding.refund(key, cost)),
+      block: (key, ms) => this.#failOr(() => binding.block(key, ms)),
+      reset: (key) => this.#failOr(() => binding.reset(key)),
     };
+  }
+
+  /** Fails as the store is down, or runs `call`. */
+  #failOr<T>(call: () => T | Promise<T>): T | Promise<T> {
+    if (this.down === 'throw') throw this.error;
+    if (this.down === 'reject') return Promise.reject(this.error);
+    return call();
   }
 }
 
@@ -58,6 +63,8 @@ export class CountingStore implements Store {
           setImmediate(() => Promise.resolve(result).then(resolve, reject));
         });
       },
+      refund: (key, cost) => binding.refund(key, cost),
+      block: (key, ms) => binding.block(key, ms),
       reset: (key) => binding.reset(key),
     };
   }

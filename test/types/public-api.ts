@@ -6,7 +6,6 @@
 import {
   type AcquireOptions,
   type Algorithm,
-  type AlgorithmKind,
   type BindOptions,
   type CallOptions,
   type Clock,
@@ -77,7 +76,7 @@ expectType<Equal<ReturnType<Limiter['acquire']>, Promise<Decision>>>(true);
 expectType<Equal<ReturnType<Limiter['decide']>, Decision | Promise<Decision>>>(true);
 expectType<Equal<ReturnType<typeof slidingWindowLog>, Algorithm<SlidingWindowLogState>>>(true);
 expectType<Equal<ReturnType<typeof tokenBucket>, Algorithm<TokenBucketState>>>(true);
-expectType<Equal<AlgorithmKind, 'sliding-window-log' | 'token-bucket'>>(true);
+expectType<Equal<Algorithm['name'], string>>(true);
 expectType<Equal<StoreErrorPolicy, 'allow' | 'deny' | 'throw' | Store>>(true);
 expectType<Equal<typeof limiter.policies, readonly PolicySpec[]>>(true);
 expectType<Equal<Clock, () => number>>(true);
@@ -99,6 +98,8 @@ export class NullStore implements Store {
     return {
       decide: (): readonly Decision[] =>
         Array.from({ length: n }, () => ({ allowed: true, limit: 1, remaining: 1, resetMs: 0, retryAfterMs: 0 })),
+      refund: (): readonly Decision[] => [],
+      block: (): readonly Decision[] => [],
       reset: async () => {},
     };
   }

@@ -1,5 +1,7 @@
 import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
+import { FIRST } from './constants.js';
+import { SLIDING_WINDOW_LOG_LUA } from './lua.js';
 
 /** Options of {@link slidingWindowLog}. */
 export interface SlidingWindowLogOptions {
@@ -22,8 +24,6 @@ export interface SlidingWindowLogOptions {
 export type SlidingWindowLogState = number[];
 
 const OWNER = 'slidingWindowLog';
-/** Index of a log's first entry: after `used` and `head`. */
-const FIRST = 2;
 
 /**
  * The exact sliding-window log: a call of cost `c` at time `t` is allowed iff the total cost of
@@ -87,8 +87,14 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     };
   }
 
-  function charge(state: SlidingWindowLogState | undefined, now: number, cost: number): SlidingWindowLogState {
-    if (state === undefined) return cost > 0 ? [cost, FIRST, now + windowMs, cost] : [0, FIRST];
+  /**
+   * Moves `head` past the expired entries and updates `used`; drops them in bulk once they
+   * outnumber a quarter of the live ones. Removing them one call at a time moved the whole log on
+   * every call, O(limit) each, while this moves it once per a quarter of its length in calls. The
+   * dead quarter is the memory paid for it. (`splice` moves the rest with one memmove;
+   * `copyWithin` and a shorter `length` were slower than the one-at-a-time removal they replaced.)
+   */
+  function advance(state: SlidingWindowLogState, now: number): void {
     let first = state[1] as number;
     let used = state[0] as number;
     const end = state.length;
@@ -96,29 +102,55 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
       used -= state[first + 1] as number;
       first += 2;
     }
-    // Expired entries go in bulk, once they outnumber a quarter of the live ones: removing them
-    // one call at a time moved the whole log on every call, O(limit) each, while this moves it
-    // once per a quarter of its length in calls. The dead quarter is the memory paid for it.
-    // (`splice` moves the rest with one memmove; `copyWithin` and a shorter `length` were slower
-    // than the one-at-a-time removal they replaced.)
     const dead = first - FIRST;
     if (dead > 0 && dead * 4 > end - first) {
       state.splice(FIRST, dead);
       first = FIRST;
     }
+    state[0] = used;
     state[1] = first;
+  }
+
+  function charge(state: SlidingWindowLogState | undefined, now: number, cost: number): SlidingWindowLogState {
+    if (state === undefined) return cost > 0 ? [cost, FIRST, now + windowMs, cost] : [0, FIRST];
+    advance(state, now);
     if (cost > 0) {
       // Never before the newest entry: were the clock to step back (a wall clock set back; on
       // Redis, a failover to a replica whose clock is behind), an entry expiring first but stored
       // last would break the order the expiry scan and the wait rely on, and the twin would drop
       // live entries. Under a clock that never goes back, this is now + windowMs.
       let expiry = now + windowMs;
-      const newest = state.length > first ? (state[state.length - 2] as number) : expiry;
+      const newest = state.length > (state[1] as number) ? (state[state.length - 2] as number) : expiry;
       if (newest > expiry) expiry = newest;
       state.push(expiry, cost);
-      used += cost;
+      state[0] = (state[0] as number) + cost;
     }
-    state[0] = used;
+    return state;
+  }
+
+  // The newest entries go first: a refund undoes the latest charges (a request that failed).
+  function refund(
+    state: SlidingWindowLogState | undefined,
+    now: number,
+    cost: number,
+  ): SlidingWindowLogState | undefined {
+    if (state === undefined) return undefined;
+    advance(state, now);
+    const first = state[1] as number;
+    let left = cost;
+    while (left > 0 && state.length > first) {
+      const last = state.length - 1;
+      const c = state[last] as number;
+      if (c <= left) {
+        state.length -= 2;
+        left -= c;
+        state[0] = (state[0] as number) - c;
+      } else {
+        state[last] = c - left;
+        state[0] = (state[0] as number) - left;
+        left = 0;
+      }
+    }
     return state;
   }
 
@@ -126,5 +158,15 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     return state.length > (state[1] as number) ? (state[state.length - 2] as number) : Number.NEGATIVE_INFINITY;
   }
 
-  return { kind: 'sliding-window-log', limit, windowMs, scriptArgs: [limit, windowMs], evaluate, charge, expiresAt };
+  return {
+    name: 'sliding-window-log',
+    limit,
+    windowMs,
+    evaluate,
+    charge,
+    refund,
+    expiresAt,
+    // The third is the usual PEXPIRE, sent ready-made: Redis formats a number on every call.
+    redis: { lua: SLIDING_WINDOW_LOG_LUA, params: [limit, windowMs, windowMs + 1] },
+  };
 }

@@ -1,4 +1,5 @@
 import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
+import { PAGE } from './constants.js';
 
 /** Lua reading an entry `e` into `expiry, cum, c` (its cost). */
 function entry(expiry: string, cum: string, c: string, e: string): string {
@@ -20,7 +21,7 @@ function entry(expiry: string, cum: string, c: string, e: string): string {
  * Costs are at least 1, so a list holds at most `limit` entries; the key's PEXPIRE is the newest
  * expiry (+1 ms, so Redis's millisecond expiry never drops an entry still live at microsecond
  * precision).
- * Arguments: `limit`, `windowMs`, and `windowMs + 1` (the usual PEXPIRE, sent ready-made).
+ * Parameters: `limit`, `windowMs`, and `windowMs + 1` (the usual PEXPIRE, sent ready-made).
  */
 /**
  * Lua for the log's view when this call charges nothing (a peek, a denial, or another policy
@@ -31,7 +32,6 @@ function unchargedView({ v, out: [, remaining, reset] }: LuaPolicy): string {
 }
 
 export const SLIDING_WINDOW_LOG_LUA: LuaTwin = {
-  args: ([limit, windowMs]) => [String(limit), String(windowMs), String((windowMs as number) + 1)],
   decide: (p) => {
     const { key, arg, v } = p;
     const [ok, remaining, reset, retry] = p.out;
@@ -65,7 +65,7 @@ do
   else
     all = false
     -- Free the oldest entries until the call fits: the first, oldest first, whose cum reaches
-    -- 'target' sets the wait (TS: freed += cost until freed >= need). Read 32 at a time.
+    -- 'target' sets the wait (TS: freed += cost until freed >= need). Read ${PAGE} at a time.
     local at = ${newest}
     if base then
       local target = base + ${used} + cost - ${limit}
@@ -74,7 +74,7 @@ do
       else
         local off = 0
         while true do
-          local chunk = redis.call('LRANGE', ${key}, -(off + 32), -(off + 1))
+          local chunk = redis.call('LRANGE', ${key}, -(off + ${PAGE}), -(off + 1))
           local found = false
           for i = #chunk, 1, -1 do
             local expiry, c = unpack('<dd', chunk[i])
@@ -83,8 +83,8 @@ do
               break
             end
           end
-          if found or #chunk < 32 then break end
-          off = off + 32
+          if found or #chunk < ${PAGE} then break end
+          off = off + ${PAGE}
         end
       end
     end
@@ -116,6 +116,32 @@ do
   ${luaTtl('expiry')}  -- The usual value, sent ready-made: the server formats a number on every call.
   if ttl == ${v('win')} + 1 then ttl = ${arg(2)} end
   redis.call('PEXPIRE', ${key}, ttl)
+end
+`,
+  // The TS refund: the newest entries first, a partly refunded one keeping the rest of its cost.
+  // Only live entries count: the head (newest) expired means the whole log has.
+  refund: ({ key }) => `
+do
+  local left = cost
+  while left > 0 do
+    local head = redis.call('LINDEX', ${key}, '0')
+    if not head then break end
+    local expiry, cum, c
+    ${entry('expiry', 'cum', 'c', 'head')}
+    if expiry <= now then break end
+    if c <= left then
+      redis.call('LPOP', ${key})
+      left = left - c
+    else
+      c, cum = c - left, cum - left
+      if c == 1 then
+        redis.call('LSET', ${key}, '0', pack('<dd', expiry, cum))
+      else
+        redis.call('LSET', ${key}, '0', pack('<ddd', expiry, cum, c))
+      end
+      left = 0
+    end
+  end
 end
 `,
 };

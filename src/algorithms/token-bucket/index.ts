@@ -1,5 +1,7 @@
 import { checkOptionsObject, numberInRange, positiveInteger } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
+import { EXPIRY_MARGIN, GRID, HUGE_MS } from './constants.js';
+import { TOKEN_BUCKET_LUA } from './lua.js';
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
@@ -16,18 +18,6 @@ export interface TokenBucketOptions {
  * `tokensAt(now) = floor(now * refillPerSecond / 1000 * 2^20) / 2^20`.
  */
 export type TokenBucketState = number;
-
-/**
- * Clock readings are floored onto a grid of 2^-20 tokens. Every state is then such a reading plus
- * whole tokens, and floats add and subtract numbers on that grid exactly (below 2^33 tokens; above
- * it a double's own spacing is coarser than the grid and still divides whole tokens), so charging
- * `c` unit calls lands exactly where one call of cost `c` does, and `remaining` is exact.
- */
-const GRID = 1_048_576;
-/** Beyond this many milliseconds a whole millisecond no longer changes a double: stop counting. */
-const HUGE_MS = 2 ** 52;
-/** Relative margin that puts `expiresAt` safely after the instant the bucket is full. */
-const EXPIRY_MARGIN = 2 ** -50;
 
 const OWNER = 'tokenBucket';
 /**
@@ -121,6 +111,14 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
     return base + cost;
   }
 
+  // Tokens back, capped at a full bucket (`n`); exact, as both numbers lie on the grid.
+  function refund(state: TokenBucketState | undefined, now: number, cost: number): TokenBucketState | undefined {
+    if (state === undefined) return undefined;
+    const n = tokensAt(now);
+    const after = state - cost;
+    return Math.max(after, n);
+  }
+
   // A clock reading from which tokensAt(now) >= state, so the bucket reads as full: the exact
   // instant plus a margin far larger than the rounding of the two conversions.
   function expiresAt(state: TokenBucketState): number {
@@ -130,12 +128,13 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
 
   const windowMs = Math.ceil(tolerance);
   return {
-    kind: 'token-bucket',
+    name: 'token-bucket',
     limit: capacity,
     windowMs,
-    scriptArgs: [capacity, refillPerSecond],
     evaluate,
     charge,
+    refund,
     expiresAt,
+    redis: { lua: TOKEN_BUCKET_LUA, params: [capacity, refillPerSecond], msPerUnit: interval },
   };
 }

@@ -1,4 +1,5 @@
 import { type LuaPolicy, type LuaTwin, luaTtl } from '../lua.js';
+import { EXPIRY_MARGIN, GRID, HUGE_MS } from './constants.js';
 
 /**
  * Lua setting `target` to the TS `msUntil(at, now)` of the policy's bucket, with `y_i` its
@@ -10,7 +11,7 @@ function msUntil(p: LuaPolicy, target: string, at: string): string {
   local at = ${at}
   if ${y} >= at then ${target} = 0 else
     local r = ceil(((at - ${y}) * 1000) / ${rps})
-    if r < 2 ^ 52 then
+    if r < ${HUGE_MS} then
       if r < 1 then r = 1 end
       while ((now + r) * ${rps}) / 1000 < at do r = r + 1 end
       while r > 1 and ((now + r - 1) * ${rps}) / 1000 >= at do r = r - 1 end
@@ -40,12 +41,12 @@ end
  * that a wait promised at this rate holds. The memory store never meets this case (one process
  * binds one algorithm per policy), so this is the one step with no TS twin; at equal rates it
  * changes nothing. An 8-byte value (no rate) is read as counted at this rate.
- * Arguments: `capacity`, `refillPerSecond`.
+ * Parameters: `capacity`, `refillPerSecond`.
  */
 /** Lua declaring the local `name`: the TS `expiresAt(state)` of the policy's bucket. */
 function expiresAt(p: LuaPolicy, name: string, state: string): string {
   return `local ${name} = (${state} * 1000) / ${p.v('rps')}
-${name} = ${name} + abs(${name}) * 2 ^ -50
+${name} = ${name} + abs(${name}) * ${EXPIRY_MARGIN}
 `;
 }
 
@@ -64,8 +65,20 @@ function unchargedView(p: LuaPolicy): string {
   return `${p.out[1]} = floor(${cap} - (${base} - ${n}))\n${msUntil(p, p.out[2], base)}`;
 }
 
+/**
+ * The bucket as it stands, read into the local `state` at this policy's rate (with `y` and `n` as
+ * in `decide`): a bucket written at another rate is read as the same number of missing tokens,
+ * now refilling at this rate.
+ */
+function readAtThisRate(rps: string, n: string): string {
+  return `local state = unpack('<d', stored)
+    if #stored > 8 then
+      local rate = unpack('<d', stored, 9)
+      if rate ~= ${rps} then state = ${n} + (state - floor((now * rate) / 1000 * ${GRID}) / ${GRID}) end
+    end`;
+}
+
 export const TOKEN_BUCKET_LUA: LuaTwin = {
-  args: (scriptArgs) => scriptArgs.map(String),
   decide: (p) => {
     const { key, arg } = p;
     const [ok, remaining, reset, retry] = p.out;
@@ -73,7 +86,7 @@ export const TOKEN_BUCKET_LUA: LuaTwin = {
     return `
 local ${cap}, ${rps} = ${arg(0)} + 0, ${arg(1)} + 0
 local ${y} = (now * ${rps}) / 1000
-local ${n} = floor(${y} * 1048576) / 1048576
+local ${n} = floor(${y} * ${GRID}) / ${GRID}
 local ${base} = ${n}
 do
   local stored = redis.call('GET', ${key})
@@ -85,7 +98,7 @@ do
         -- Missing tokens at the writer's rate, on its grid, become missing tokens at this rate,
         -- written back at once: read again at the writer's rate, they would refill at that rate,
         -- and a wait promised here at this one would not hold.
-        local debt = state - floor((now * rate) / 1000 * 1048576) / 1048576
+        local debt = state - floor((now * rate) / 1000 * ${GRID}) / ${GRID}
         if debt > 0 then
           state = ${n} + debt
           ${store(p, 'state')}
@@ -119,4 +132,24 @@ do
   ${store(p, 'fullAt')}
 end
 `,
+  // The TS refund: tokens back, capped at a full bucket, which is no state at all.
+  refund: (p) => {
+    const [rps, n] = [p.v('rps'), p.v('n')];
+    return `
+do
+  local ${rps} = ${p.arg(1)} + 0
+  local ${n} = floor(((now * ${rps}) / 1000) * ${GRID}) / ${GRID}
+  local stored = redis.call('GET', ${p.key})
+  if stored then
+    ${readAtThisRate(rps, n)}
+    local after = state - cost
+    if after > ${n} then
+      ${store(p, 'after')}
+    else
+      redis.call('DEL', ${p.key})
+    end
+  end
+end
+`;
+  },
 };

@@ -1,20 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { LuaPolicy, LuaTwin } from '../../algorithms/lua.js';
-import { SLIDING_WINDOW_LOG_LUA } from '../../algorithms/sliding-window-log/lua.js';
-import { TOKEN_BUCKET_LUA } from '../../algorithms/token-bucket/lua.js';
-import type { AlgorithmKind } from '../../types.js';
+import { luaTtl, luaWaitUntil } from '../../algorithms/lua.js';
+import type { LuaPolicy, LuaTwin } from '../../types.js';
 
-/**
- * Every algorithm's Lua twin, by kind. Adding an algorithm means adding its twin here; the
- * `Record` type makes a missing one a compile error.
- */
-const TWINS: Readonly<Record<AlgorithmKind, LuaTwin>> = {
-  'sliding-window-log': SLIDING_WINDOW_LOG_LUA,
-  'token-bucket': TOKEN_BUCKET_LUA,
-};
+/** Arguments before the policies' own: `cost`, `op`, `blockDurationMs`. */
+const FIXED_ARGS = 3;
 
-/** Arguments before the policies' own: `cost`, `charge`. */
-const FIXED_ARGS = 2;
+/** What one call of the script does; ARGV[2]. */
+export const OP = {
+  /** Decide and, all allowing, charge; a denial starts the lock-out, if the limiter has one. */
+  consume: '1',
+  /** Decide, charging nothing. */
+  peek: '0',
+  /** Give back up to `cost` units to every policy, then peek at cost 1. */
+  refund: 'r',
+  /** Block the key for `cost` milliseconds (unless blocked for longer), then peek at cost 1. */
+  block: 'b',
+} as const;
 
 /**
  * Most policies one limiter may have on the Redis store: each policy's code keeps up to nine Lua
@@ -22,29 +23,38 @@ const FIXED_ARGS = 2;
  */
 export const MAX_POLICIES = 16;
 
+/** Bytes of the reply: four doubles per policy, and one for the block. */
+export function replyBytes(policies: number): number {
+  return policies * 32 + 8;
+}
+
 /**
- * The one script behind every decision of a limiter with these policies: all policies of one key
+ * The one script behind every call of a limiter with these policies: all policies of one key
  * read, decided and (all allowing) charged atomically, in one round trip, on the Redis clock.
  *
- * KEYS: one key per policy, in the limiter's order (all in one hash slot).
- * ARGV: `cost`, `charge` (`1` or `0`), each policy's twin `args` in order, then `now` only when
- *   the store has an injected clock (milliseconds). Without it the script reads the server's
- *   `TIME`, with its microseconds as a fraction. An injected clock has no relation to the real
- *   time in which Redis expires keys, so then every PEXPIRE is at least 60 s rather than risk
- *   dropping state the clock still considers live.
- * Reply: one string of four little-endian doubles per policy, in order: `allowed` (1/0),
- *   `remaining`, `resetMs`, `retryAfterMs`. Packing them is cheaper for Redis than building a
- *   table and replying it element by element, and doubles carry every value exactly. When any
- *   policy denies a charging call, none is charged and the allowing ones report their uncharged
- *   view, exactly as the memory store does.
+ * KEYS: one key per policy, in the limiter's order, then the key's block (all in one hash slot).
+ * ARGV: `cost` (for a block, its duration in ms), the {@link OP}, the limiter's `blockDurationMs`
+ *   (`0` for none), each policy's twin `params` in order, then `now` only when the store has an
+ *   injected clock (milliseconds). Without it the script reads the server's `TIME`, with its
+ *   microseconds as a fraction. An injected clock has no relation to the real time in which Redis
+ *   expires keys, so then every PEXPIRE is at least 60 s rather than risk dropping state the clock
+ *   still considers live.
+ * Reply: one string of little-endian doubles: four per policy, in order (`allowed` 1/0,
+ *   `remaining`, `resetMs`, `retryAfterMs`), then the milliseconds the key's block has left (0 for
+ *   none). Packing them is cheaper for Redis than building a table and replying it element by
+ *   element, and doubles carry every value exactly. When any policy denies a charging call, none is
+ *   charged and the allowing ones report their uncharged view, exactly as the memory store does;
+ *   the store applies the block to the Decisions.
+ *
+ * The block is a STRING holding the instant it ends, `struct.pack('<d', until)`, expiring then.
  *
  * Scripts are replicated by their effects (the default since Redis 5), so reading `TIME` before
  * writing is allowed.
  */
-function decideSource(kinds: readonly AlgorithmKind[], argCounts: readonly number[]): string {
+function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string {
   const policies: LuaPolicy[] = [];
   let next = FIXED_ARGS + 1;
-  for (let i = 0; i < kinds.length; i++) {
+  for (let i = 0; i < twins.length; i++) {
     const first = next;
     next += argCounts[i] as number;
     const n = i + 1;
@@ -55,10 +65,11 @@ function decideSource(kinds: readonly AlgorithmKind[], argCounts: readonly numbe
       out: [`ok_${n}`, `remaining_${n}`, `reset_${n}`, `retry_${n}`],
     });
   }
-  const twin = (i: number): LuaTwin => TWINS[kinds[i] as AlgorithmKind];
-  const each = (code: (t: LuaTwin, p: LuaPolicy, i: number) => string): string =>
-    policies.map((p, i) => code(twin(i), p, i)).join('');
+  const each = (code: (t: LuaTwin, p: LuaPolicy) => string): string =>
+    policies.map((p, i) => code(twins[i] as LuaTwin, p)).join('');
   const slots = policies.flatMap((p) => p.out);
+  const blockKey = `KEYS[${twins.length + 1}]`;
+  const setBlock = `${luaTtl('until_')}redis.call('SET', ${blockKey}, pack('<d', until_), 'PX', ttl)\n`;
   return `local floor, ceil, abs = math.floor, math.ceil, math.abs
 local pack, unpack = struct.pack, struct.unpack
 local now, ttl_floor = ARGV[${next}], 60000
@@ -69,22 +80,42 @@ else
   local t = redis.call('TIME')
   now, ttl_floor = t[1] * 1000 + t[2] / 1000, 0
 end
-local cost = ARGV[1] + 0
-local charging = ARGV[2] == '1' and cost > 0
+local cost, op = ARGV[1] + 0, ARGV[2]
+local until_ = 0
+do
+  local b = redis.call('GET', ${blockKey})
+  if b then until_ = unpack('<d', b) end
+end
+if op == '${OP.block}' then
+  if now + cost > until_ then
+    until_ = now + cost
+    do
+${setBlock}    end
+  end
+  cost, op = 1, '${OP.peek}'
+elseif op == '${OP.refund}' then
+${each((t, p) => t.refund(p))}  cost, op = 1, '${OP.peek}'
+end
+local blocked = until_ > now
+local charging = op == '${OP.consume}' and cost > 0 and not blocked
 local all = true
 ${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0${t.decide(p)}`)}
 if charging then
   if all then
 ${each((t, p) => t.charge(p))}  else
-${each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`)}  end
+${each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`)}    local lockout = ARGV[3] + 0
+    if lockout > 0 then
+      until_, blocked = now + lockout, true
+      do
+${setBlock}      end
+    end
+  end
 end
-return pack('<${'d'.repeat(slots.length)}', ${slots.join(', ')})
+local block_ms = 0
+if blocked then
+${luaWaitUntil('block_ms', 'until_')}end
+return pack('<${'d'.repeat(slots.length + 1)}', ${slots.join(', ')}, block_ms)
 `;
-}
-
-/** The ARGV a policy of this kind sends, from its algorithm's validated `scriptArgs`. */
-export function policyArgs(kind: AlgorithmKind, scriptArgs: readonly number[]): string[] {
-  return TWINS[kind].args(scriptArgs);
 }
 
 /** One variant of the decide script and its SHA-1, for EVALSHA. */
@@ -93,24 +124,24 @@ export interface DecideScript {
   readonly sha: string;
 }
 
+/** Scripts by source: limiters of one shape (the same twins, in order) share one. */
 const variants = new Map<string, DecideScript>();
 
 /**
- * The decide script for policies of these kinds, in this order, with these argument counts: flat
- * code specialised to the policies, since Redis runs a script's whole body on every call. One
- * variant per shape, shared by every binding of that shape; the policies' numbers stay arguments,
- * so the count of scripts Redis caches stays as small as the count of limiter shapes.
+ * The script for policies with these twins, in this order, with these parameter counts: flat code
+ * specialised to the policies, since Redis runs a script's whole body on every call. One variant
+ * per shape, shared by every binding of that shape; the policies' numbers stay arguments, so the
+ * count of scripts Redis caches stays as small as the count of limiter shapes.
  */
-export function decideScript(policies: readonly { kind: AlgorithmKind; argc: number }[]): DecideScript {
-  const id = policies.map((p) => `${p.kind}/${p.argc}`).join(',');
-  let script = variants.get(id);
+export function decideScript(policies: readonly { lua: LuaTwin; argc: number }[]): DecideScript {
+  const text = source(
+    policies.map((p) => p.lua),
+    policies.map((p) => p.argc),
+  );
+  let script = variants.get(text);
   if (script === undefined) {
-    const source = decideSource(
-      policies.map((p) => p.kind),
-      policies.map((p) => p.argc),
-    );
-    script = { source, sha: createHash('sha1').update(source).digest('hex') };
-    variants.set(id, script);
+    script = { source: text, sha: createHash('sha1').update(text).digest('hex') };
+    variants.set(text, script);
   }
   return script;
 }

@@ -1,13 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
+import { conflictingPolicy, signature } from '../../algorithms/contract.js';
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../../clock.js';
 import { FloodgateError } from '../../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show } from '../../options.js';
-import type { AlgorithmKind, BindOptions, Decision, PolicySpec, Store, StoreBinding } from '../../types.js';
+import type { BindOptions, Decision, LuaTwin, PolicySpec, Store, StoreBinding } from '../../types.js';
+import { applyBlock } from '../block.js';
 import { pairDecideThen } from '../decide-then.js';
 import { Caller, isScriptClient, rethrow, same } from './call.js';
 import { DenyCache, PrefixCaches } from './deny-cache.js';
 import { hashTag, redisKey } from './keys.js';
-import { decideScript, MAX_POLICIES, policyArgs } from './script.js';
+import { decideScript, MAX_POLICIES, OP, replyBytes } from './script.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -51,6 +53,8 @@ export interface RedisStoreOptions {
 }
 
 const OWNER = 'RedisStore';
+/** The name of a key's block after its policies' names; no policy name can hold `!`. */
+const BLOCK = '!block';
 const DEFAULT_TIMEOUT_MS = 100;
 
 function isAllowed(decision: Decision): boolean {
@@ -148,11 +152,7 @@ export class RedisStore implements Store {
     const id = JSON.stringify(policies.map((p) => p.name));
     let cache = group.caches.get(id)?.deref();
     if (cache === undefined) {
-      cache = new DenyCache(
-        policies.map(({ algorithm }) =>
-          algorithm.kind === 'token-bucket' ? 1000 / (algorithm.scriptArgs[1] as number) : undefined,
-        ),
-      );
+      cache = new DenyCache(policies.map(({ algorithm }) => algorithm.redis?.msPerUnit));
       group.caches.set(id, new WeakRef(cache));
       this.#collected.register(cache, { prefix, id });
     }
@@ -172,22 +172,25 @@ export class RedisStore implements Store {
       );
     }
     const tail: string[] = [];
-    const shape: { kind: AlgorithmKind; argc: number }[] = [];
+    const shape: { lua: LuaTwin; argc: number }[] = [];
     for (const { name, algorithm } of policies) {
-      const signature = `${algorithm.kind}(${algorithm.scriptArgs.join(', ')})`;
-      const id = `${prefix}\u0000${name}`;
-      const existing = this.#bound.get(id);
-      if (existing !== undefined && existing !== signature) {
+      const twin = algorithm.redis;
+      if (twin === undefined) {
         throw new FloodgateError(
           'ERR_INVALID_OPTION',
-          `${OWNER}: prefix ${show(prefix)} with policy ${show(name)} is already bound to ${existing} on this store; give each limiter its own prefix`,
+          `${OWNER}: policy ${show(name)} uses the algorithm ${show(algorithm.name)}, which has no Redis twin (its redis member), so it cannot run on the Redis store; give it one, or use the MemoryStore`,
         );
       }
-      this.#bound.set(id, signature);
-      const args = policyArgs(algorithm.kind, algorithm.scriptArgs);
-      tail.push(...args);
-      shape.push({ kind: algorithm.kind, argc: args.length });
+      const bound = signature(algorithm);
+      const id = `${prefix}\u0000${name}`;
+      const existing = this.#bound.get(id);
+      if (existing !== undefined && existing !== bound) throw conflictingPolicy(OWNER, prefix, name, existing);
+      this.#bound.set(id, bound);
+      // Strings, because a number handed to redis.call is formatted by the server on every call.
+      for (const param of twin.params) tail.push(String(param));
+      shape.push({ lua: twin.lua, argc: twin.params.length });
     }
+    const lockout = String(options.blockDurationMs);
     const names = policies.map((p) => p.name);
     const limits = policies.map((p) => p.algorithm.limit);
     const count = policies.length;
@@ -199,10 +202,17 @@ export class RedisStore implements Store {
     const script = decideScript(shape);
     const keysOf = (key: string): string[] => {
       const tag = hashTag(key);
-      return names.map((name) => redisKey(prefix, tag, name));
+      const keys = names.map((name) => redisKey(prefix, tag, name));
+      keys.push(redisKey(prefix, tag, BLOCK));
+      return keys;
+    };
+    const argsOf = (cost: number, op: string): string[] => {
+      const args = [String(cost), op, lockout, ...tail];
+      if (clock !== undefined) args.push(String(clock()));
+      return args;
     };
 
-    const bytes = count * 32;
+    const bytes = replyBytes(count);
     function parse(reply: unknown): Decision[] {
       if (!Buffer.isBuffer(reply) || reply.length !== bytes) {
         throw new FloodgateError('ERR_STORE', `${OWNER}: unexpected script reply ${show(reply)}`);
@@ -218,7 +228,8 @@ export class RedisStore implements Store {
           retryAfterMs: reply.readDoubleLE(at + 24),
         });
       }
-      return decisions;
+      const blockMs = reply.readDoubleLE(32 * count);
+      return blockMs > 0 ? applyBlock(decisions, blockMs) : decisions;
     }
 
     function decideThen<T>(
@@ -235,7 +246,7 @@ export class RedisStore implements Store {
         const hit = cache.get(key, cost, now, localClock);
         if (hit !== undefined) return settled(hit);
       }
-      const args = [String(cost), charge ? '1' : '0', ...tail];
+      const args = [String(cost), charge ? OP.consume : OP.peek, lockout, ...tail];
       if (now !== undefined) args.push(String(now));
       if (cache === undefined || group === undefined) {
         return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
@@ -262,8 +273,16 @@ export class RedisStore implements Store {
     const decide = (key: string, cost: number, charge: boolean) =>
       decideThen<readonly Decision[]>(key, cost, charge, same, rethrow);
     pairDecideThen(decide, decideThen);
+    // A refund or a block changes what the deny caches hold for the key (a refunded key may be
+    // allowed again; a blocked one waits longer), so they forget it as a reset makes them.
+    const rewrite = (key: string, cost: number, op: string): Promise<readonly Decision[]> => {
+      group?.delete(key);
+      return caller.script(script, keysOf(key), argsOf(cost, op), parse, rethrow);
+    };
     return {
       decide,
+      refund: (key, cost) => rewrite(key, cost, OP.refund),
+      block: (key, durationMs) => rewrite(key, durationMs, OP.block),
       async reset(key: string): Promise<void> {
         // Every cache of the prefix, before the DEL is sent: their calls in flight are then older.
         group?.delete(key);
