@@ -1,5 +1,11 @@
 export type { AcquireOptions } from './acquire.js';
+export { type FixedWindowOptions, type FixedWindowState, fixedWindow } from './algorithms/fixed-window/index.js';
 export { luaTtl, luaWaitUntil } from './algorithms/lua.js';
+export {
+  type SlidingWindowCounterOptions,
+  type SlidingWindowCounterState,
+  slidingWindowCounter,
+} from './algorithms/sliding-window-counter/index.js';
 export {
   type SlidingWindowLogOptions,
   type SlidingWindowLogState,

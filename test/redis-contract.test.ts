@@ -5,8 +5,10 @@ import {
   type Algorithm,
   createLimiter,
   type Decision,
+  fixedWindow,
   MemoryStore,
   RedisStore,
+  slidingWindowCounter,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
@@ -64,10 +66,35 @@ describe('redis store decides exactly like the memory store (property)', () => {
         burst: tokenBucket({ capacity: o.capacity, refillPerSecond: o.refillPerSecond }),
         window: slidingWindowLog({ limit: o.limit, windowMs: o.windowMs }),
       })),
+    // Windows of 1 ms at epoch times with limits past 2^53 / window keep their counts apart from
+    // the window (the split layout); small ones pack them into one integer.
+    fc
+      .record({
+        limit: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(9_000_000)),
+        windowMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(1)),
+      })
+      .map((o) => ({ default: fixedWindow(o) })),
+    fc
+      .record({
+        limit: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(3000)),
+        windowMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(7)),
+      })
+      .map((o) => ({ default: slidingWindowCounter(o) })),
+    fc
+      .record({
+        limit: fc.integer({ min: 2, max: 8 }),
+        windowMs: fc.integer({ min: 10, max: 2000 }),
+        capacity: fc.integer({ min: 2, max: 6 }),
+      })
+      .map((o) => ({
+        fixed: fixedWindow({ limit: o.limit, windowMs: o.windowMs }),
+        counter: slidingWindowCounter({ limit: o.capacity, windowMs: o.windowMs * 3 }),
+        log: slidingWindowLog({ limit: o.limit + 1, windowMs: o.windowMs }),
+      })),
   );
   const step = fc.record({
     dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 700, noNaN: true }), fc.integer({ min: 0, max: 400 })),
-    op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'reset'),
+    op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'reset', 'refund', 'block'),
     cost: fc.integer({ min: 0, max: 3 }),
     key: fc.constantFrom('a', 'b'),
   });
@@ -83,15 +110,22 @@ describe('redis store decides exactly like the memory store (property)', () => {
           fc.double({ min: 0, max: 2000, noNaN: true }),
           fc.integer({ min: 0, max: 1_000_000 }),
         ),
-        async (policies, steps, start) => {
+        fc.constantFrom(0, 0, 250),
+        async (policies, steps, start, blockDurationMs) => {
           let now = start;
           const clock = (): number => now;
           const prefix = randomPrefix('prop');
           const names = Object.keys(policies);
           const make = (store: MemoryStore | RedisStore) =>
             names.length === 1
-              ? createLimiter({ algorithm: policies.default as Algorithm, store, prefix, onStoreError: 'throw' })
-              : createLimiter({ policies, store, prefix, onStoreError: 'throw' });
+              ? createLimiter({
+                  algorithm: policies.default as Algorithm,
+                  store,
+                  prefix,
+                  blockDurationMs,
+                  onStoreError: 'throw',
+                })
+              : createLimiter({ policies, store, prefix, blockDurationMs, onStoreError: 'throw' });
           const memory = make(new MemoryStore({ clock, sweepIntervalMs: false }));
           const redis = make(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }));
           const smallest = Math.min(...Object.values(policies).map((a) => a.limit));
@@ -104,7 +138,13 @@ describe('redis store decides exactly like the memory store (property)', () => {
               continue;
             }
             const call = (l: typeof memory): Promise<Decision> =>
-              s.op === 'peek' ? l.peek(s.key, { cost }) : l.consume(s.key, { cost });
+              s.op === 'peek'
+                ? l.peek(s.key, { cost })
+                : s.op === 'refund'
+                  ? l.refund(s.key, { cost })
+                  : s.op === 'block'
+                    ? l.block(s.key, { durationMs: 1 + cost * 100 })
+                    : l.consume(s.key, { cost });
             const [m, r] = [await call(memory), await call(redis)];
             deepStrictEqual(r, m, `step ${i + 1}: ${s.op} ${s.key} cost ${cost} at ${now}`);
           }

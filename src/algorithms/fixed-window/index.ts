@@ -1,0 +1,100 @@
+import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
+import type { Algorithm, Decision } from '../../types.js';
+import { MAX_PACKED } from './constants.js';
+import { FIXED_WINDOW_LUA } from './lua.js';
+
+/** Options of {@link fixedWindow}. */
+export interface FixedWindowOptions {
+  /** Largest total cost allowed in one window. A positive integer. */
+  limit: number;
+  /** Length of a window in milliseconds. A positive integer. */
+  windowMs: number;
+}
+
+/**
+ * A key's count in its window: `window * (limit + 1) + count` as one number (the window being
+ * `floor(now / windowMs)`), or `[window, count]` when that number would not be an exact integer.
+ */
+export type FixedWindowState = number | [number, number];
+
+const OWNER = 'fixedWindow';
+
+/**
+ * The fixed window: time is cut into windows aligned to whole multiples of `windowMs` on the
+ * store's clock, and a call of cost `c` is allowed iff the window's count plus `c` is at most
+ * `limit`. A denied call waits for the window's end. The counting express-rate-limit and
+ * @fastify/rate-limit use, and the cheapest decision; but a client can spend `limit` at the end of
+ * one window and `limit` again at the start of the next, so up to twice the limit passes in a
+ * span of `windowMs` across a boundary.
+ *
+ * @example
+ * ```ts
+ * const limiter = createLimiter({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }) });
+ * ```
+ */
+export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowState> {
+  const given = checkOptionsObject(OWNER, options, ['limit', 'windowMs']);
+  const limit = positiveInteger(OWNER, 'limit', given.limit);
+  const windowMs = positiveInteger(OWNER, 'windowMs', given.windowMs, ' number of milliseconds');
+  const span = limit + 1;
+
+  /** The count `state` holds for `window` (0 for a state of another window). */
+  function countIn(state: FixedWindowState | undefined, window: number, base: number): number {
+    if (state === undefined) return 0;
+    if (typeof state === 'number') return state >= base && state < base + span ? state - base : 0;
+    return state[0] === window ? state[1] : 0;
+  }
+
+  /** The state holding `count` in `window`. */
+  function stateOf(window: number, base: number, count: number): FixedWindowState {
+    return Math.abs(base) + span <= MAX_PACKED ? base + count : [window, count];
+  }
+
+  function evaluate(state: FixedWindowState | undefined, now: number, cost: number, charge: boolean): Decision {
+    const window = Math.floor(now / windowMs);
+    const count = countIn(state, window, window * span);
+    const end = (window + 1) * windowMs;
+    const allowed = count + cost <= limit;
+    if (allowed && charge && cost > 0) {
+      return { allowed, limit, remaining: limit - count - cost, resetMs: waitUntil(end, now), retryAfterMs: 0 };
+    }
+    return {
+      allowed,
+      limit,
+      remaining: limit - count,
+      resetMs: count > 0 ? waitUntil(end, now) : 0,
+      retryAfterMs: allowed ? 0 : waitUntil(end, now),
+    };
+  }
+
+  function charge(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState {
+    const window = Math.floor(now / windowMs);
+    const base = window * span;
+    return stateOf(window, base, countIn(state, window, base) + cost);
+  }
+
+  function refund(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState | undefined {
+    if (state === undefined) return undefined;
+    const window = Math.floor(now / windowMs);
+    const base = window * span;
+    const count = countIn(state, window, base);
+    return count > cost ? stateOf(window, base, count - cost) : undefined;
+  }
+
+  // The window's end. `state / span` may round up to the next whole window, never down below the
+  // state's own, so the worst this does is keep a state one window longer.
+  function expiresAt(state: FixedWindowState): number {
+    return ((typeof state === 'number' ? Math.floor(state / span) : state[0]) + 1) * windowMs;
+  }
+
+  return {
+    name: 'fixed-window',
+    limit,
+    windowMs,
+    evaluate,
+    charge,
+    refund,
+    expiresAt,
+    redis: { lua: FIXED_WINDOW_LUA, params: [limit, windowMs] },
+  };
+}

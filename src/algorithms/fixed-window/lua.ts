@@ -1,0 +1,89 @@
+import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
+import { MAX_PACKED, SPLIT_TAG } from './constants.js';
+
+/**
+ * Lua reading the policy's parameters and its count in the current window into locals named with
+ * `p.v`: `limit`, `win`, `window`, `span`, `base`, `count` and `stop` (the window's end).
+ */
+function read({ key, arg, v }: LuaPolicy): string {
+  const [limit, win, window, span, base, count] = ['limit', 'win', 'window', 'span', 'base', 'count'].map(v);
+  return `local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
+local ${window} = floor(now / ${win})
+local ${span} = ${limit} + 1
+local ${base}, ${count} = ${window} * ${span}, 0
+do
+  local stored = redis.call('GET', ${key})
+  if stored then
+    if stored:byte(1) == ${SPLIT_TAG.charCodeAt(0)} then
+      local w, c = unpack('<dd', stored, 2)
+      if w == ${window} then ${count} = c end
+    else
+      local s = stored + 0
+      if s >= ${base} and s < ${base} + ${span} then ${count} = s - ${base} end
+    end
+  end
+end
+local ${v('stop')} = (${window} + 1) * ${win}
+`;
+}
+
+/** Lua writing the count `c` (a Lua expression) for the current window, expiring at its end. */
+function write({ key, v }: LuaPolicy, c: string): string {
+  const [window, span, base] = [v('window'), v('span'), v('base')];
+  return `do
+  local value
+  if abs(${base}) + ${span} <= ${MAX_PACKED} then value = ${base} + ${c} else value = '${SPLIT_TAG}' .. pack('<dd', ${window}, ${c}) end
+  ${luaTtl(v('stop'))}  redis.call('SET', ${key}, value, 'PX', ttl)
+end
+`;
+}
+
+/** Lua for the window's view when this call charges nothing: the TS `remaining` and `resetMs`. */
+function unchargedView(p: LuaPolicy): string {
+  const [, remaining, reset] = p.out;
+  const count = p.v('count');
+  return `${remaining} = ${p.v('limit')} - ${count}
+if ${count} > 0 then
+${luaWaitUntil(reset, p.v('stop'))}else ${reset} = 0 end
+`;
+}
+
+/**
+ * The Lua twin of {@link fixedWindow}: the same window (`floor(now / windowMs)`) and the same
+ * comparisons as `fixed-window/index.ts`.
+ *
+ * Key: a STRING holding `window * (limit + 1) + count` as an integer while that is exact (Redis
+ * then keeps it in the key's own object, with no allocation for the value), else `s` followed by
+ * `struct.pack('<dd', window, count)`. Its PEXPIRE is the window's end (+1 ms).
+ * Parameters: `limit`, `windowMs`.
+ */
+export const FIXED_WINDOW_LUA: LuaTwin = {
+  decide: (p) => {
+    const [ok, remaining, reset, retry] = p.out;
+    const [limit, count, stop] = [p.v('limit'), p.v('count'), p.v('stop')];
+    return `
+${read(p)}if ${count} + cost <= ${limit} then
+  ${ok} = 1
+else
+  all = false
+${luaWaitUntil(retry, stop)}end
+if ${ok} == 1 and charging then
+  ${remaining} = ${limit} - ${count} - cost
+${luaWaitUntil(reset, stop)}else
+${unchargedView(p)}end
+`;
+  },
+  uncharged: unchargedView,
+  charge: (p) => write(p, `${p.v('count')} + cost`),
+  refund: (p) => {
+    const count = p.v('count');
+    return `
+do
+${read(p)}  if ${count} > cost then
+${write(p, `${count} - cost`)}  else
+    redis.call('DEL', ${p.key})
+  end
+end
+`;
+  },
+};
