@@ -51,7 +51,8 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
   keyGenerator?: (req: Req, res: Res) => string | PromiseLike<string>;
   /**
    * Prefix length IPv6 clients are grouped by for the default key, or `false` to count each
-   * address alone. IPv4-mapped IPv6 addresses always count as their IPv4 address. Defaults to 56.
+   * address alone. IPv4-mapped addresses (`::ffff:203.0.113.7`) and addresses in the well-known
+   * NAT64 prefix (`64:ff9b::203.0.113.7`) always count as the IPv4 address inside. Defaults to 56.
    */
   ipv6Subnet?: number | false;
   /**

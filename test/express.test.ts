@@ -381,6 +381,21 @@ for (const { name, express } of expressVersions) {
       strictEqual((await get('203.0.113.8')).status, 200);
     });
 
+    test('20 IPv4 clients seen through NAT64 (64:ff9b::/96) get a key each, their IPv4 one', async () => {
+      const { limiter } = slidingLimiter(1, 60_000);
+      const app = appWith({ limiter }, (a) => a.set('trust proxy', 1));
+      const get = (ip: string) => request(app).get('/').set('X-Forwarded-For', ip);
+      const statuses: number[] = [];
+      for (let i = 1; i <= 20; i++) statuses.push((await get(`64:ff9b::203.0.113.${i}`)).status);
+      deepStrictEqual(statuses, Array(20).fill(200));
+      // The same client over IPv4, or in another spelling, is the same key.
+      strictEqual((await get('203.0.113.1')).status, 429);
+      strictEqual((await get('64:ff9b::cb00:7102')).status, 429);
+      // Just outside the /96: an ordinary IPv6 address, grouped by /56.
+      strictEqual((await get('64:ff9b::1:cb00:7101')).status, 200);
+      strictEqual((await get('64:ff9b::1:cb00:7102')).status, 429);
+    });
+
     test('without trust proxy, X-Forwarded-For is ignored and warned about once', async () => {
       const { limiter } = slidingLimiter(2, 60_000);
       const sink = warnings();

@@ -339,6 +339,20 @@ for (const { name, Fastify } of fastifyVersions) {
       strictEqual((await getSplit('2001:db8:0::1')).statusCode, 429);
     });
 
+    test('20 IPv4 clients seen through NAT64 (64:ff9b::/96) get a key each, their IPv4 one', async () => {
+      const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter });
+      const from = (remoteAddress: string) => app.inject({ url: '/', remoteAddress });
+      const statuses: number[] = [];
+      for (let i = 1; i <= 20; i++) statuses.push((await from(`64:ff9b::203.0.113.${i}`)).statusCode);
+      deepStrictEqual(statuses, Array(20).fill(200));
+      // The same client over IPv4, or in another spelling, is the same key.
+      strictEqual((await from('203.0.113.1')).statusCode, 429);
+      strictEqual((await from('64:ff9b::cb00:7102')).statusCode, 429);
+      // Just outside the /96: an ordinary IPv6 address, grouped by /56.
+      strictEqual((await from('64:ff9b::1:cb00:7101')).statusCode, 200);
+      strictEqual((await from('64:ff9b::1:cb00:7102')).statusCode, 429);
+    });
+
     test('the socket address is grouped too (no proxy)', async () => {
       const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter });
       strictEqual((await app.inject({ url: '/', remoteAddress: '2001:db8:7:100::1' })).statusCode, 200);
