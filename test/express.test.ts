@@ -284,6 +284,25 @@ for (const { name, express } of expressVersions) {
       }
     });
 
+    test('a cost function returning 0 is a free request: not charged, let through on a spent key', async () => {
+      for (const cost of [
+        (req: { query: object }) => ('free' in req.query ? 0 : 1),
+        async (req: { query: object }) => ('free' in req.query ? 0 : 1),
+      ]) {
+        const { limiter } = slidingLimiter(1, 1_000);
+        const app = appWith({ limiter, cost });
+        const free = await request(app).get('/?free');
+        deepStrictEqual([free.status, free.headers['ratelimit-remaining']], [200, '1']);
+        strictEqual((await request(app).get('/')).status, 200);
+        const spent = await request(app).get('/?free');
+        deepStrictEqual(
+          [spent.status, spent.headers['ratelimit-remaining'], spent.headers['retry-after']],
+          [200, '0', undefined],
+        );
+        strictEqual((await request(app).get('/')).status, 429);
+      }
+    });
+
     test('a cost above the limit reaches next(err)', async () => {
       const { limiter } = slidingLimiter(2, 1_000);
       const res = await request(appWith({ limiter, cost: () => 3 })).get('/');
@@ -520,6 +539,17 @@ for (const { name, express } of expressVersions) {
   describe(`${name}: options are checked at construction`, () => {
     const algorithm = slidingWindowLog({ limit: 1, windowMs: 1_000 });
     const limiter = createLimiter({ algorithm });
+    test('a fixed cost of 0 is refused: it would never limit', () => {
+      rejectsOption(
+        () => rateLimit({ limiter, cost: 0 }),
+        'rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got 0: a fixed cost of 0 charges nothing, so it would never limit; use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free',
+      );
+      rejectsOption(
+        () => rateLimit({ algorithm, cost: 0 }),
+        'rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got 0: a fixed cost of 0 charges nothing, so it would never limit; use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free',
+      );
+    });
+
     test('each bad option names itself, its value and what is allowed', () => {
       rejectsOption(
         () => rateLimit({ limiter, windowMs: 5 } as RateLimitOptions),
@@ -543,7 +573,7 @@ for (const { name, express } of expressVersions) {
       );
       rejectsOption(
         () => rateLimit({ limiter, cost: 2 }),
-        'rateLimit: cost must be a function or a non-negative integer no larger than the smallest limit (1), got 2',
+        'rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got 2',
       );
       for (const [cost, shown] of [
         ['2', '"2"'],
@@ -551,7 +581,7 @@ for (const { name, express } of expressVersions) {
       ] as const) {
         rejectsOption(
           () => rateLimit({ limiter, cost: cost as never }),
-          `rateLimit: cost must be a function or a non-negative integer no larger than the smallest limit (1), got ${shown}`,
+          `rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got ${shown}`,
         );
       }
       rejectsOption(() => rateLimit({ limiter, skip: true as never }), 'rateLimit: skip must be a function, got true');

@@ -280,6 +280,24 @@ for (const { name, Fastify } of fastifyVersions) {
       }
     });
 
+    test('a cost function returning 0 is a free request: not charged, let through on a spent key', async () => {
+      for (const cost of [
+        (r: FastifyRequest) => (r.url.includes('free') ? 0 : 1),
+        async (r: FastifyRequest) => (r.url.includes('free') ? 0 : 1),
+      ]) {
+        const app = await appWith({ limiter: slidingLimiter(1, 1_000).limiter, cost });
+        const free = await app.inject('/?free');
+        deepStrictEqual([free.statusCode, free.headers['ratelimit-remaining']], [200, '1']);
+        strictEqual((await app.inject('/')).statusCode, 200);
+        const spent = await app.inject('/?free');
+        deepStrictEqual(
+          [spent.statusCode, spent.headers['ratelimit-remaining'], spent.headers['retry-after']],
+          [200, '0', undefined],
+        );
+        strictEqual((await app.inject('/')).statusCode, 429);
+      }
+    });
+
     test('skip, sync and async: skipped requests get no headers and cost nothing', async () => {
       for (const skip of [
         (r: FastifyRequest) => r.url.includes('free'),
@@ -680,6 +698,19 @@ for (const { name, Fastify } of fastifyVersions) {
       );
     });
 
+    test('a fixed cost of 0 is refused, for the plugin and for a route: it would never limit', async () => {
+      const message = (owner: string) =>
+        `${owner}: cost must be a function or a positive integer no larger than the smallest limit (1), got 0: a fixed cost of 0 charges nothing, so it would never limit; use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free`;
+      await rejectsOption(register({ limiter, cost: 0 }), message('floodgate'));
+      await rejectsOption(register({ global: false, cost: 0 }), message('floodgate').replace(' (1)', ''));
+      const app = Fastify();
+      app.register(floodgate, { limiter, warn: false });
+      app.register(async (child) => {
+        child.get('/r', { config: { rateLimit: { cost: 0 } } }, async () => 'r');
+      });
+      await rejectsOption(app.ready(), message('floodgate (route GET /r)'));
+    });
+
     test('hook: null is rejected, not read as the default', async () => {
       await rejectsOption(
         register({ limiter, hook: null }),
@@ -705,11 +736,11 @@ for (const { name, Fastify } of fastifyVersions) {
         [{ onLimited: true }, 'floodgate: onLimited must be a function, got true'],
         [
           { cost: '2' },
-          'floodgate: cost must be a function or a non-negative integer no larger than the smallest limit, got "2"',
+          'floodgate: cost must be a function or a positive integer no larger than the smallest limit, got "2"',
         ],
         [
           { cost: 1.5 },
-          'floodgate: cost must be a function or a non-negative integer no larger than the smallest limit, got 1.5',
+          'floodgate: cost must be a function or a positive integer no larger than the smallest limit, got 1.5',
         ],
       ];
       for (const [options, message] of cases) await rejectsOption(register({ global: false, ...options }), message);
@@ -718,7 +749,7 @@ for (const { name, Fastify } of fastifyVersions) {
       await app.register(floodgate, { global: false, cost: 2, warn: false });
       throws(
         () => app.get('/r', { config: { rateLimit: { limiter } } }, async () => 'r'),
-        /^FloodgateError: floodgate \(route GET \/r\): cost must be a function or a non-negative integer no larger than the smallest limit \(1\), got 2$/,
+        /^FloodgateError: floodgate \(route GET \/r\): cost must be a function or a positive integer no larger than the smallest limit \(1\), got 2$/,
       );
     });
 
@@ -737,7 +768,7 @@ for (const { name, Fastify } of fastifyVersions) {
       );
       await rejectsOption(
         withRoute({ cost: -1 }),
-        'floodgate (route GET /r): cost must be a function or a non-negative integer no larger than the smallest limit (1), got -1',
+        'floodgate (route GET /r): cost must be a function or a positive integer no larger than the smallest limit (1), got -1',
       );
       await rejectsOption(
         withRoute(true, { global: false }),
