@@ -13,6 +13,7 @@ import {
 import { type RateLimitOptions, rateLimit } from 'floodgate/express';
 import request from 'supertest';
 import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
   expressVersions,
@@ -77,6 +78,21 @@ for (const { name, express } of expressVersions) {
       ok(reset >= Math.ceil((before + 10_000) / 1000) && reset <= Math.ceil((after + 10_000) / 1000), `${reset}`);
       strictEqual(res.headers['x-ratelimit-limit'], '2');
       strictEqual(res.headers['x-ratelimit-remaining'], '1');
+    });
+
+    test('extreme settings: every header value in every format is an integer of at most 15 plain digits', async () => {
+      for (const headers of HEADER_SETS) {
+        for (const { label, limiter, cost, statuses } of extremeSettings()) {
+          const app = appWith({ limiter, cost, headers });
+          for (const status of statuses) {
+            const res = await request(app).get('/');
+            const where = `${label}, ${headers}, ${status}`;
+            strictEqual(res.status, status, where);
+            const seen = assertIntegerHeaders(res.headers, where);
+            strictEqual(seen.length, expectedFieldCount(headers, status), `${where}: ${seen}`);
+          }
+        }
+      }
     });
 
     test('after Remaining: r, exactly r more requests succeed (sliding log, no time passing)', async () => {

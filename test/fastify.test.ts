@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fast
 import { createLimiter, FloodgateError, isFloodgateError, MemoryStore, slidingWindowLog } from 'floodgate';
 import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
 import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
   FORMAT_CASES,
@@ -76,6 +77,21 @@ for (const { name, Fastify } of fastifyVersions) {
       ok(reset >= Math.ceil((before + 10_000) / 1000) && reset <= Math.ceil((after + 10_000) / 1000), `${reset}`);
       strictEqual(res.headers['x-ratelimit-remaining'], '1');
       strictEqual(res.headers['ratelimit-remaining'], '1');
+    });
+
+    test('extreme settings: every header value in every format is an integer of at most 15 plain digits', async () => {
+      for (const headers of HEADER_SETS) {
+        for (const { label, limiter, cost, statuses } of extremeSettings()) {
+          const app = await appWith({ limiter, cost, headers });
+          for (const status of statuses) {
+            const res = await app.inject('/');
+            const where = `${label}, ${headers}, ${status}`;
+            strictEqual(res.statusCode, status, where);
+            const seen = assertIntegerHeaders(res.headers, where);
+            strictEqual(seen.length, expectedFieldCount(headers, status), `${where}: ${seen}`);
+          }
+        }
+      }
     });
 
     test('after Remaining: r, exactly r more requests succeed (sliding log, no time passing)', async () => {
