@@ -44,9 +44,10 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
    * returning a non-negative one (sync or async). Defaults to 1.
    *
    * A function's 0 makes that request free: it is never charged, and it is let through even when
-   * the key has nothing left. A free request is allowed unless the key is blocked (or the store
-   * fails under `onStoreError: 'deny'`). A fixed `cost: 0` is refused with `ERR_INVALID_OPTION`:
-   * it would make every request free, so nothing would ever be limited.
+   * the key has nothing left. A free request is allowed unless the key is blocked (`limiter.block`,
+   * a `blockDurationMs` lock-out) or the store fails under `onStoreError: 'deny'`. A fixed
+   * `cost: 0` is refused with `ERR_INVALID_OPTION`: it would make every request free, so nothing
+   * would ever be limited.
    */
   cost?: number | ((req: Req, res: Res) => number | PromiseLike<number>);
   /**

@@ -300,7 +300,7 @@ for (const { name, express } of expressVersions) {
       }
     });
 
-    test('a cost function returning 0 is a free request: not charged, let through on a spent key', async () => {
+    test('a cost function returning 0 is a free request: not charged, let through on a spent key, not on a blocked one', async () => {
       for (const cost of [
         (req: { query: object }) => ('free' in req.query ? 0 : 1),
         async (req: { query: object }) => ('free' in req.query ? 0 : 1),
@@ -316,6 +316,10 @@ for (const { name, express } of expressVersions) {
           [200, '0', undefined],
         );
         strictEqual((await request(app).get('/')).status, 429);
+        // A blocked key denies even a free request.
+        await limiter.block('127.0.0.1', { durationMs: 60_000 });
+        const blocked = await request(app).get('/?free');
+        deepStrictEqual([blocked.status, blocked.headers['retry-after']], [429, '60']);
       }
     });
 

@@ -296,12 +296,13 @@ for (const { name, Fastify } of fastifyVersions) {
       }
     });
 
-    test('a cost function returning 0 is a free request: not charged, let through on a spent key', async () => {
+    test('a cost function returning 0 is a free request: not charged, let through on a spent key, not on a blocked one', async () => {
       for (const cost of [
         (r: FastifyRequest) => (r.url.includes('free') ? 0 : 1),
         async (r: FastifyRequest) => (r.url.includes('free') ? 0 : 1),
       ]) {
-        const app = await appWith({ limiter: slidingLimiter(1, 1_000).limiter, cost });
+        const { limiter } = slidingLimiter(1, 1_000);
+        const app = await appWith({ limiter, cost });
         const free = await app.inject('/?free');
         deepStrictEqual([free.statusCode, free.headers['ratelimit-remaining']], [200, '1']);
         strictEqual((await app.inject('/')).statusCode, 200);
@@ -311,6 +312,10 @@ for (const { name, Fastify } of fastifyVersions) {
           [200, '0', undefined],
         );
         strictEqual((await app.inject('/')).statusCode, 429);
+        // A blocked key denies even a free request.
+        await limiter.block('127.0.0.1', { durationMs: 60_000 });
+        const blocked = await app.inject('/?free');
+        deepStrictEqual([blocked.statusCode, blocked.headers['retry-after']], [429, '60']);
       }
     });
 
