@@ -40,8 +40,14 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
   /** Returns true for requests the limiter should not see at all (no headers, no charge). Sync or async. */
   skip?: (req: Req, res: Res) => boolean | PromiseLike<boolean>;
   /**
-   * What a request costs: a non-negative integer no larger than the smallest limit, or a function
-   * returning one (sync or async). Defaults to 1.
+   * What a request costs: a positive integer no larger than the smallest limit, or a function
+   * returning a non-negative one (sync or async). Defaults to 1.
+   *
+   * A function's 0 makes that request free: it is never charged, and it is let through even when
+   * the key has nothing left. A free request is allowed unless the key is blocked (`limiter.block`,
+   * a `blockDurationMs` lock-out) or the store fails under `onStoreError: 'deny'`. A fixed
+   * `cost: 0` is refused with `ERR_INVALID_OPTION`: it would make every request free, so nothing
+   * would ever be limited.
    */
   cost?: number | ((req: Req, res: Res) => number | PromiseLike<number>);
   /**
@@ -51,7 +57,8 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
   keyGenerator?: (req: Req, res: Res) => string | PromiseLike<string>;
   /**
    * Prefix length IPv6 clients are grouped by for the default key, or `false` to count each
-   * address alone. IPv4-mapped IPv6 addresses always count as their IPv4 address. Defaults to 56.
+   * address alone. IPv4-mapped addresses (`::ffff:203.0.113.7`) and addresses in the well-known
+   * NAT64 prefix (`64:ff9b::203.0.113.7`) always count as the IPv4 address inside. Defaults to 56.
    */
   ipv6Subnet?: number | false;
   /**
@@ -156,18 +163,25 @@ function resolveStatusCode(owner: string, value: unknown): number {
  * Checks a fixed `cost`. Its bound, the smallest limit, depends on the limiter: without one (the
  * Fastify plugin with `global: false` and no limiter of its own) only the rest is checked, and
  * each route checks the bound against its own limiter.
+ *
+ * A fixed cost of 0 is refused though the limiter takes it: every request would be free, let
+ * through even on a spent key, so the middleware would never limit anything. A cost function may
+ * still return 0 for the requests it means to be free.
  */
 function resolveFixedCost(owner: string, value: unknown, limiter: Limiter | undefined): number {
   let smallest = Number.POSITIVE_INFINITY;
   if (limiter !== undefined) for (const p of limiter.policies) smallest = Math.min(smallest, p.algorithm.limit);
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > smallest) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > smallest) {
     const bound = limiter === undefined ? '' : ` (${smallest})`;
-    throw invalidOption(
-      owner,
-      'cost',
-      `a function or a non-negative integer no larger than the smallest limit${bound}`,
-      value,
-    );
+    const expected = `a function or a positive integer no larger than the smallest limit${bound}`;
+    if (value === 0) {
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${owner}: cost must be ${expected}, got 0: a fixed cost of 0 charges nothing, so it would never limit; ` +
+          'use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free',
+      );
+    }
+    throw invalidOption(owner, 'cost', expected, value);
   }
   return value;
 }

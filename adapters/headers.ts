@@ -10,6 +10,9 @@ import { invalidOption } from './validate.js';
  *   and `RateLimit: "name";r=…;t=…`, one item per policy.
  * - `'legacy'`: `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix epoch
  *   seconds, as GitHub and express-rate-limit send it).
+ *
+ * In every format, and in `Retry-After`, each number is a non-negative integer in plain digits, at
+ * most 999,999,999,999,999: larger values (a huge capacity, a very slow refill) are sent as that.
  */
 export type HeaderFormat = 'draft-6' | 'draft-7' | 'draft-8' | 'legacy';
 
@@ -31,6 +34,27 @@ export interface HeaderWriter {
 }
 
 const FORMATS: readonly HeaderFormat[] = ['draft-6', 'draft-7', 'draft-8', 'legacy'];
+
+/**
+ * The largest number any header carries: 999,999,999,999,999, the largest Integer of HTTP
+ * structured fields (RFC 9651 section 3.3.1, at most 15 digits), the syntax drafts 06 to 10 give
+ * every rate-limit field. Settings the limiter accepts reach far past it: a capacity of 2^53 - 1,
+ * or a bucket refilling at 1e-9 tokens a second, whose window (about 9e24 seconds) JavaScript
+ * prints in exponent notation. As seconds it is about 31.7 million years, so a clamped wait still
+ * tells a client not to come back soon.
+ */
+export const MAX_HEADER_INTEGER = 999_999_999_999_999;
+
+/**
+ * `value` as a header number: an integer from 0 to {@link MAX_HEADER_INTEGER}, which a template
+ * string prints in plain digits. A fraction is rounded down (callers round waits up before), and
+ * anything not above 0, NaN included (from an algorithm of the app's own), is 0.
+ */
+export function headerInteger(value: number): number {
+  if (!(value > 0)) return 0;
+  return value < MAX_HEADER_INTEGER ? Math.floor(value) : MAX_HEADER_INTEGER;
+}
+
 const EXPECTED = "'draft-6', 'draft-7', 'draft-8', 'legacy', a list of these, or false";
 
 /**
@@ -40,21 +64,23 @@ const EXPECTED = "'draft-6', 'draft-7', 'draft-8', 'legacy', a list of these, or
  * `Retry-After` and a reset value they SHOULD name the same instant.
  */
 export function resetSeconds(decision: Decision): number {
-  return Math.ceil((decision.allowed ? decision.resetMs : decision.retryAfterMs) / 1000);
+  return headerInteger(Math.ceil((decision.allowed ? decision.resetMs : decision.retryAfterMs) / 1000));
 }
 
 /**
  * The `Retry-After` value of a denied Decision: whole seconds, rounded up so that waiting that
- * long always suffices, and at least 1 (a `Retry-After: 0` invites an immediate retry storm).
+ * long suffices, at least 1 (a `Retry-After: 0` invites an immediate retry storm), and at most
+ * {@link MAX_HEADER_INTEGER}, like the reset it should agree with (only a wait past 31.7 million
+ * years is cut short).
  */
 export function retryAfterSeconds(decision: Decision): string {
-  const seconds = Math.ceil(decision.retryAfterMs / 1000);
+  const seconds = headerInteger(Math.ceil(decision.retryAfterMs / 1000));
   return seconds < 1 ? '1' : `${seconds}`;
 }
 
 /** A policy's window in whole seconds, as the drafts require: rounded up, at least 1. */
 function windowSeconds(policy: PolicySpec): number {
-  return Math.max(1, Math.ceil(policy.algorithm.windowMs / 1000));
+  return Math.max(1, headerInteger(Math.ceil(policy.algorithm.windowMs / 1000)));
 }
 
 /** Checks the `headers` option and returns its formats, in a fixed order, without duplicates. */
@@ -98,15 +124,15 @@ export function createHeaderWriter(
   if (formats.length === 0) return undefined;
   const emits: Emit[] = [];
   // A policy list for drafts 6 and 7: `limit;w=seconds`, comma-separated.
-  const numericPolicy = policies.map((p) => `${p.algorithm.limit};w=${windowSeconds(p)}`).join(', ');
+  const numericPolicy = policies.map((p) => `${headerInteger(p.algorithm.limit)};w=${windowSeconds(p)}`).join(', ');
   let policySent = false;
   for (const format of formats) {
     if (format === 'draft-6') {
       const sendPolicy = !policySent;
       policySent = true;
       emits.push((target, set, d) => {
-        set(target, 'ratelimit-limit', `${d.limit}`);
-        set(target, 'ratelimit-remaining', `${d.remaining}`);
+        set(target, 'ratelimit-limit', `${headerInteger(d.limit)}`);
+        set(target, 'ratelimit-remaining', `${headerInteger(d.remaining)}`);
         set(target, 'ratelimit-reset', `${resetSeconds(d)}`);
         if (sendPolicy) set(target, 'ratelimit-policy', numericPolicy);
       });
@@ -114,18 +140,22 @@ export function createHeaderWriter(
       const sendPolicy = !policySent;
       policySent = true;
       emits.push((target, set, d) => {
-        set(target, 'ratelimit', `limit=${d.limit}, remaining=${d.remaining}, reset=${resetSeconds(d)}`);
+        set(
+          target,
+          'ratelimit',
+          `limit=${headerInteger(d.limit)}, remaining=${headerInteger(d.remaining)}, reset=${resetSeconds(d)}`,
+        );
         if (sendPolicy) set(target, 'ratelimit-policy', numericPolicy);
       });
     } else if (format === 'draft-8') {
       emits.push(draft8(policies));
     } else {
       emits.push((target, set, d, wallNow) => {
-        set(target, 'x-ratelimit-limit', `${d.limit}`);
-        set(target, 'x-ratelimit-remaining', `${d.remaining}`);
+        set(target, 'x-ratelimit-limit', `${headerInteger(d.limit)}`);
+        set(target, 'x-ratelimit-remaining', `${headerInteger(d.remaining)}`);
         // Epoch seconds, rounded up so the instant is never earlier than the real one.
         const ms = d.allowed ? d.resetMs : d.retryAfterMs;
-        set(target, 'x-ratelimit-reset', `${Math.ceil((wallNow + ms) / 1000)}`);
+        set(target, 'x-ratelimit-reset', `${headerInteger(Math.ceil((wallNow + ms) / 1000))}`);
       });
     }
   }
@@ -146,13 +176,15 @@ export function createHeaderWriter(
 function draft8(policies: readonly PolicySpec[]): Emit {
   // Policy names are letters, digits, `_` and `-` (the core checks), so they need no escaping
   // inside a structured-field String.
-  const policy = policies.map((p) => `"${p.name}";q=${p.algorithm.limit};w=${windowSeconds(p)}`).join(', ');
+  const policy = policies
+    .map((p) => `"${p.name}";q=${headerInteger(p.algorithm.limit)};w=${windowSeconds(p)}`)
+    .join(', ');
   const first = policies[0] as PolicySpec;
   if (policies.length === 1) {
     const item = `"${first.name}";r=`;
     return (target, set, d) => {
       set(target, 'ratelimit-policy', policy);
-      set(target, 'ratelimit', `${item}${d.remaining};t=${resetSeconds(d)}`);
+      set(target, 'ratelimit', `${item}${headerInteger(d.remaining)};t=${resetSeconds(d)}`);
     };
   }
   const names = policies.map((p) => p.name);
@@ -166,14 +198,14 @@ function draft8(policies: readonly PolicySpec[]): Emit {
     set(target, 'ratelimit-policy', policy);
     const each = d.policies;
     if (each === undefined) {
-      set(target, 'ratelimit', `${degradedItem}${d.remaining};t=${resetSeconds(d)}`);
+      set(target, 'ratelimit', `${degradedItem}${headerInteger(d.remaining)};t=${resetSeconds(d)}`);
       return;
     }
     let value = '';
     for (let i = 0; i < names.length; i++) {
       const p = each[names[i] as string];
       if (p === undefined) continue;
-      value += `${value === '' ? '' : ', '}${items[i]}${p.remaining};t=${resetSeconds(p)}`;
+      value += `${value === '' ? '' : ', '}${items[i]}${headerInteger(p.remaining)};t=${resetSeconds(p)}`;
     }
     set(target, 'ratelimit', value);
   };

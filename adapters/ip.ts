@@ -9,6 +9,13 @@ export const DEFAULT_IPV6_SUBNET = 56;
 
 const MAPPED = new BlockList();
 MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+/**
+ * The well-known NAT64 prefix (RFC 6052, section 2.1). An IPv6-only server behind a NAT64 or
+ * SIIT translator sees each IPv4 client as this /96 followed by the client's 32 bits: every IPv4
+ * client of the translator lies in one /56, and grouping by prefix would give them one key.
+ */
+const NAT64 = new BlockList();
+NAT64.addSubnet('64:ff9b::', 96, 'ipv6');
 
 export function resolveIpv6Subnet(owner: string, value: unknown): Ipv6Subnet {
   if (value === undefined) return DEFAULT_IPV6_SUBNET;
@@ -24,12 +31,16 @@ export function resolveIpv6Subnet(owner: string, value: unknown): Ipv6Subnet {
  * - IPv4 as it is (`203.0.113.7`);
  * - IPv4-mapped IPv6 (`::ffff:203.0.113.7`, how a dual-stack socket reports an IPv4 client) as
  *   the IPv4 address, so one client is one key whichever way it connected;
+ * - an address in the well-known NAT64 prefix (`64:ff9b::203.0.113.7`, printed
+ *   `64:ff9b::cb00:7107`: an IPv4 client seen through a translator) as the IPv4 address it
+ *   embeds, so each IPv4 client has its own key, the one it has when it connects directly;
  * - other IPv6 as its canonical network prefix (`2001:db8:0:100::/56`), because one subscriber
  *   holds a whole prefix and would otherwise get a fresh limit per address; with `false`, as
  *   the canonical address itself, so `2001:DB8::1` and `2001:db8:0::1` are still one key;
  * - anything else (a value some proxy put in X-Forwarded-For that is no IP) unchanged.
  *
- * Parsing and canonical text come from `node:net`; the only arithmetic here is the mask.
+ * Parsing, canonical text and the prefix checks come from `node:net`; the only arithmetic here is
+ * the mask and reading the 32 bits of an embedded IPv4 address.
  */
 export function createIpKey(subnet: Ipv6Subnet): (ip: string) => string {
   return function ipKey(ip: string): string {
@@ -37,6 +48,7 @@ export function createIpKey(subnet: Ipv6Subnet): (ip: string) => string {
     if (!ip.includes(':') || isIP(ip) !== 6) return ip;
     const canonical = new SocketAddress({ address: ip, family: 'ipv6' }).address;
     if (MAPPED.check(canonical, 'ipv6')) return mappedIpv4(canonical);
+    if (NAT64.check(canonical, 'ipv6')) return embeddedIpv4(canonical);
     if (subnet === false || subnet === 128) return canonical;
     return prefixOf(canonical, subnet);
   };
@@ -45,6 +57,18 @@ export function createIpKey(subnet: Ipv6Subnet): (ip: string) => string {
 /** The IPv4 address inside a canonical IPv4-mapped address, which `node:net` prints dotted. */
 function mappedIpv4(canonical: string): string {
   return canonical.slice(canonical.lastIndexOf(':') + 1);
+}
+
+/**
+ * The IPv4 address in the last 32 bits of a canonical address. Outside `::ffff:0:0/96`,
+ * `node:net` prints those bits as hex groups (a zero one folded into `::`), so they are read as
+ * groups rather than cut out of the text.
+ */
+function embeddedIpv4(canonical: string): string {
+  const groups = groupsOf(canonical);
+  const high = groups[6] as number;
+  const low = groups[7] as number;
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
 }
 
 /** Appends the 16-bit groups of one side of `::` (a dotted IPv4 tail counts as two groups). */

@@ -13,6 +13,7 @@ import {
 import { type RateLimitOptions, rateLimit } from 'floodgate/express';
 import request from 'supertest';
 import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
   expressVersions,
@@ -77,6 +78,21 @@ for (const { name, express } of expressVersions) {
       ok(reset >= Math.ceil((before + 10_000) / 1000) && reset <= Math.ceil((after + 10_000) / 1000), `${reset}`);
       strictEqual(res.headers['x-ratelimit-limit'], '2');
       strictEqual(res.headers['x-ratelimit-remaining'], '1');
+    });
+
+    test('extreme settings: every header value in every format is an integer of at most 15 plain digits', async () => {
+      for (const headers of HEADER_SETS) {
+        for (const { label, limiter, cost, statuses } of extremeSettings()) {
+          const app = appWith({ limiter, cost, headers });
+          for (const status of statuses) {
+            const res = await request(app).get('/');
+            const where = `${label}, ${headers}, ${status}`;
+            strictEqual(res.status, status, where);
+            const seen = assertIntegerHeaders(res.headers, where);
+            strictEqual(seen.length, expectedFieldCount(headers, status), `${where}: ${seen}`);
+          }
+        }
+      }
     });
 
     test('after Remaining: r, exactly r more requests succeed (sliding log, no time passing)', async () => {
@@ -284,6 +300,29 @@ for (const { name, express } of expressVersions) {
       }
     });
 
+    test('a cost function returning 0 is a free request: not charged, let through on a spent key, not on a blocked one', async () => {
+      for (const cost of [
+        (req: { query: object }) => ('free' in req.query ? 0 : 1),
+        async (req: { query: object }) => ('free' in req.query ? 0 : 1),
+      ]) {
+        const { limiter } = slidingLimiter(1, 1_000);
+        const app = appWith({ limiter, cost });
+        const free = await request(app).get('/?free');
+        deepStrictEqual([free.status, free.headers['ratelimit-remaining']], [200, '1']);
+        strictEqual((await request(app).get('/')).status, 200);
+        const spent = await request(app).get('/?free');
+        deepStrictEqual(
+          [spent.status, spent.headers['ratelimit-remaining'], spent.headers['retry-after']],
+          [200, '0', undefined],
+        );
+        strictEqual((await request(app).get('/')).status, 429);
+        // A blocked key denies even a free request.
+        await limiter.block('127.0.0.1', { durationMs: 60_000 });
+        const blocked = await request(app).get('/?free');
+        deepStrictEqual([blocked.status, blocked.headers['retry-after']], [429, '60']);
+      }
+    });
+
     test('a cost above the limit reaches next(err)', async () => {
       const { limiter } = slidingLimiter(2, 1_000);
       const res = await request(appWith({ limiter, cost: () => 3 })).get('/');
@@ -379,6 +418,21 @@ for (const { name, express } of expressVersions) {
       strictEqual((await get('203.0.113.7')).status, 200);
       strictEqual((await get('::ffff:cb00:7107')).status, 429);
       strictEqual((await get('203.0.113.8')).status, 200);
+    });
+
+    test('20 IPv4 clients seen through NAT64 (64:ff9b::/96) get a key each, their IPv4 one', async () => {
+      const { limiter } = slidingLimiter(1, 60_000);
+      const app = appWith({ limiter }, (a) => a.set('trust proxy', 1));
+      const get = (ip: string) => request(app).get('/').set('X-Forwarded-For', ip);
+      const statuses: number[] = [];
+      for (let i = 1; i <= 20; i++) statuses.push((await get(`64:ff9b::203.0.113.${i}`)).status);
+      deepStrictEqual(statuses, Array(20).fill(200));
+      // The same client over IPv4, or in another spelling, is the same key.
+      strictEqual((await get('203.0.113.1')).status, 429);
+      strictEqual((await get('64:ff9b::cb00:7102')).status, 429);
+      // Just outside the /96: an ordinary IPv6 address, grouped by /56.
+      strictEqual((await get('64:ff9b::1:cb00:7101')).status, 200);
+      strictEqual((await get('64:ff9b::1:cb00:7102')).status, 429);
     });
 
     test('without trust proxy, X-Forwarded-For is ignored and warned about once', async () => {
@@ -505,6 +559,17 @@ for (const { name, express } of expressVersions) {
   describe(`${name}: options are checked at construction`, () => {
     const algorithm = slidingWindowLog({ limit: 1, windowMs: 1_000 });
     const limiter = createLimiter({ algorithm });
+    test('a fixed cost of 0 is refused: it would never limit', () => {
+      rejectsOption(
+        () => rateLimit({ limiter, cost: 0 }),
+        'rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got 0: a fixed cost of 0 charges nothing, so it would never limit; use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free',
+      );
+      rejectsOption(
+        () => rateLimit({ algorithm, cost: 0 }),
+        'rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got 0: a fixed cost of 0 charges nothing, so it would never limit; use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free',
+      );
+    });
+
     test('each bad option names itself, its value and what is allowed', () => {
       rejectsOption(
         () => rateLimit({ limiter, windowMs: 5 } as RateLimitOptions),
@@ -528,7 +593,7 @@ for (const { name, express } of expressVersions) {
       );
       rejectsOption(
         () => rateLimit({ limiter, cost: 2 }),
-        'rateLimit: cost must be a function or a non-negative integer no larger than the smallest limit (1), got 2',
+        'rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got 2',
       );
       for (const [cost, shown] of [
         ['2', '"2"'],
@@ -536,7 +601,7 @@ for (const { name, express } of expressVersions) {
       ] as const) {
         rejectsOption(
           () => rateLimit({ limiter, cost: cost as never }),
-          `rateLimit: cost must be a function or a non-negative integer no larger than the smallest limit (1), got ${shown}`,
+          `rateLimit: cost must be a function or a positive integer no larger than the smallest limit (1), got ${shown}`,
         );
       }
       rejectsOption(() => rateLimit({ limiter, skip: true as never }), 'rateLimit: skip must be a function, got true');

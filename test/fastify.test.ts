@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fast
 import { createLimiter, FloodgateError, isFloodgateError, MemoryStore, slidingWindowLog } from 'floodgate';
 import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
 import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
   FORMAT_CASES,
@@ -76,6 +77,21 @@ for (const { name, Fastify } of fastifyVersions) {
       ok(reset >= Math.ceil((before + 10_000) / 1000) && reset <= Math.ceil((after + 10_000) / 1000), `${reset}`);
       strictEqual(res.headers['x-ratelimit-remaining'], '1');
       strictEqual(res.headers['ratelimit-remaining'], '1');
+    });
+
+    test('extreme settings: every header value in every format is an integer of at most 15 plain digits', async () => {
+      for (const headers of HEADER_SETS) {
+        for (const { label, limiter, cost, statuses } of extremeSettings()) {
+          const app = await appWith({ limiter, cost, headers });
+          for (const status of statuses) {
+            const res = await app.inject('/');
+            const where = `${label}, ${headers}, ${status}`;
+            strictEqual(res.statusCode, status, where);
+            const seen = assertIntegerHeaders(res.headers, where);
+            strictEqual(seen.length, expectedFieldCount(headers, status), `${where}: ${seen}`);
+          }
+        }
+      }
     });
 
     test('after Remaining: r, exactly r more requests succeed (sliding log, no time passing)', async () => {
@@ -280,6 +296,29 @@ for (const { name, Fastify } of fastifyVersions) {
       }
     });
 
+    test('a cost function returning 0 is a free request: not charged, let through on a spent key, not on a blocked one', async () => {
+      for (const cost of [
+        (r: FastifyRequest) => (r.url.includes('free') ? 0 : 1),
+        async (r: FastifyRequest) => (r.url.includes('free') ? 0 : 1),
+      ]) {
+        const { limiter } = slidingLimiter(1, 1_000);
+        const app = await appWith({ limiter, cost });
+        const free = await app.inject('/?free');
+        deepStrictEqual([free.statusCode, free.headers['ratelimit-remaining']], [200, '1']);
+        strictEqual((await app.inject('/')).statusCode, 200);
+        const spent = await app.inject('/?free');
+        deepStrictEqual(
+          [spent.statusCode, spent.headers['ratelimit-remaining'], spent.headers['retry-after']],
+          [200, '0', undefined],
+        );
+        strictEqual((await app.inject('/')).statusCode, 429);
+        // A blocked key denies even a free request.
+        await limiter.block('127.0.0.1', { durationMs: 60_000 });
+        const blocked = await app.inject('/?free');
+        deepStrictEqual([blocked.statusCode, blocked.headers['retry-after']], [429, '60']);
+      }
+    });
+
     test('skip, sync and async: skipped requests get no headers and cost nothing', async () => {
       for (const skip of [
         (r: FastifyRequest) => r.url.includes('free'),
@@ -337,6 +376,20 @@ for (const { name, Fastify } of fastifyVersions) {
       strictEqual((await getSplit('2001:db8::1')).statusCode, 200);
       strictEqual((await getSplit('2001:db8::2')).statusCode, 200);
       strictEqual((await getSplit('2001:db8:0::1')).statusCode, 429);
+    });
+
+    test('20 IPv4 clients seen through NAT64 (64:ff9b::/96) get a key each, their IPv4 one', async () => {
+      const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter });
+      const from = (remoteAddress: string) => app.inject({ url: '/', remoteAddress });
+      const statuses: number[] = [];
+      for (let i = 1; i <= 20; i++) statuses.push((await from(`64:ff9b::203.0.113.${i}`)).statusCode);
+      deepStrictEqual(statuses, Array(20).fill(200));
+      // The same client over IPv4, or in another spelling, is the same key.
+      strictEqual((await from('203.0.113.1')).statusCode, 429);
+      strictEqual((await from('64:ff9b::cb00:7102')).statusCode, 429);
+      // Just outside the /96: an ordinary IPv6 address, grouped by /56.
+      strictEqual((await from('64:ff9b::1:cb00:7101')).statusCode, 200);
+      strictEqual((await from('64:ff9b::1:cb00:7102')).statusCode, 429);
     });
 
     test('the socket address is grouped too (no proxy)', async () => {
@@ -666,6 +719,19 @@ for (const { name, Fastify } of fastifyVersions) {
       );
     });
 
+    test('a fixed cost of 0 is refused, for the plugin and for a route: it would never limit', async () => {
+      const message = (owner: string) =>
+        `${owner}: cost must be a function or a positive integer no larger than the smallest limit (1), got 0: a fixed cost of 0 charges nothing, so it would never limit; use skip to leave requests unlimited, or a cost function returning 0 for the ones that are free`;
+      await rejectsOption(register({ limiter, cost: 0 }), message('floodgate'));
+      await rejectsOption(register({ global: false, cost: 0 }), message('floodgate').replace(' (1)', ''));
+      const app = Fastify();
+      app.register(floodgate, { limiter, warn: false });
+      app.register(async (child) => {
+        child.get('/r', { config: { rateLimit: { cost: 0 } } }, async () => 'r');
+      });
+      await rejectsOption(app.ready(), message('floodgate (route GET /r)'));
+    });
+
     test('hook: null is rejected, not read as the default', async () => {
       await rejectsOption(
         register({ limiter, hook: null }),
@@ -691,11 +757,11 @@ for (const { name, Fastify } of fastifyVersions) {
         [{ onLimited: true }, 'floodgate: onLimited must be a function, got true'],
         [
           { cost: '2' },
-          'floodgate: cost must be a function or a non-negative integer no larger than the smallest limit, got "2"',
+          'floodgate: cost must be a function or a positive integer no larger than the smallest limit, got "2"',
         ],
         [
           { cost: 1.5 },
-          'floodgate: cost must be a function or a non-negative integer no larger than the smallest limit, got 1.5',
+          'floodgate: cost must be a function or a positive integer no larger than the smallest limit, got 1.5',
         ],
       ];
       for (const [options, message] of cases) await rejectsOption(register({ global: false, ...options }), message);
@@ -704,7 +770,7 @@ for (const { name, Fastify } of fastifyVersions) {
       await app.register(floodgate, { global: false, cost: 2, warn: false });
       throws(
         () => app.get('/r', { config: { rateLimit: { limiter } } }, async () => 'r'),
-        /^FloodgateError: floodgate \(route GET \/r\): cost must be a function or a non-negative integer no larger than the smallest limit \(1\), got 2$/,
+        /^FloodgateError: floodgate \(route GET \/r\): cost must be a function or a positive integer no larger than the smallest limit \(1\), got 2$/,
       );
     });
 
@@ -723,7 +789,7 @@ for (const { name, Fastify } of fastifyVersions) {
       );
       await rejectsOption(
         withRoute({ cost: -1 }),
-        'floodgate (route GET /r): cost must be a function or a non-negative integer no larger than the smallest limit (1), got -1',
+        'floodgate (route GET /r): cost must be a function or a positive integer no larger than the smallest limit (1), got -1',
       );
       await rejectsOption(
         withRoute(true, { global: false }),

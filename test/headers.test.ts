@@ -12,6 +12,8 @@ import {
 import {
   createHeaderWriter,
   type HeaderFormat,
+  headerInteger,
+  MAX_HEADER_INTEGER,
   resetSeconds,
   resolveHeaderFormats,
   retryAfterSeconds,
@@ -243,6 +245,87 @@ describe('Retry-After and reset rounding', () => {
     strictEqual(headersOf(['draft-6'], limiter, await limiter.consume('k'))['ratelimit-policy'], '1;w=2');
     const tiny = createLimiter({ algorithm: slidingWindowLog({ limit: 1, windowMs: 10 }) });
     strictEqual(headersOf(['draft-8'], tiny, await tiny.consume('k'))['ratelimit-policy'], '"default";q=1;w=1');
+  });
+});
+
+describe('every header value is an integer of at most 15 plain digits, for every accepted setting', () => {
+  const MAX = '999999999999999';
+  const HUGE = 2 ** 53 - 1;
+
+  test('headerInteger: rounds down, clamps to 0..999,999,999,999,999, reads NaN as 0', () => {
+    strictEqual(MAX_HEADER_INTEGER, 999_999_999_999_999);
+    const cases: [number, number][] = [
+      [0, 0],
+      [-0, 0],
+      [7, 7],
+      [7.9, 7],
+      [0.5, 0],
+      [-1, 0],
+      [Number.NaN, 0],
+      [Number.NEGATIVE_INFINITY, 0],
+      [999_999_999_999_998.5, 999_999_999_999_998],
+      [999_999_999_999_999, 999_999_999_999_999],
+      [1e15, 999_999_999_999_999],
+      [HUGE, 999_999_999_999_999],
+      [9.007199254740991e24, 999_999_999_999_999],
+      [Number.POSITIVE_INFINITY, 999_999_999_999_999],
+    ];
+    for (const [value, expected] of cases) strictEqual(headerInteger(value), expected, `${value}`);
+  });
+
+  test('Retry-After and reset are clamped too, Retry-After still at least 1', () => {
+    const denied: Decision = { allowed: false, limit: 1, remaining: 0, resetMs: 9e27, retryAfterMs: 9e27 };
+    strictEqual(retryAfterSeconds(denied), MAX);
+    strictEqual(resetSeconds(denied), MAX_HEADER_INTEGER);
+    strictEqual(resetSeconds({ ...denied, allowed: true }), MAX_HEADER_INTEGER);
+    strictEqual(retryAfterSeconds({ ...denied, retryAfterMs: Number.NaN }), '1');
+  });
+
+  test('a bucket of capacity 2^53 - 1 refilling 1e-9 tokens a second, every format', async () => {
+    const time = manualClock();
+    const store = new MemoryStore({ clock: time.clock, sweepIntervalMs: false });
+    const limiter = createLimiter({ algorithm: tokenBucket({ capacity: HUGE, refillPerSecond: 1e-9 }), store });
+    // Its window is 9.007e24 s, which a template string prints in exponent notation.
+    strictEqual(`${Math.ceil((limiter.policies[0]?.algorithm.windowMs ?? 0) / 1000)}`, '9.00719925474099e+24');
+    const wallNow = 1_700_000_000_000;
+    const one = await limiter.consume('k');
+    // One token used: back in 1e12 ms (1e9 s); everything else is past 15 digits.
+    deepStrictEqual(headersOf(['draft-6', 'draft-7', 'legacy'], limiter, one, wallNow), {
+      'ratelimit-limit': MAX,
+      'ratelimit-remaining': MAX,
+      'ratelimit-reset': '1000000000',
+      'ratelimit-policy': `${MAX};w=${MAX}`,
+      ratelimit: `limit=${MAX}, remaining=${MAX}, reset=1000000000`,
+      'x-ratelimit-limit': MAX,
+      'x-ratelimit-remaining': MAX,
+      'x-ratelimit-reset': '2700000000',
+    });
+    const all = await limiter.consume('k', { cost: HUGE - 1 });
+    deepStrictEqual(headersOf(['draft-8', 'legacy'], limiter, all, wallNow), {
+      'ratelimit-policy': `"default";q=${MAX};w=${MAX}`,
+      ratelimit: `"default";r=0;t=${MAX}`,
+      'x-ratelimit-limit': MAX,
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': MAX,
+    });
+    const denied = await limiter.consume('k', { cost: HUGE });
+    strictEqual(denied.allowed, false);
+    strictEqual(retryAfterSeconds(denied), MAX);
+    strictEqual(headersOf(['draft-7'], limiter, denied).ratelimit, `limit=${MAX}, remaining=0, reset=${MAX}`);
+  });
+
+  test('several policies with huge limits and windows (draft-8)', async () => {
+    const limiter = createLimiter({
+      policies: {
+        bucket: tokenBucket({ capacity: HUGE, refillPerSecond: 1e-9 }),
+        log: slidingWindowLog({ limit: HUGE, windowMs: HUGE }),
+      },
+      store: new MemoryStore({ clock: () => 0, sweepIntervalMs: false }),
+    });
+    deepStrictEqual(headersOf(['draft-8'], limiter, await limiter.consume('k', { cost: HUGE })), {
+      'ratelimit-policy': `"bucket";q=${MAX};w=${MAX}, "log";q=${MAX};w=9007199254741`,
+      ratelimit: `"bucket";r=0;t=${MAX}, "log";r=0;t=9007199254741`,
+    });
   });
 });
 

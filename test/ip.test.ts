@@ -1,4 +1,4 @@
-import { strictEqual, throws } from 'node:assert/strict';
+import { deepStrictEqual, strictEqual, throws } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FloodgateError } from 'floodgate';
 import { createIpKey, resolveIpv6Subnet } from '../adapters/ip.js';
@@ -16,6 +16,35 @@ describe('client IP keys', () => {
     strictEqual(key('::FFFF:cb00:7107'), '203.0.113.7');
     strictEqual(key('0:0:0:0:0:ffff:cb00:7107'), '203.0.113.7');
     strictEqual(createIpKey(false)('::ffff:127.0.0.1'), '127.0.0.1');
+  });
+
+  test('NAT64 clients (64:ff9b::/96) count as the IPv4 address they embed, not as one /56', () => {
+    const ipv4 = Array.from({ length: 20 }, (_, i) => `203.0.113.${i + 1}`);
+    const nat64 = ipv4.map((v4) => `64:ff9b::${v4}`);
+    const keys = nat64.map(key);
+    deepStrictEqual(keys, ipv4.map(key));
+    strictEqual(new Set(keys).size, 20);
+    // Every spelling, and every ipv6Subnet: the /96 is the translator's, never the client's.
+    strictEqual(key('64:ff9b::cb00:7107'), '203.0.113.7');
+    strictEqual(key('64:FF9B:0:0:0:0:CB00:7107'), '203.0.113.7');
+    strictEqual(key('64:ff9b::a00:1'), '10.0.0.1');
+    strictEqual(key('64:ff9b::7'), '0.0.0.7');
+    strictEqual(key('64:ff9b::'), '0.0.0.0');
+    strictEqual(key('64:ff9b::ffff:ffff'), '255.255.255.255');
+    strictEqual(createIpKey(false)('64:ff9b::203.0.113.7'), '203.0.113.7');
+    strictEqual(createIpKey(128)('64:ff9b::203.0.113.7'), '203.0.113.7');
+    strictEqual(createIpKey(96)('64:ff9b::203.0.113.7'), '203.0.113.7');
+  });
+
+  test('an address just outside 64:ff9b::/96 is still grouped by /56', () => {
+    // The first address above the /96, and the last one below it.
+    strictEqual(key('64:ff9b::1:0:0'), '64:ff9b::/56');
+    strictEqual(key('64:ff9b::1:cb00:7107'), '64:ff9b::/56');
+    strictEqual(key('64:ff9b::1:cb00:7108'), key('64:ff9b::1:cb00:7107'));
+    strictEqual(key('64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff'), '64:ff9a:ffff:ff00::/56');
+    // The local-use prefix of RFC 8215 embeds IPv4 where its operator chooses: not read as IPv4.
+    strictEqual(key('64:ff9b:1::203.0.113.7'), '64:ff9b:1::/56');
+    strictEqual(createIpKey(false)('64:ff9b::1:cb00:7107'), '64:ff9b::1:cb00:7107');
   });
 
   test('IPv6 is grouped by its /56 prefix', () => {
