@@ -30,7 +30,7 @@ export type WarningHandler = (message: string, code: WarningCode) => void;
 export interface CommonOptions<Req, Res> extends LimiterOptions {
   /**
    * A ready limiter. Give either this or the {@link LimiterOptions} (`algorithm` or `policies`,
-   * with `store`, `prefix`, `onStoreError`, `onOutage`) to have one made here.
+   * with `store`, `prefix`, `blockDurationMs`, `onStoreError`, `onOutage`) to have one made here.
    */
   limiter?: Limiter;
   /** Which rate-limit headers to send; see {@link HeadersOption}. Defaults to `'draft-6'`. */
@@ -98,7 +98,15 @@ export interface Engine<Req, Res> {
   readonly notices: Notices;
 }
 
-export const LIMITER_OPTIONS = ['algorithm', 'policies', 'store', 'prefix', 'onStoreError', 'onOutage'] as const;
+export const LIMITER_OPTIONS = [
+  'algorithm',
+  'policies',
+  'store',
+  'prefix',
+  'blockDurationMs',
+  'onStoreError',
+  'onOutage',
+] as const;
 export const ENGINE_OPTIONS = [
   'limiter',
   ...LIMITER_OPTIONS,

@@ -102,13 +102,15 @@ export class DenyCache {
       const widened = widen(d, cost, entry.cost, this.#msPerToken[i]);
       // Past its wait the cost fits this policy: it allows again (another one still denies).
       const retryAfterMs = widened.allowed ? 0 : waitUntil(at + widened.retryAfterMs, now);
-      decisions.push({
+      const served: Decision = {
         allowed: retryAfterMs === 0,
         limit: d.limit,
         remaining: d.remaining,
         resetMs: waitUntil(at + d.resetMs, now),
         retryAfterMs,
-      });
+      };
+      // A block denies every policy until it ends, and the entry ends no later.
+      decisions.push(d.blocked === true ? { ...served, blocked: true } : served);
     }
     return decisions;
   }
