@@ -142,6 +142,21 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return checkCost(options.cost === undefined ? 1 : options.cost);
   }
 
+  // A refund of more than the smallest limit could only be a mistake: no call charged that much.
+  function refundCost(options: CallOptions | undefined): number {
+    const given = checkOptionsObject('refund', options, ['cost'], false);
+    const cost = given.cost === undefined ? 1 : given.cost;
+    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0 || cost > maxCost) {
+      throw new FloodgateError(
+        typeof cost === 'number' && Number.isSafeInteger(cost) && cost > maxCost
+          ? 'ERR_COST_EXCEEDS_LIMIT'
+          : 'ERR_INVALID_COST',
+        `refund: cost must be a non-negative integer no larger than the smallest limit (${maxCost}, policy ${show(smallest.name)}), got ${show(cost)}`,
+      );
+    }
+    return cost;
+  }
+
   function blockMs(options: BlockOptions | undefined): number {
     const given = checkOptionsObject('block', options, ['durationMs']);
     const ms = given.durationMs;
@@ -180,7 +195,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     refund(key, callOptions) {
       try {
         const k = storageKey(key);
-        const cost = callCost('refund', callOptions);
+        const cost = refundCost(callOptions);
         // A waiter sleeping out a wait that the refund may have shortened asks again now.
         return settle(call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
       } catch (error) {

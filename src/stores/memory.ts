@@ -212,7 +212,8 @@ export class MemoryStore implements Store {
       decide(key: string, cost: number, charge: boolean): readonly Decision[] {
         const now = clock();
         const left = blockLeft(key, now);
-        if (left > 0) return applyBlock(view(key, now, cost), left);
+        // The view applies the block: nothing is charged, and no lock-out starts, while one runs.
+        if (left > 0) return view(key, now, cost);
         const current: unknown[] = [];
         const decisions: Decision[] = [];
         let allAllowed = true;
