@@ -120,12 +120,21 @@ export class Caller {
   healthy = true;
   /** Told when a healthy store sees a call fail (see {@link Caller.#failing}). */
   readonly #onFailing: () => void;
+  /** Told of the first reply, then dropped: the store's once-only look at the server goes there. */
+  #onFirstReply: (() => void) | undefined;
 
-  constructor(client: ScriptClient, timeoutMs: number, batchWrites: boolean, onFailing: () => void) {
+  constructor(
+    client: ScriptClient,
+    timeoutMs: number,
+    batchWrites: boolean,
+    onFailing: () => void,
+    onFirstReply?: () => void,
+  ) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
     this.#batchWrites = batchWrites;
     this.#onFailing = onFailing;
+    this.#onFirstReply = onFirstReply;
   }
 
   /**
@@ -211,6 +220,11 @@ export class Caller {
     if (pending.settled) return;
     pending.settled = true;
     this.healthy = true;
+    const first = this.#onFirstReply;
+    if (first !== undefined) {
+      this.#onFirstReply = undefined;
+      first();
+    }
     let result: unknown;
     try {
       result = pending.onReply(value);

@@ -8,7 +8,9 @@ import { applyBlock } from '../block.js';
 import { pairDecideThen } from '../decide-then.js';
 import { Caller, isScriptClient, rethrow, same } from './call.js';
 import { DenyCache, PrefixCaches } from './deny-cache.js';
+import { resolveEvictionWarn, startEvictionCheck } from './eviction.js';
 import { hashTag, redisKey } from './keys.js';
+import { ioredisNodes } from './nodes.js';
 import { decideScript, MAX_POLICIES, OP, replyBytes } from './script.js';
 
 /** Options of {@link RedisStore}. */
@@ -50,6 +52,14 @@ export interface RedisStoreOptions {
    * clock, which every process shares.
    */
   clock?: () => number;
+  /**
+   * Where the store's once-only warning goes, or `false` for none (then it does not look). After
+   * its first successful call, the store reads the server's `maxmemory-policy` (on a Cluster, its
+   * masters'), and if that policy can evict rate-limit keys, which would silently reset limits,
+   * warns with the code `FLOODGATE_REDIS_EVICTION`. Defaults to `process.emitWarning`, with the
+   * type `FloodgateWarning`.
+   */
+  warn?: ((message: string, code: 'FLOODGATE_REDIS_EVICTION') => void) | false;
 }
 
 const OWNER = 'RedisStore';
@@ -106,7 +116,14 @@ export class RedisStore implements Store {
   });
 
   constructor(options: RedisStoreOptions) {
-    const given = checkOptionsObject(OWNER, options, ['client', 'timeoutMs', 'denyCache', 'batchWrites', 'clock']);
+    const given = checkOptionsObject(OWNER, options, [
+      'client',
+      'timeoutMs',
+      'denyCache',
+      'batchWrites',
+      'clock',
+      'warn',
+    ]);
     if (!isScriptClient(given.client)) {
       throw invalidOption(OWNER, 'client', 'an ioredis Redis or Cluster instance', given.client);
     }
@@ -131,9 +148,17 @@ export class RedisStore implements Store {
     const batchWrites = given.batchWrites === undefined ? true : given.batchWrites;
     if (typeof batchWrites !== 'boolean') throw invalidOption(OWNER, 'batchWrites', 'true or false', batchWrites);
     this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
-    this.#caller = new Caller(given.client, timeoutMs, batchWrites, () => {
-      for (const group of this.#denyCaches.values()) group.clear();
-    });
+    const warn = resolveEvictionWarn(OWNER, given.warn);
+    this.#caller = new Caller(
+      given.client,
+      timeoutMs,
+      batchWrites,
+      () => {
+        for (const group of this.#denyCaches.values()) group.clear();
+      },
+      // Once, after the first reply: the server answers by then, and no decision waits on it.
+      warn === undefined ? undefined : () => startEvictionCheck(() => ioredisNodes(given.client), warn),
+    );
   }
 
   /** The deny caches of `prefix` on this store, made on first use. */
