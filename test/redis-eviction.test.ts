@@ -1,5 +1,6 @@
 import { deepStrictEqual, match, ok, strictEqual, throws } from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, test } from 'node:test';
 import {
   createLimiter,
   type Decision,
@@ -9,7 +10,7 @@ import {
   slidingWindowLog,
 } from 'floodgate';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { readMemoryPolicy } from '../src/stores/redis/eviction.js';
+import { CHECK_TIMEOUT_MS, readMemoryPolicy } from '../src/stores/redis/eviction.js';
 import { type RedisClusterServers, type RedisServer, randomPrefix, startCluster, startRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here (but one, which sets its own): a busy machine must not fail a test. */
@@ -363,26 +364,76 @@ test('an OOM reply (noeviction, memory full) is a store error: the Decision is d
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
 
-test('Cluster: every master is asked once, and the one whose policy evicts is named', async () => {
-  const cluster = await startCluster(3);
-  servers.add(cluster);
-  const direct = await Promise.all(cluster.nodes.map((n) => connect(n.port)));
-  const evicting = cluster.nodes[2] as RedisServer;
-  await (direct[2] as Redis).config('SET', 'maxmemory-policy', 'volatile-lfu');
-  const client = new Cluster([...cluster.startupNodes]);
-  client.on('error', () => undefined);
-  clients.add(client);
-  await within(new Promise<void>((resolve) => client.once('ready', () => resolve())), WARNING_WAIT_MS, 'cluster ready');
-  const warnings = sink();
-  const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: warnings.warn }));
-  // Keys on every master, so each has served a call.
-  await Promise.all(Array.from({ length: 30 }, (_, i) => limiter.consume(`user:${i}`)));
-  const { message } = await warnings.first();
-  match(
-    message,
-    new RegExp(`^1 of 3 Redis masters \\(127\\.0\\.0\\.1:${evicting.port}\\) have maxmemory-policy volatile-lfu: `),
-  );
-  await checkDone(client.nodes('master'));
-  strictEqual(warnings.seen.length, 1);
-  deepStrictEqual(await Promise.all(direct.map(configGets)), [1, 1, 1], 'each master asked once');
+describe('on a 3-master cluster', () => {
+  let servers3: RedisClusterServers;
+  /** A plain client per master, in the order of `servers3.nodes`. */
+  let direct: Redis[];
+  let client: Cluster;
+  /** The master whose policy evicts; the others keep the default, noeviction. */
+  let evicting: RedisServer;
+
+  before(async () => {
+    servers3 = await startCluster(3);
+    servers.add(servers3);
+    direct = await Promise.all(servers3.nodes.map((n) => connect(n.port)));
+    evicting = servers3.nodes[2] as RedisServer;
+    await (direct[2] as Redis).config('SET', 'maxmemory-policy', 'volatile-lfu');
+    client = new Cluster([...servers3.startupNodes]);
+    client.on('error', () => undefined);
+    clients.add(client);
+    await within(
+      new Promise<void>((resolve) => client.once('ready', () => resolve())),
+      WARNING_WAIT_MS,
+      'cluster ready',
+    );
+  });
+
+  const named = () =>
+    new RegExp(`^1 of 3 Redis masters \\(127\\.0\\.0\\.1:${evicting.port}\\) have maxmemory-policy volatile-lfu: `);
+
+  test('every master is asked once, and the one whose policy evicts is named', async () => {
+    const warnings = sink();
+    const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: warnings.warn }));
+    // Keys on every master, so each has served a call.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => limiter.consume(`user:${i}`)));
+    const { message } = await warnings.first();
+    match(message, named());
+    await checkDone(client.nodes('master'));
+    strictEqual(warnings.seen.length, 1);
+    deepStrictEqual(await Promise.all(direct.map(configGets)), [1, 1, 1], 'each master asked once');
+  });
+
+  test('a master that does not answer the check delays no decision, and the others still tell', async () => {
+    // The master serving the key must answer, and the evicting one must too, to be named: the
+    // third one is stopped.
+    const slots = await (direct[0] as Redis).cluster('SLOTS');
+    const ownerOf = async (tag: string): Promise<number> => {
+      const slot = Number(await (direct[0] as Redis).cluster('KEYSLOT', tag));
+      const range = slots.find(([from, to]) => slot >= from && slot <= to);
+      return range?.[2]?.[1] ?? 0;
+    };
+    let key = '';
+    for (let i = 0; i < 100 && key === ''; i++) if ((await ownerOf(`user:${i}`)) !== evicting.port) key = `user:${i}`;
+    const serving = await ownerOf(key);
+    const stalled = servers3.nodes.find((n) => n.port !== serving && n.port !== evicting.port) as RedisServer;
+    const warnings = sink();
+    const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: warnings.warn }));
+    // Below the cluster's node timeout (5 s), so the cluster itself does not react.
+    stalled.signal('SIGSTOP');
+    try {
+      const sentAt = performance.now();
+      const first = await limiter.consume(key);
+      const second = await limiter.consume(key);
+      const ms = performance.now() - sentAt;
+      deepStrictEqual(
+        [first.degraded, first.remaining, second.degraded, second.remaining],
+        [undefined, 9, undefined, 8],
+      );
+      // The check waits up to CHECK_TIMEOUT_MS for the stopped master; a decision waiting on it would too.
+      ok(ms < CHECK_TIMEOUT_MS / 2, `two decisions took ${ms.toFixed(0)} ms`);
+      match((await warnings.first()).message, named());
+    } finally {
+      stalled.signal('SIGCONT');
+    }
+  });
 });
