@@ -1,6 +1,7 @@
 import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import { createLimiter, type Decision, type Store } from 'floodgate';
-import { type ContractScenario, type ContractStep, type ExpectedDecision, storeContract } from './scenarios.js';
+import { storeContract } from './scenarios/index.js';
+import type { ContractScenario, ContractStep, ExpectedDecision } from './types.js';
 
 export { type ContractScenario, type ContractStep, type ExpectedDecision, storeContract };
 

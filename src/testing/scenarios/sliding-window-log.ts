@@ -1,51 +1,10 @@
-import { type Algorithm, type Decision, slidingWindowLog, tokenBucket } from 'floodgate';
-
-/** What a step expects; only the fields given are compared. */
-export type ExpectedDecision = Partial<Omit<Decision, 'policies'>> & {
-  policies?: Readonly<Record<string, ExpectedDecision>>;
-};
-
-/** One call of a scenario, at a time on the injected clock. */
-export interface ContractStep {
-  /** Clock reading for this step, in milliseconds. */
-  readonly at: number;
-  /** Defaults to `consume`. */
-  readonly op?: 'consume' | 'peek' | 'reset';
-  /** Defaults to `"k"`. */
-  readonly key?: string;
-  /** Defaults to 1. */
-  readonly cost?: number;
-  /** Run this many identical calls concurrently and expect exactly `allowedCount` allowed. */
-  readonly concurrent?: number;
-  readonly allowedCount?: number;
-  readonly expect?: ExpectedDecision;
-}
-
-/** A table of calls and the Decisions every store must give for them. */
-export interface ContractScenario {
-  readonly name: string;
-  /** The limiter's policies; a single one is passed as `algorithm`. */
-  readonly policies: () => Readonly<Record<string, Algorithm>>;
-  readonly steps: readonly ContractStep[];
-}
+import { slidingWindowLog } from 'floodgate';
+import type { ContractScenario, ContractStep } from '../types.js';
+import { no, ok } from './expect.js';
 
 const log3 = () => ({ default: slidingWindowLog({ limit: 3, windowMs: 1000 }) });
-const bucket3 = () => ({ default: tokenBucket({ capacity: 3, refillPerSecond: 2 }) });
-const ok = (remaining: number, resetMs: number): ExpectedDecision => ({
-  allowed: true,
-  remaining,
-  resetMs,
-  retryAfterMs: 0,
-});
-const no = (remaining: number, resetMs: number, retryAfterMs: number): ExpectedDecision => ({
-  allowed: false,
-  remaining,
-  resetMs,
-  retryAfterMs,
-});
 
-/** The store contract: every store, with every algorithm, must give these Decisions. */
-export const storeContract: readonly ContractScenario[] = [
+export const slidingWindowLogScenarios: readonly ContractScenario[] = [
   {
     name: 'sliding log: fills, denies with the exact wait, admits again as entries leave',
     policies: log3,
@@ -149,83 +108,6 @@ export const storeContract: readonly ContractScenario[] = [
     steps: [
       { at: 0, concurrent: 20, allowedCount: 10 },
       { at: 1, expect: no(0, 999, 999) },
-    ],
-  },
-  {
-    name: 'token bucket: starts full, drains, refills continuously',
-    policies: bucket3,
-    steps: [
-      { at: 0, expect: { ...ok(2, 500), limit: 3 } },
-      { at: 0, expect: ok(1, 1000) },
-      { at: 0, expect: ok(0, 1500) },
-      { at: 0, expect: no(0, 1500, 500) },
-      { at: 250, expect: no(0, 1250, 250) },
-      { at: 500, expect: ok(0, 1500) },
-      { at: 1500, expect: ok(1, 1000) },
-      { at: 5000, expect: ok(2, 500) },
-    ],
-  },
-  {
-    name: 'token bucket: weighted costs and fractional refill',
-    policies: () => ({ default: tokenBucket({ capacity: 10, refillPerSecond: 4 }) }),
-    steps: [
-      { at: 0, cost: 10, expect: ok(0, 2500) },
-      { at: 100, cost: 1, expect: no(0, 2400, 150) },
-      { at: 250, cost: 1, expect: ok(0, 2500) },
-      { at: 1250, cost: 5, expect: no(4, 1500, 250) },
-      { at: 1500, cost: 5, expect: ok(0, 2500) },
-      { at: 1500, cost: 0, expect: ok(0, 2500) },
-    ],
-  },
-  {
-    name: 'token bucket: peek and reset',
-    policies: bucket3,
-    steps: [
-      { at: 0, op: 'peek', expect: ok(3, 0) },
-      { at: 0, cost: 3, expect: ok(0, 1500) },
-      { at: 100, op: 'peek', expect: no(0, 1400, 400) },
-      { at: 100, op: 'reset' },
-      { at: 100, op: 'peek', expect: ok(3, 0) },
-      { at: 100, expect: ok(2, 500) },
-    ],
-  },
-  {
-    name: 'token bucket: concurrent calls on a fresh key admit exactly the capacity',
-    policies: () => ({ default: tokenBucket({ capacity: 10, refillPerSecond: 1 }) }),
-    steps: [
-      { at: 0, concurrent: 20, allowedCount: 10 },
-      { at: 0, expect: no(0, 10000, 1000) },
-    ],
-  },
-  {
-    name: 'multi-policy: all-or-nothing, the binding policy reports',
-    policies: () => ({
-      burst: tokenBucket({ capacity: 2, refillPerSecond: 1 }),
-      window: slidingWindowLog({ limit: 3, windowMs: 10_000 }),
-    }),
-    steps: [
-      { at: 0, expect: { ...ok(1, 1000), policy: 'burst', policies: { burst: ok(1, 1000), window: ok(2, 10_000) } } },
-      { at: 0, expect: { ...ok(0, 2000), policy: 'burst', policies: { window: ok(1, 10_000) } } },
-      {
-        at: 0,
-        expect: {
-          ...no(0, 2000, 1000),
-          policy: 'burst',
-          policies: { burst: no(0, 2000, 1000), window: ok(1, 10_000) },
-        },
-      },
-      {
-        at: 1000,
-        expect: { ...ok(0, 10_000), policy: 'window', policies: { burst: ok(0, 2000), window: ok(0, 10_000) } },
-      },
-      {
-        at: 5000,
-        expect: { ...no(0, 6000, 5000), policy: 'window', policies: { burst: ok(2, 0), window: no(0, 6000, 5000) } },
-      },
-      {
-        at: 10_000,
-        expect: { ...ok(1, 10_000), policy: 'window', policies: { burst: ok(1, 1000), window: ok(1, 10_000) } },
-      },
     ],
   },
 ];

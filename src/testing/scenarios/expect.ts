@@ -1,0 +1,17 @@
+import type { ExpectedDecision } from '../types.js';
+
+/** An allowed call: `retryAfterMs` 0. */
+export const ok = (remaining: number, resetMs: number): ExpectedDecision => ({
+  allowed: true,
+  remaining,
+  resetMs,
+  retryAfterMs: 0,
+});
+
+/** A denied call. */
+export const no = (remaining: number, resetMs: number, retryAfterMs: number): ExpectedDecision => ({
+  allowed: false,
+  remaining,
+  resetMs,
+  retryAfterMs,
+});
