@@ -1,9 +1,26 @@
 import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import { createLimiter, type Decision, type Store } from 'floodgate';
 import { storeContract } from './scenarios/index.js';
-import type { ContractScenario, ContractStep, ExpectedDecision } from './types.js';
+import type {
+  ContractBlock,
+  ContractBurst,
+  ContractCall,
+  ContractReset,
+  ContractScenario,
+  ContractStep,
+  ExpectedDecision,
+} from './types.js';
 
-export { type ContractScenario, type ContractStep, type ExpectedDecision, storeContract };
+export {
+  type ContractBlock,
+  type ContractBurst,
+  type ContractCall,
+  type ContractReset,
+  type ContractScenario,
+  type ContractStep,
+  type ExpectedDecision,
+  storeContract,
+};
 
 /**
  * Makes a store for one scenario. The store must read time from `clock` (milliseconds), so the
@@ -30,8 +47,10 @@ function pick(actual: Decision, expected: ExpectedDecision): Record<string, unkn
 
 /**
  * Runs one scenario of the store contract against a fresh store from `createStore` and throws an
- * `AssertionError` naming the step at the first Decision that differs. Framework-agnostic: call
- * it from any test runner.
+ * `AssertionError` naming the step at the first Decision that differs. The limiter it builds has
+ * the scenario's policies and `blockDurationMs`, and `onStoreError: 'throw'`, so a failing store
+ * fails the scenario rather than deciding in its place. Framework-agnostic: call it from any test
+ * runner.
  *
  * @example
  * ```ts
@@ -51,16 +70,17 @@ export async function runContractScenario(
   const store = await createStore(() => now);
   const policies = scenario.policies();
   const names = Object.keys(policies);
+  const common = { store, prefix, blockDurationMs: scenario.blockDurationMs ?? 0, onStoreError: 'throw' as const };
   const limiter =
     names.length === 1
-      ? createLimiter({ algorithm: policies[names[0] as string], store, prefix, onStoreError: 'throw' })
-      : createLimiter({ policies, store, prefix, onStoreError: 'throw' });
+      ? createLimiter({ algorithm: policies[names[0] as string], ...common })
+      : createLimiter({ policies, ...common });
   for (const [index, step] of scenario.steps.entries()) {
     now = step.at;
     const where = `${scenario.name}, step ${index + 1} (${describe(step)})`;
     const key = step.key ?? 'k';
-    const cost = step.cost ?? 1;
-    if (step.concurrent !== undefined) {
+    if ('concurrent' in step) {
+      const cost = step.cost ?? 1;
       const all = await Promise.all(Array.from({ length: step.concurrent }, () => limiter.consume(key, { cost })));
       strictEqual(all.filter((d) => d.allowed).length, step.allowedCount, `${where}: allowed count`);
       continue;
@@ -69,11 +89,25 @@ export async function runContractScenario(
       await limiter.reset(key);
       continue;
     }
-    const decision = step.op === 'peek' ? await limiter.peek(key, { cost }) : await limiter.consume(key, { cost });
+    let decision: Decision;
+    if (step.op === 'block') decision = await limiter.block(key, { durationMs: step.durationMs });
+    else {
+      const options = { cost: step.cost ?? 1 };
+      decision =
+        step.op === 'peek'
+          ? await limiter.peek(key, options)
+          : step.op === 'refund'
+            ? await limiter.refund(key, options)
+            : await limiter.consume(key, options);
+    }
     if (step.expect !== undefined) deepStrictEqual(pick(decision, step.expect), step.expect, where);
   }
 }
 
 function describe(step: ContractStep): string {
-  return `${step.op ?? 'consume'} ${step.key ?? 'k'} cost ${step.cost ?? 1} at ${step.at} ms`;
+  const key = step.key ?? 'k';
+  if (step.op === 'reset') return `reset ${key} at ${step.at} ms`;
+  if (step.op === 'block') return `block ${key} for ${step.durationMs} ms at ${step.at} ms`;
+  const times = 'concurrent' in step ? ` ×${step.concurrent}` : '';
+  return `${step.op ?? 'consume'}${times} ${key} cost ${step.cost ?? 1} at ${step.at} ms`;
 }

@@ -29,7 +29,17 @@ import {
   type TokenBucketState,
   tokenBucket,
 } from 'floodgate';
-import { type ContractScenario, runContractScenario, type StoreFactory, storeContract } from 'floodgate/testing';
+import {
+  type ContractBlock,
+  type ContractBurst,
+  type ContractCall,
+  type ContractReset,
+  type ContractScenario,
+  type ContractStep,
+  runContractScenario,
+  type StoreFactory,
+  storeContract,
+} from 'floodgate/testing';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(_proof: T): void {}
@@ -86,7 +96,11 @@ expectType<Equal<FloodgateError['code'], FloodgateErrorCode>>(true);
 expectType<Equal<CallOptions, { cost?: number }>>(true);
 expectType<Equal<AcquireOptions['signal'], AbortSignal | undefined>>(true);
 expectType<Equal<MemoryStoreOptions['sweepIntervalMs'], number | false | undefined>>(true);
-expectType<Equal<ContractScenario['steps'][number]['op'], 'consume' | 'peek' | 'reset' | undefined>>(true);
+expectType<
+  Equal<ContractScenario['steps'][number]['op'], 'consume' | 'peek' | 'refund' | 'block' | 'reset' | undefined>
+>(true);
+expectType<Equal<ContractScenario['blockDurationMs'], number | undefined>>(true);
+expectType<Equal<ContractStep, ContractCall | ContractBlock | ContractReset | ContractBurst>>(true);
 expectType<Equal<StoreFactory, (clock: () => number) => Store | Promise<Store>>>(true);
 export const contract: readonly ContractScenario[] = storeContract;
 export const runOne: (scenario: ContractScenario, createStore: StoreFactory) => Promise<void> = runContractScenario;
@@ -138,6 +152,13 @@ export async function misuse(d: Decision): Promise<void> {
   await limiter.acquire('k', { signal: 'abort' });
   // @ts-expect-error a Decision is a value to read, not to change
   d.allowed = true;
+  // @ts-expect-error a contract block step needs its duration
+  const noDuration: ContractStep = { at: 0, op: 'block' };
+  // @ts-expect-error a block step has a duration, not a cost
+  const blockCost: ContractStep = { at: 0, op: 'block', durationMs: 5, cost: 1 };
+  // @ts-expect-error only consumes run concurrently
+  const peekBurst: ContractStep = { at: 0, op: 'peek', concurrent: 5, allowedCount: 5 };
+  void [noDuration, blockCost, peekBurst];
   // @ts-expect-error codes are a closed set
   const code: FloodgateErrorCode = 'ERR_SOMETHING';
   void code;
