@@ -1,5 +1,7 @@
 import type { ContractScenario } from '../types.js';
+import { fixedWindowScenarios } from './fixed-window.js';
 import { multiPolicyScenarios } from './multi-policy.js';
+import { slidingWindowCounterScenarios } from './sliding-window-counter.js';
 import { slidingWindowLogScenarios } from './sliding-window-log.js';
 import { tokenBucketScenarios } from './token-bucket.js';
 
@@ -7,5 +9,7 @@ import { tokenBucketScenarios } from './token-bucket.js';
 export const storeContract: readonly ContractScenario[] = [
   ...slidingWindowLogScenarios,
   ...tokenBucketScenarios,
+  ...fixedWindowScenarios,
+  ...slidingWindowCounterScenarios,
   ...multiPolicyScenarios,
 ];

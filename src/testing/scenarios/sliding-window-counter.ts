@@ -1,0 +1,61 @@
+import { slidingWindowCounter } from 'floodgate';
+import type { ContractScenario } from '../types.js';
+import { no, ok } from './expect.js';
+
+const counter10 = () => ({ default: slidingWindowCounter({ limit: 10, windowMs: 1000 }) });
+
+/**
+ * The sliding-window counter, with `p` the previous window's count, `c` the current one's and
+ * `e` the time elapsed in the current window: a call of cost `k` is allowed iff
+ * `p × (windowMs − e) / windowMs + c + k ≤ limit`; `remaining` is `limit` minus that estimate,
+ * rounded down; a charged call's `resetMs` runs to the end of the next window.
+ */
+export const slidingWindowCounterScenarios: readonly ContractScenario[] = [
+  {
+    name: 'sliding-window counter: the previous window counts by the share of it still inside the sliding window',
+    policies: counter10,
+    steps: [
+      { at: 0, cost: 6, expect: { ...ok(4, 2000), limit: 10 } },
+      { at: 500, cost: 4, expect: ok(0, 1500) },
+      // 10 in this window, 9 room for a unit call: the estimate 10 × (2000 − t) / 1000 falls to 9 at t = 1100.
+      { at: 900, expect: no(0, 1100, 200) },
+      // The same instant, seen from the next window: p = 10 weighs 10 × 1000 / 1000.
+      { at: 1000, op: 'peek', expect: no(0, 1000, 100) },
+      // 10 × 0.75 = 7.5: 2.5 left, rounded down; with p alone the key is clear at the window's end.
+      { at: 1250, op: 'peek', expect: ok(2, 750) },
+      { at: 1250, cost: 2, expect: ok(0, 1750) },
+      // 9.5 used, 0.5 left; 10 × (2000 − t) / 1000 + 2 + 1 ≤ 10 from t = 1300.
+      { at: 1250, op: 'peek', expect: no(0, 1750, 50) },
+      { at: 1300, expect: ok(0, 1700) },
+      // The window of 1000..1999 counted 3; from 2000 it is the previous window, weighing 3 × 1.
+      { at: 2000, op: 'peek', expect: ok(7, 1000) },
+      { at: 3000, op: 'peek', expect: ok(10, 0) },
+    ],
+  },
+  {
+    name: 'sliding-window counter: a wait at a fractional instant is rounded up to the exact whole millisecond',
+    policies: () => ({ default: slidingWindowCounter({ limit: 3, windowMs: 1000 }) }),
+    steps: [
+      { at: 0, cost: 3, expect: ok(0, 2000) },
+      // 3 × (2000 − t) / 1000 + 1 ≤ 3 from t = 1333.33…: 834 ms from 500, not 833.
+      { at: 500, expect: no(0, 1500, 834) },
+      // At 1333 the estimate is 3 × 0.667 = 2.001: 0.999 left, rounded down to 0; one more millisecond.
+      { at: 1333, op: 'peek', expect: no(0, 667, 1) },
+      { at: 1334, expect: ok(0, 1666) },
+      // 3 × (2000 − t) / 1000 + 1 + 1 ≤ 3 from t = 1666.67…: 333 ms.
+      { at: 1334, op: 'peek', expect: no(0, 1666, 333) },
+      { at: 1667, expect: ok(0, 1333) },
+    ],
+  },
+  {
+    name: 'sliding-window counter: concurrent calls on a fresh key admit exactly the limit; reset clears them',
+    policies: counter10,
+    steps: [
+      { at: 0, concurrent: 20, allowedCount: 10 },
+      { at: 1, expect: no(0, 1999, 1099) },
+      { at: 1, op: 'reset' },
+      { at: 1, op: 'peek', expect: ok(10, 0) },
+      { at: 1, expect: ok(9, 1999) },
+    ],
+  },
+];
