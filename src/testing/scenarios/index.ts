@@ -1,6 +1,7 @@
 import type { ContractScenario } from '../types.js';
 import { fixedWindowScenarios } from './fixed-window.js';
 import { multiPolicyScenarios } from './multi-policy.js';
+import { refundScenarios } from './refund.js';
 import { slidingWindowCounterScenarios } from './sliding-window-counter.js';
 import { slidingWindowLogScenarios } from './sliding-window-log.js';
 import { tokenBucketScenarios } from './token-bucket.js';
@@ -12,4 +13,5 @@ export const storeContract: readonly ContractScenario[] = [
   ...fixedWindowScenarios,
   ...slidingWindowCounterScenarios,
   ...multiPolicyScenarios,
+  ...refundScenarios,
 ];
