@@ -911,6 +911,47 @@ describe('deny cache', () => {
     strictEqual(await scriptCalls(), start + 1);
   });
 
+  test('a blocked key is answered from the deny cache with blocked: true and what Redis would say, until the block ends', async () => {
+    let now = 0;
+    const prefix = randomPrefix('blocked');
+    const algorithm = () => slidingWindowLog({ limit: 2, windowMs: 60_000 });
+    const store = (denyCache: boolean) =>
+      new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now, denyCache });
+    const cached = createLimiter({ algorithm: algorithm(), store: store(true), prefix, onStoreError: 'throw' });
+    const truth = createLimiter({ algorithm: algorithm(), store: store(false), prefix, onStoreError: 'throw' });
+    await cached.consume('k');
+    await cached.block('k', { durationMs: 1000 });
+    strictEqual((await cached.consume('k')).blocked, true, 'from Redis');
+    for (const at of [1, 500, 999]) {
+      now = at;
+      const start = await scriptCalls();
+      const hit = await cached.consume('k');
+      strictEqual(await scriptCalls(), start, `at ${at} ms: answered locally`);
+      deepStrictEqual(hit, await truth.peek('k'), `at ${at} ms`);
+      strictEqual(hit.blocked, true);
+    }
+    now = 1000;
+    deepStrictEqual([(await cached.consume('k')).allowed, (await cached.consume('k')).allowed], [true, false]);
+  });
+
+  test('regression: a consume answered from a denial cached without a lock-out (a peek, a limiter without blockDurationMs) did not lock the key out', async () => {
+    const now = 0;
+    const store = new RedisStore({ client: counted, timeoutMs: PATIENT_MS, clock: () => now });
+    const prefix = randomPrefix('lockout');
+    const log = () => slidingWindowLog({ limit: 1, windowMs: 60_000 });
+    const plain = createLimiter({ algorithm: log(), store, prefix, onStoreError: 'throw' });
+    const locking = createLimiter({ algorithm: log(), store, prefix, blockDurationMs: 120_000, onStoreError: 'throw' });
+    await plain.consume('k');
+    for (const deny of [() => plain.consume('k'), () => locking.peek('k')]) {
+      const d = await deny();
+      deepStrictEqual([d.allowed, d.blocked, d.retryAfterMs], [false, undefined, 60_000], 'a denial, no lock-out');
+    }
+    const first = await locking.consume('k');
+    deepStrictEqual([first.allowed, first.blocked, first.retryAfterMs], [false, true, 120_000], 'the lock-out starts');
+    const after = await plain.peek('k');
+    deepStrictEqual([after.blocked, after.retryAfterMs], [true, 120_000], 'every limiter of the prefix sees it');
+  });
+
   test('its size is bounded', () => {
     const cache = new DenyCache();
     const denied: Decision[] = [{ allowed: false, limit: 1, remaining: 0, resetMs: 10, retryAfterMs: 10 }];

@@ -1,6 +1,9 @@
 import type { Algorithm, Decision } from 'floodgate';
 
-/** What a step expects; only the fields given are compared. */
+/**
+ * What a step expects; only the fields given are compared. `blocked: false` matches a Decision
+ * with `blocked` false or absent.
+ */
 export type ExpectedDecision = Partial<Omit<Decision, 'policies'>> & {
   policies?: Readonly<Record<string, ExpectedDecision>>;
 };

@@ -15,3 +15,12 @@ export const no = (remaining: number, resetMs: number, retryAfterMs: number): Ex
   resetMs,
   retryAfterMs,
 });
+
+/** A call denied because the key is blocked: nothing left now, waits at least the block's. */
+export const blocked = (resetMs: number, retryAfterMs: number): ExpectedDecision => ({
+  allowed: false,
+  remaining: 0,
+  resetMs,
+  retryAfterMs,
+  blocked: true,
+});

@@ -1,4 +1,5 @@
 import type { ContractScenario } from '../types.js';
+import { blockScenarios } from './block.js';
 import { fixedWindowScenarios } from './fixed-window.js';
 import { multiPolicyScenarios } from './multi-policy.js';
 import { refundScenarios } from './refund.js';
@@ -14,4 +15,5 @@ export const storeContract: readonly ContractScenario[] = [
   ...slidingWindowCounterScenarios,
   ...multiPolicyScenarios,
   ...refundScenarios,
+  ...blockScenarios,
 ];
