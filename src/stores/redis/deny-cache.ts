@@ -6,8 +6,10 @@ interface Entry {
   readonly cost: number;
   /** Local clock reading at the denial. */
   readonly at: number;
-  /** Local clock reading when the first denying policy could allow again. */
+  /** Local clock reading when the first denying policy could allow again, or the key's block ends. */
   readonly until: number;
+  /** The key was blocked: every answer says so, and none outlives the block. */
+  readonly blocked: boolean;
   readonly decisions: readonly Decision[];
 }
 
@@ -53,9 +55,10 @@ export const DENY_CACHE_MAX_KEYS = 10_000;
  * A call of cost `c` denied with every denying policy waiting at least `w` stays denied for `w`,
  * and so does every larger cost, whatever other processes do (they can only add to the state);
  * only a `reset` elsewhere can end it early, and that is the one thing this cache may not see.
- * The entry lives until the *first* denying policy could allow again, so every Decision served
- * from it is still a denial: `retryAfterMs` and `resetMs` are counted down on the local clock,
- * `remaining` is the value at the denial (it can only have grown since, never enough for `c`).
+ * The entry lives until the *first* denying policy could allow again (for a blocked key, until
+ * the block ends, if sooner), so every Decision served from it is still a denial: `retryAfterMs`
+ * and `resetMs` are counted down on the local clock, `remaining` is the value at the denial (it
+ * can only have grown since, never enough for `c`).
  * A call of cost `c` gets the very figures Redis gave. A larger cost waits longer than `c` did
  * (and with several policies, one that allowed `c` may deny it), by an amount the reply does not
  * hold, so it gets a wait bounded from above (see {@link widen}): never too short, as a promised
@@ -84,11 +87,19 @@ export class DenyCache {
 
   /**
    * Decisions for `key` at local time `now` (read from `clock` when not given, and only for a key
-   * the cache holds), or `undefined` when the cache cannot answer.
+   * the cache holds), or `undefined` when the cache cannot answer. With `blockedOnly`, only a
+   * blocked key's entry answers: a charge of a limiter with a lock-out must reach Redis to start
+   * it, and a denial cached without one (a peek's, another limiter's) did not.
    */
-  get(key: string, cost: number, now: number | undefined, clock: () => number): readonly Decision[] | undefined {
+  get(
+    key: string,
+    cost: number,
+    now: number | undefined,
+    clock: () => number,
+    blockedOnly = false,
+  ): readonly Decision[] | undefined {
     const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || (blockedOnly && !entry.blocked)) return undefined;
     if (now === undefined) now = clock();
     if (now >= entry.until) {
       this.#entries.delete(key);
@@ -117,8 +128,11 @@ export class DenyCache {
 
   /**
    * Records a reply received at local time `now` (read from `clock` when not given, and only for
-   * a reply that denied), if it denied and no `delete` came since the call read `generation`. A
-   * live entry for a smaller cost is kept: it answers more calls.
+   * a reply that denied), if it denied and no `delete` came since the call read `generation`.
+   * `blockMs` is the time the key's block had left in the reply (0 for none); a blocked key's entry
+   * lives only as long as the block, since after it the policies' own answer may differ (not
+   * blocked, more `remaining`). A live entry for a smaller cost is kept: it answers more calls,
+   * unless only this one is blocked.
    */
   set(
     key: string,
@@ -127,20 +141,23 @@ export class DenyCache {
     now: number | undefined,
     clock: () => number,
     decisions: readonly Decision[],
+    blockMs = 0,
   ): void {
     const entries = this.#entries;
     let wait = Number.POSITIVE_INFINITY;
     for (const d of decisions) if (!d.allowed && d.retryAfterMs < wait) wait = d.retryAfterMs;
     if (wait === Number.POSITIVE_INFINITY || wait <= 0 || generation !== this.generation) return;
+    const blocked = blockMs > 0;
+    if (blocked && blockMs < wait) wait = blockMs;
     if (now === undefined) now = clock();
     const held = entries.get(key);
-    if (held !== undefined && held.cost < cost && now < held.until) return;
+    if (held !== undefined && held.cost < cost && now < held.until && (held.blocked || !blocked)) return;
     entries.delete(key);
     if (entries.size >= DENY_CACHE_MAX_KEYS) {
       const oldest = entries.keys().next();
       if (oldest.done !== true) entries.delete(oldest.value);
     }
-    entries.set(key, { cost, at: now, until: now + wait, decisions });
+    entries.set(key, { cost, at: now, until: now + wait, blocked, decisions });
   }
 
   /** Forgets `key`'s entry, whose waits a charge of this process makes too short. */

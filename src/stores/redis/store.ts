@@ -216,6 +216,7 @@ export class RedisStore implements Store {
       shape.push({ lua: twin.lua, argc: twin.params.length });
     }
     const lockout = String(options.blockDurationMs);
+    const locksOut = options.blockDurationMs > 0;
     const names = policies.map((p) => p.name);
     const limits = policies.map((p) => p.algorithm.limit);
     const count = policies.length;
@@ -238,6 +239,8 @@ export class RedisStore implements Store {
     };
 
     const bytes = replyBytes(count);
+    /** Milliseconds the key's block has left, from a reply that `parse` accepted. */
+    const blockMsOf = (reply: Buffer): number => reply.readDoubleLE(32 * count);
     function parse(reply: unknown): Decision[] {
       if (!Buffer.isBuffer(reply) || reply.length !== bytes) {
         throw new FloodgateError('ERR_STORE', `${OWNER}: unexpected script reply ${show(reply)}`);
@@ -253,7 +256,7 @@ export class RedisStore implements Store {
           retryAfterMs: reply.readDoubleLE(at + 24),
         });
       }
-      const blockMs = reply.readDoubleLE(32 * count);
+      const blockMs = blockMsOf(reply);
       return blockMs > 0 ? applyBlock(decisions, blockMs) : decisions;
     }
 
@@ -268,7 +271,7 @@ export class RedisStore implements Store {
       // Only a healthy store serves denials locally: during an outage every call goes through
       // onStoreError, so a cached answer never passes for a recovery and re-reports the outage.
       if (cache !== undefined && caller.healthy) {
-        const hit = cache.get(key, cost, now, localClock);
+        const hit = cache.get(key, cost, now, localClock, locksOut && charge && cost > 0);
         if (hit !== undefined) return settled(hit);
       }
       const args = [String(cost), charge ? OP.consume : OP.peek, lockout, ...tail];
@@ -288,7 +291,7 @@ export class RedisStore implements Store {
           const decisions = parse(raw);
           if (charging && decisions.every(isAllowed)) group.drop(key);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          else cache.set(key, cost, generation, now, localClock, decisions);
+          else cache.set(key, cost, generation, now, localClock, decisions, blockMsOf(raw as Buffer));
           return settled(decisions);
         },
         failed,
