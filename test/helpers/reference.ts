@@ -123,3 +123,63 @@ export function checkWait(
   if (r > 0 && question(at(r - 1)) === 'yes') return `${what} ${r}: the reference already says yes at ${r - 1}`;
   return undefined;
 }
+
+/**
+ * The sliding-window counter as its documentation states it, in whole numbers, written
+ * independently of the implementation: a plain map of what each fixed window `[n × W, (n + 1) × W)`
+ * admitted. A call of cost k at t, `e = t − n × W` into window n, is allowed iff
+ * `previous × (W − e) / W + current + k ≤ limit`, tested as
+ * `previous × (W − e) + (current + k) × W ≤ limit × W` so that no rounding enters. For
+ * whole-millisecond clocks; the waits are found by trying every millisecond in turn.
+ */
+export class CounterReference {
+  readonly counts = new Map<number, number>();
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** The estimate at `t`, times `windowMs`: a whole number. */
+  scaled(t: number): number {
+    const w = this.windowMs;
+    const n = Math.floor(t / w);
+    return (this.counts.get(n - 1) ?? 0) * (w - (t - n * w)) + (this.counts.get(n) ?? 0) * w;
+  }
+
+  fits(t: number, cost: number): boolean {
+    return this.scaled(t) + cost * this.windowMs <= this.limit * this.windowMs;
+  }
+
+  /** What is left at `t`, rounded down. */
+  remaining(t: number): number {
+    return Math.floor((this.limit * this.windowMs - this.scaled(t)) / this.windowMs);
+  }
+
+  charge(t: number, cost: number): void {
+    const n = Math.floor(t / this.windowMs);
+    this.counts.set(n, (this.counts.get(n) ?? 0) + cost);
+  }
+
+  /** Up to `cost` back: the current window's count first, then the previous one's, never below 0. */
+  refund(t: number, cost: number): void {
+    const n = Math.floor(t / this.windowMs);
+    const current = this.counts.get(n) ?? 0;
+    const fromCurrent = Math.min(current, cost);
+    this.counts.set(n, current - fromCurrent);
+    this.counts.set(n - 1, Math.max(0, (this.counts.get(n - 1) ?? 0) - (cost - fromCurrent)));
+  }
+
+  /** The smallest whole wait r ≥ 1 after which a call of `cost` fits, nothing charged meanwhile. */
+  retryAfter(t: number, cost: number): number {
+    // Two windows on, the estimate is 0 and any cost up to the limit fits.
+    for (let r = 1; r <= 2 * this.windowMs; r++) if (this.fits(t + r, cost)) return r;
+    throw new Error(`no call of cost ${cost} fits within two windows of ${t}`);
+  }
+
+  /** The smallest whole wait r ≥ 0 after which the estimate is 0. */
+  resetAfter(t: number): number {
+    for (let r = 0; r <= 2 * this.windowMs; r++) if (this.scaled(t + r) === 0) return r;
+    throw new Error(`the estimate is not 0 within two windows of ${t}`);
+  }
+}
