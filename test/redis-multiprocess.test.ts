@@ -3,7 +3,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import type { WorkerConfig, WorkerReport } from './fixtures/redis-worker.js';
+import type { Interval, WorkerConfig, WorkerReport } from './fixtures/redis-worker.js';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
@@ -44,7 +44,10 @@ function decode(raw: Buffer): Entry {
  * entries carry the server time of each admission, so the rolling-window check runs on the one
  * timeline every process shares, with no client-side timestamp jitter to allow for.
  */
-async function hammer(shifts: readonly number[]): Promise<{ reports: WorkerReport[]; entries: Entry[] }> {
+async function hammer(
+  shifts: readonly number[],
+  refundEvery = 0,
+): Promise<{ reports: WorkerReport[]; entries: Entry[] }> {
   const prefix = randomPrefix('mp');
   const key = 'hot';
   const redisKey = `${prefix}:{${key}}:default`;
@@ -59,6 +62,7 @@ async function hammer(shifts: readonly number[]): Promise<{ reports: WorkerRepor
       durationMs: DURATION_MS,
       maxCalls: 500_000,
       shiftMs,
+      refundEvery,
     };
     const child = fork(WORKER, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
     children.add(child);
@@ -141,4 +145,52 @@ test('processes with clocks skewed by +5 s and -5 s share the Redis timeline', a
     `calls ${reports.map((r) => r.calls).join(' + ')}, allowed ${reports.map((r) => r.allowed).join(' + ')}`,
   );
   check(reports, entries);
+});
+
+/**
+ * The most units admitted minus refunded that any span `[s, s + windowMs)` can be shown to hold,
+ * from the intervals alone. A call took effect in Redis somewhere in `[sent, received + 1)` (whole
+ * milliseconds of the clock Redis reads; the extra `SLACK_MS` costs nothing), so an admission
+ * counts for a span only if that interval lies inside it, and a refund counts against a span if
+ * the interval merely touches it. For a correct log this can never pass the limit: let t be the
+ * span's last admission; every unit admitted in `[s, t]` is in the window `(t − windowMs, t]` that
+ * decided it, so those units, less the ones refunded by t, are at most the limit, and every such
+ * refund took effect inside the span. Each refund counted here gives back one unit (its caller's
+ * own entry was still live when it was sent, at most a round trip after it was admitted).
+ */
+function netPerSpan(reports: readonly WorkerReport[]): number {
+  const SLACK_MS = 1;
+  const inside = reports
+    .flatMap((r) => r.admitted)
+    .map(([sent, received]): Interval => [sent - SLACK_MS, received + 1 + SLACK_MS]);
+  const touching = reports
+    .flatMap((r) => r.refunded)
+    .map(([sent, received]): Interval => [sent - SLACK_MS, received + 1 + SLACK_MS]);
+  // The count changes only where a span's start meets an end of some interval: try each of them.
+  const starts = new Set<number>();
+  for (const [from, to] of inside) starts.add(from).add(to - WINDOW_MS);
+  for (const [from, to] of touching) starts.add(from - WINDOW_MS).add(to);
+  let most = Number.NEGATIVE_INFINITY;
+  for (const s of starts) {
+    const end = s + WINDOW_MS;
+    let net = 0;
+    for (const [from, to] of inside) if (from >= s && to <= end) net++;
+    for (const [from, to] of touching) if (from < end && to > s) net--;
+    most = Math.max(most, net);
+  }
+  return most;
+}
+
+test('4 processes consuming and refunding every third allowed call on one key: admitted minus refunded is at most 100 in any 2 s', async (t) => {
+  const { reports } = await hammer([0, 0, 0, 0], 3);
+  for (const r of reports) strictEqual(r.failures.length, 0, r.failures.join('\n'));
+  const allowed = reports.reduce((sum, r) => sum + r.allowed, 0);
+  const refunded = reports.reduce((sum, r) => sum + r.refunded.length, 0);
+  const most = netPerSpan(reports);
+  t.diagnostic(`allowed ${allowed}, refunded ${refunded}, at most ${most} net in one span of ${WINDOW_MS} ms`);
+  ok(most <= LIMIT, `${most} units admitted and not refunded in one span of ${WINDOW_MS} ms`);
+  // Not vacuous: the refunds freed slots that were taken again (without them no 6 s could admit more
+  // than 4 windows' worth), and the check saw saturated spans, not only the quiet edges of some.
+  ok(allowed > 4 * LIMIT, `allowed ${allowed}: the refunded slots were used again`);
+  ok(most >= LIMIT / 2, `the fullest span the check could see held only ${most}`);
 });
