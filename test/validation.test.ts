@@ -1,28 +1,37 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import {
+  type BindOptions,
   createLimiter,
   FloodgateError,
+  type FloodgateErrorCode,
   type LimiterOptions,
   MemoryStore,
   type MemoryStoreOptions,
   type SlidingWindowLogOptions,
+  type Store,
+  type StoreBinding,
   slidingWindowLog,
   type TokenBucketOptions,
   tokenBucket,
 } from 'floodgate';
+
+/** A FloodgateError with this code and exactly this message. */
+function coded(code: FloodgateErrorCode, message: string) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof FloodgateError, `expected a FloodgateError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    assert.equal(e.message, message);
+    return true;
+  };
+}
 
 /**
  * Every option error is ERR_INVALID_OPTION with one message shape: the owner, the option's name,
  * what is allowed and the bad value as given (strings quoted).
  */
 function invalid(message: string) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof FloodgateError, `expected a FloodgateError, got ${String(e)}`);
-    assert.equal(e.code, 'ERR_INVALID_OPTION');
-    assert.equal(e.message, message);
-    return true;
-  };
+  return coded('ERR_INVALID_OPTION', message);
 }
 
 type Case = readonly [value: unknown, shown: string];
@@ -381,5 +390,164 @@ describe('per-call options', () => {
   test('acquire: maxWaitMs of 0 and Infinity are allowed', async () => {
     assert.equal((await limiter.acquire('k', { maxWaitMs: 0 })).allowed, true);
     assert.equal((await limiter.acquire('k', { maxWaitMs: Number.POSITIVE_INFINITY })).allowed, true);
+  });
+});
+
+/** A memory store on a clock that stands still, counting every call that reaches its binding. */
+function spiedStore() {
+  const calls = { bind: 0, decide: 0, refund: 0, block: 0, reset: 0 };
+  const inner = new MemoryStore({ clock: () => 1_000, sweepIntervalMs: false });
+  const store: Store = {
+    bind(options: BindOptions): StoreBinding {
+      calls.bind++;
+      const b = inner.bind(options);
+      const counted =
+        <A extends unknown[], R>(name: keyof typeof calls, call: (...args: A) => R) =>
+        (...args: A): R => {
+          calls[name]++;
+          return call(...args);
+        };
+      return {
+        decide: counted('decide', b.decide),
+        refund: counted('refund', b.refund),
+        block: counted('block', b.block),
+        reset: counted('reset', b.reset),
+      };
+    },
+  };
+  return { store, calls };
+}
+
+describe('refund and block: bad input changes nothing', () => {
+  const REFUND_COST =
+    'refund: cost must be a non-negative integer no larger than the smallest limit (3, policy "burst"), got';
+  /** Two policies, the smallest limit 3, and a key with 2 units charged. */
+  async function charged() {
+    const { store, calls } = spiedStore();
+    const limiter = createLimiter({
+      policies: {
+        window: slidingWindowLog({ limit: 5, windowMs: 1_000 }),
+        burst: tokenBucket({ capacity: 3, refillPerSecond: 1 }),
+      },
+      store,
+    });
+    await limiter.consume('k', { cost: 2 });
+    const before = await limiter.peek('k');
+    assert.equal(before.remaining, 1);
+    return { limiter, calls, before, storeCalls: { ...calls } };
+  }
+
+  for (const [value, shown] of [
+    [-1, '-1'],
+    [1.5, '1.5'],
+    [Number.NaN, 'NaN'],
+    [Number.POSITIVE_INFINITY, 'Infinity'],
+    ['1', '"1"'],
+    [null, 'null'],
+  ] as const) {
+    test(`refund: cost ${shown}`, async () => {
+      const { limiter, calls, before, storeCalls } = await charged();
+      await assert.rejects(
+        limiter.refund('k', { cost: value as number }),
+        coded('ERR_INVALID_COST', `${REFUND_COST} ${shown}`),
+      );
+      assert.deepEqual(calls, storeCalls, 'the store was not called');
+      assert.deepEqual(await limiter.peek('k'), before);
+    });
+  }
+  test('refund: a cost above the smallest limit', async () => {
+    const { limiter, calls, before, storeCalls } = await charged();
+    await assert.rejects(limiter.refund('k', { cost: 4 }), coded('ERR_COST_EXCEEDS_LIMIT', `${REFUND_COST} 4`));
+    assert.deepEqual(calls, storeCalls, 'the store was not called');
+    assert.deepEqual(await limiter.peek('k'), before);
+    // The smallest limit itself is a refund like any other.
+    assert.equal((await limiter.refund('k', { cost: 3 })).remaining, 3);
+  });
+  test('refund: an unknown option, and options that are not an object', async () => {
+    const { limiter, calls, before, storeCalls } = await charged();
+    await assert.rejects(
+      limiter.refund('k', { costs: 1 } as unknown as { cost: number }),
+      invalid('refund: unknown option "costs"; allowed options are cost'),
+    );
+    await assert.rejects(
+      limiter.refund('k', 1 as unknown as { cost: number }),
+      invalid('refund: options must be an object, got 1'),
+    );
+    assert.deepEqual(calls, storeCalls, 'the store was not called');
+    assert.deepEqual(await limiter.peek('k'), before);
+  });
+
+  for (const [options, shown] of [
+    [{ durationMs: 0 }, '0'],
+    [{ durationMs: -1 }, '-1'],
+    [{ durationMs: 1.5 }, '1.5'],
+    [{ durationMs: Number.NaN }, 'NaN'],
+    [{ durationMs: Number.POSITIVE_INFINITY }, 'Infinity'],
+    [{ durationMs: 1e15 + 1 }, '1000000000000001'],
+    [{ durationMs: '5' }, '"5"'],
+    [{ durationMs: null }, 'null'],
+    [{ durationMs: true }, 'true'],
+    [{}, 'undefined'],
+  ] as const) {
+    test(`block: durationMs ${shown}`, async () => {
+      const { limiter, calls, before, storeCalls } = await charged();
+      await assert.rejects(
+        limiter.block('k', options as unknown as { durationMs: number }),
+        invalid(`block: durationMs must be a positive integer number of milliseconds up to 1e15, got ${shown}`),
+      );
+      assert.deepEqual(calls, storeCalls, 'the store was not called');
+      const after = await limiter.peek('k');
+      assert.deepEqual(after, before);
+      assert.equal(after.blocked, undefined);
+    });
+  }
+  test('block: no options, an unknown option', async () => {
+    const { limiter, calls, before, storeCalls } = await charged();
+    await assert.rejects(
+      limiter.block('k', undefined as unknown as { durationMs: number }),
+      invalid('block: options must be an object, got undefined'),
+    );
+    await assert.rejects(
+      limiter.block('k', { duration: 5 } as unknown as { durationMs: number }),
+      invalid('block: unknown option "duration"; allowed options are durationMs'),
+    );
+    assert.deepEqual(calls, storeCalls, 'the store was not called');
+    assert.deepEqual(await limiter.peek('k'), before);
+  });
+  test('block: 1 ms and 1e15 ms are allowed', async () => {
+    const { limiter } = await charged();
+    for (const durationMs of [1, 1e15]) assert.equal((await limiter.block('k', { durationMs })).blocked, true);
+  });
+
+  for (const [value, shown] of [
+    [-1, '-1'],
+    [1.5, '1.5'],
+    [Number.NaN, 'NaN'],
+    [Number.POSITIVE_INFINITY, 'Infinity'],
+    [1e15 + 1, '1000000000000001'],
+    ['5000', '"5000"'],
+    [null, 'null'],
+    [true, 'true'],
+  ] as const) {
+    test(`createLimiter: blockDurationMs ${shown}`, () => {
+      const { store, calls } = spiedStore();
+      assert.throws(
+        () =>
+          createLimiter({
+            algorithm: slidingWindowLog({ limit: 5, windowMs: 1_000 }),
+            store,
+            blockDurationMs: value as number,
+          }),
+        invalid(
+          `createLimiter: blockDurationMs must be a non-negative integer number of milliseconds up to 1e15 (0 for no lock-out), got ${shown}`,
+        ),
+      );
+      assert.equal(calls.bind, 0, 'the store was not bound');
+    });
+  }
+  test('createLimiter: blockDurationMs 0 (none) and 1e15 are allowed', () => {
+    for (const blockDurationMs of [0, 1e15]) {
+      createLimiter({ algorithm: slidingWindowLog({ limit: 5, windowMs: 1_000 }), blockDurationMs });
+    }
   });
 });
