@@ -3,14 +3,13 @@ import { MAX_PACKED, SPLIT_TAG } from './constants.js';
 
 /**
  * Lua reading the policy's parameters and its count in the current window into locals named with
- * `p.v`: `limit`, `win`, `window`, `span`, `base`, `count` and `stop` (the window's end).
+ * `p.v`: `limit`, `win`, `window`, `count` and `stop` (the window's end).
  */
 function read({ key, arg, v }: LuaPolicy): string {
-  const [limit, win, window, span, base, count] = ['limit', 'win', 'window', 'span', 'base', 'count'].map(v);
+  const [limit, win, window, count] = ['limit', 'win', 'window', 'count'].map(v);
   return `local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
 local ${window} = floor(now / ${win})
-local ${span} = ${limit} + 1
-local ${base}, ${count} = ${window} * ${span}, 0
+local ${count} = 0
 do
   local stored = redis.call('GET', ${key})
   if stored then
@@ -18,8 +17,9 @@ do
       local w, c = unpack('<dd', stored, 2)
       if w == ${window} then ${count} = c end
     else
-      local s = stored + 0
-      if s >= ${base} and s < ${base} + ${span} then ${count} = s - ${base} end
+      local span, s = ${limit} + 1, stored + 0
+      local base = ${window} * span
+      if s >= base and s < base + span then ${count} = s - base end
     end
   end
 end
@@ -29,10 +29,12 @@ local ${v('stop')} = (${window} + 1) * ${win}
 
 /** Lua writing the count `c` (a Lua expression) for the current window, expiring at its end. */
 function write({ key, v }: LuaPolicy, c: string): string {
-  const [window, span, base] = [v('window'), v('span'), v('base')];
+  const window = v('window');
   return `do
+  local span = ${v('limit')} + 1
+  local base = ${window} * span
   local value
-  if abs(${base}) + ${span} <= ${MAX_PACKED} then value = ${base} + ${c} else value = '${SPLIT_TAG}' .. pack('<dd', ${window}, ${c}) end
+  if abs(base) + span <= ${MAX_PACKED} then value = base + ${c} else value = '${SPLIT_TAG}' .. pack('<dd', ${window}, ${c}) end
   ${luaTtl(v('stop'))}  redis.call('SET', ${key}, value, 'PX', ttl)
 end
 `;

@@ -3,16 +3,12 @@ import { MAX_PACKED, MAX_STEPS, SPLIT_TAG } from './constants.js';
 
 /**
  * Lua reading the policy's parameters and counts into locals named with `p.v`: `limit`, `win`,
- * `window`, `span`, `square`, `prev` and `cur` as the TS `read` leaves them, and `used`.
+ * `window`, `prev` and `cur` as the TS `read` leaves them, and `used`.
  */
 function read({ key, arg, v }: LuaPolicy): string {
-  const [limit, win, window, span, square, prev, cur] = ['limit', 'win', 'window', 'span', 'square', 'prev', 'cur'].map(
-    v,
-  );
+  const [limit, win, window, prev, cur] = ['limit', 'win', 'window', 'prev', 'cur'].map(v);
   return `local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
 local ${window} = floor(now / ${win})
-local ${span} = ${limit} + 1
-local ${square} = ${span} * ${span}
 local ${prev}, ${cur} = 0, 0
 do
   local stored = redis.call('GET', ${key})
@@ -21,12 +17,13 @@ do
     if stored:byte(1) == ${SPLIT_TAG.charCodeAt(0)} then
       at, p, c = unpack('<ddd', stored, 2)
     else
-      local s = stored + 0
-      if s >= ${window} * ${square} then at = ${window} else at = ${window} - 1 end
-      local rest = s - at * ${square}
-      if rest >= 0 and rest < ${square} then
-        p = floor(rest / ${span})
-        c = rest - p * ${span}
+      local span, s = ${limit} + 1, stored + 0
+      local square = span * span
+      if s >= ${window} * square then at = ${window} else at = ${window} - 1 end
+      local rest = s - at * square
+      if rest >= 0 and rest < square then
+        p = floor(rest / span)
+        c = rest - p * span
       else
         at = nil
       end
@@ -88,12 +85,14 @@ end
 
 /** Lua writing counts `pc` and `cc` (Lua expressions) for the current window, with their expiry. */
 function write({ key, v }: LuaPolicy, pc: string, cc: string): string {
-  const [win, window, span, square] = [v('win'), v('window'), v('span'), v('square')];
+  const [win, window] = [v('win'), v('window')];
   return `do
   local pc, cc = ${pc}, ${cc}
-  local base = ${window} * ${square}
+  local span = ${v('limit')} + 1
+  local square = span * span
+  local base = ${window} * square
   local value
-  if abs(base) + ${square} <= ${MAX_PACKED} then value = base + pc * ${span} + cc else value = '${SPLIT_TAG}' .. pack('<ddd', ${window}, pc, cc) end
+  if abs(base) + square <= ${MAX_PACKED} then value = base + pc * span + cc else value = '${SPLIT_TAG}' .. pack('<ddd', ${window}, pc, cc) end
   local stop = (${window} + 1) * ${win}
   if cc > 0 then stop = stop + ${win} end
   ${luaTtl('stop')}  redis.call('SET', ${key}, value, 'PX', ttl)

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { luaTtl, luaWaitUntil } from '../../algorithms/lua.js';
 import type { LuaPolicy, LuaTwin } from '../../types.js';
 
-/** Arguments before the policies' own: `cost`, `op`, `blockDurationMs`. */
+/** Arguments before the policies' own: the count of calls, `blockDurationMs`, the clock flag. */
 const FIXED_ARGS = 3;
 
-/** What one call of the script does; ARGV[2]. */
+/** What one call in a batch does. */
 export const OP = {
   /** Decide and, all allowing, charge; a denial starts the lock-out, if the limiter has one. */
   consume: '1',
@@ -18,33 +18,52 @@ export const OP = {
 } as const;
 
 /**
- * Most policies one limiter may have on the Redis store: each policy's code keeps up to nine Lua
- * locals for the whole script, and a Lua function may hold 200.
+ * Most policies one limiter may have on the Redis store: each policy's code keeps up to ten Lua
+ * locals (its four reply slots among them) for the whole of a call's function, and a Lua
+ * function may hold 200.
  */
 export const MAX_POLICIES = 16;
 
-/** Bytes of the reply: four doubles per policy, and one for the block. */
-export function replyBytes(policies: number): number {
+/**
+ * Most calls one script call decides. A decision costs Redis a few microseconds (a log reading
+ * far back for a large cost, more), so a batch of 64 holds the server well under a millisecond,
+ * and other clients' commands wait no longer than that behind it.
+ */
+export const MAX_BATCH = 64;
+
+/** The first byte of a call's part of the reply: its Decisions follow. */
+export const REPLY_OK = 0x6b; // 'k'
+/** The first byte of a call's part of the reply when its code raised an error: the message follows. */
+export const REPLY_ERROR = 0x65; // 'e'
+
+/** Bytes of one call's Decisions in the reply: four doubles per policy, and one for the block. */
+export function decisionBytes(policies: number): number {
   return policies * 32 + 8;
 }
 
 /**
- * The one script behind every call of a limiter with these policies: all policies of one key
- * read, decided and (all allowing) charged atomically, in one round trip, on the Redis clock.
+ * The one script behind every call of a limiter with these policies. One script call decides a
+ * batch of calls, in order, each exactly as a script call of its own at that instant would: all
+ * policies of a call's key read, decided and (all allowing) charged atomically, on the Redis
+ * clock, read once for the batch.
  *
- * KEYS: one key per policy, in the limiter's order, then the key's block (all in one hash slot).
- * ARGV: `cost` (for a block, its duration in ms), the {@link OP}, the limiter's `blockDurationMs`
- *   (`0` for none), each policy's twin `params` in order, then `now` only when the store has an
- *   injected clock (milliseconds). Without it the script reads the server's `TIME`, with its
- *   microseconds as a fraction. An injected clock has no relation to the real time in which Redis
- *   expires keys, so then every PEXPIRE is at least 60 s rather than risk dropping state the clock
- *   still considers live.
- * Reply: one string of little-endian doubles: four per policy, in order (`allowed` 1/0,
- *   `remaining`, `resetMs`, `retryAfterMs`), then the milliseconds the key's block has left (0 for
- *   none). Packing them is cheaper for Redis than building a table and replying it element by
- *   element, and doubles carry every value exactly. When any policy denies a charging call, none is
- *   charged and the allowing ones report their uncharged view, exactly as the memory store does;
- *   the store applies the block to the Decisions.
+ * KEYS: per call, one key per policy in the limiter's order, then the key's block (all of one
+ *   call in one hash slot; on a Cluster, all calls of a batch in one slot).
+ * ARGV: the count of calls, the limiter's `blockDurationMs` (`0` for none), `1` when the store
+ *   has an injected clock (else `0`), each policy's twin `params` in order; then per call its
+ *   `cost` (for a block, its duration in ms), its {@link OP} and, with an injected clock, its
+ *   `now` (milliseconds). Without one the script reads the server's `TIME`, with its microseconds
+ *   as a fraction. An injected clock has no relation to the real time in which Redis expires
+ *   keys, so then every PEXPIRE is at least 60 s rather than risk dropping state the clock still
+ *   considers live.
+ * Reply: one string; per call, {@link REPLY_OK} and its little-endian doubles: four per policy,
+ *   in order (`allowed` 1/0, `remaining`, `resetMs`, `retryAfterMs`), then the milliseconds the
+ *   key's block has left (0 for none); or {@link REPLY_ERROR}, the length of the error message
+ *   (`struct.pack('<I')`) and the message. Each call runs under `pcall`, so one call's error (a
+ *   key of the wrong type) fails that call alone. Packing is cheaper for Redis than building a
+ *   table and replying it element by element, and doubles carry every value exactly. When any
+ *   policy denies a charging call, none is charged and the allowing ones report their uncharged
+ *   view, exactly as the memory store does; the store applies the block to the Decisions.
  *
  * The block is a STRING holding the instant it ends, `struct.pack('<d', until)`, expiring then.
  *
@@ -59,7 +78,7 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
     next += argCounts[i] as number;
     const n = i + 1;
     policies.push({
-      key: `KEYS[${n}]`,
+      key: `KEYS[kb + ${n}]`,
       arg: (j) => `ARGV[${first + j}]`,
       v: (name) => `${name}_${n}`,
       out: [`ok_${n}`, `remaining_${n}`, `reset_${n}`, `retry_${n}`],
@@ -68,53 +87,72 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   const each = (code: (t: LuaTwin, p: LuaPolicy) => string): string =>
     policies.map((p, i) => code(twins[i] as LuaTwin, p)).join('');
   const slots = policies.flatMap((p) => p.out);
-  const blockKey = `KEYS[${twins.length + 1}]`;
-  const setBlock = `${luaTtl('until_')}redis.call('SET', ${blockKey}, pack('<d', until_), 'PX', ttl)\n`;
+  const keys = twins.length + 1;
+  const setBlock = `${luaTtl('until_')}redis.call('SET', block_key, pack('<d', until_), 'PX', ttl)\n`;
   return `local floor, ceil, abs = math.floor, math.ceil, math.abs
 local pack, unpack = struct.pack, struct.unpack
-local now, ttl_floor = ARGV[${next}], 60000
 -- Arithmetic converts the strings exactly as tonumber would, for less than half its cost.
-if now then
-  now = now + 0
-else
+local calls, lockout, injected = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] == '1'
+local ttl_floor, clock = 60000, 0
+if not injected then
   local t = redis.call('TIME')
-  now, ttl_floor = t[1] * 1000 + t[2] / 1000, 0
+  clock, ttl_floor = t[1] * 1000 + t[2] / 1000, 0
 end
-local cost, op = ARGV[1] + 0, ARGV[2]
-local until_ = 0
-do
-  local b = redis.call('GET', ${blockKey})
-  if b then until_ = unpack('<d', b) end
-end
-if op == '${OP.block}' then
-  if now + cost > until_ then
-    until_ = now + cost
-    do
-${setBlock}    end
+
+local function one(kb, cost, op, now)
+  local block_key = KEYS[kb + ${keys}]
+  local until_ = 0
+  do
+    local b = redis.call('GET', block_key)
+    if b then until_ = unpack('<d', b) end
   end
-  cost, op = 1, '${OP.peek}'
-elseif op == '${OP.refund}' then
-${each((t, p) => t.refund(p))}  cost, op = 1, '${OP.peek}'
-end
-local blocked = until_ > now
-local charging = op == '${OP.consume}' and cost > 0 and not blocked
-local all = true
-${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0${t.decide(p)}`)}
-if charging then
-  if all then
-${each((t, p) => t.charge(p))}  else
-${each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`)}    local lockout = ARGV[3] + 0
-    if lockout > 0 then
-      until_, blocked = now + lockout, true
+  if op == '${OP.block}' then
+    if now + cost > until_ then
+      until_ = now + cost
       do
 ${setBlock}      end
     end
+    cost, op = 1, '${OP.peek}'
+  elseif op == '${OP.refund}' then
+${each((t, p) => t.refund(p))}    cost, op = 1, '${OP.peek}'
+  end
+  local blocked = until_ > now
+  local charging = op == '${OP.consume}' and cost > 0 and not blocked
+  local all = true
+${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0${t.decide(p)}`)}
+  if charging then
+    if all then
+${each((t, p) => t.charge(p))}    else
+${each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`)}      if lockout > 0 then
+        until_, blocked = now + lockout, true
+        do
+${setBlock}        end
+      end
+    end
+  end
+  local block_ms = 0
+  if blocked then
+${luaWaitUntil('block_ms', 'until_')}  end
+  return pack('<${'d'.repeat(slots.length + 1)}', ${slots.join(', ')}, block_ms)
+end
+
+local per = 2
+if injected then per = 3 end
+local out = {}
+for i = 0, calls - 1 do
+  local a = ${next} + per * i
+  local now = clock
+  if injected then now = ARGV[a + 2] + 0 end
+  local ok, res = pcall(one, ${keys} * i, ARGV[a] + 0, ARGV[a + 1], now)
+  if ok then
+    out[i + 1] = 'k' .. res
+  else
+    if type(res) == 'table' then res = res.err end
+    res = tostring(res)
+    out[i + 1] = 'e' .. pack('<I', #res) .. res
   end
 end
-local block_ms = 0
-if blocked then
-${luaWaitUntil('block_ms', 'until_')}end
-return pack('<${'d'.repeat(slots.length + 1)}', ${slots.join(', ')}, block_ms)
+return table.concat(out)
 `;
 }
 

@@ -6,12 +6,14 @@ import { checkOptionsObject, invalidOption, optionalFunction, show } from '../..
 import type { BindOptions, Decision, LuaTwin, PolicySpec, Store, StoreBinding } from '../../types.js';
 import { applyBlock } from '../block.js';
 import { pairDecideThen } from '../decide-then.js';
+import { Batcher } from './batch.js';
 import { Caller, isScriptClient, rethrow, same } from './call.js';
 import { DenyCache, PrefixCaches } from './deny-cache.js';
 import { resolveEvictionWarn, startEvictionCheck } from './eviction.js';
 import { hashTag, redisKey } from './keys.js';
 import { ioredisNodes } from './nodes.js';
-import { decideScript, MAX_POLICIES, OP, replyBytes } from './script.js';
+import { decideScript, decisionBytes, MAX_POLICIES, OP } from './script.js';
+import { slotOf } from './slot.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -98,6 +100,8 @@ export class RedisStore implements Store {
   readonly #caller: Caller;
   readonly #clock: Clock | undefined;
   readonly #denyCache: boolean;
+  /** A Cluster client: batches then form per hash slot, as a script may touch one slot only. */
+  readonly #cluster: boolean;
   readonly #bound = new Map<string, string>();
   /**
    * Deny caches by prefix (see {@link PrefixCaches}), then by policy list. Limiters with the same
@@ -144,6 +148,7 @@ export class RedisStore implements Store {
     }
     const denyCache = given.denyCache === undefined ? true : given.denyCache;
     if (typeof denyCache !== 'boolean') throw invalidOption(OWNER, 'denyCache', 'true or false', denyCache);
+    this.#cluster = (given.client as { isCluster?: unknown }).isCluster === true;
     this.#denyCache = denyCache;
     const batchWrites = given.batchWrites === undefined ? true : given.batchWrites;
     if (typeof batchWrites !== 'boolean') throw invalidOption(OWNER, 'batchWrites', 'true or false', batchWrites);
@@ -232,32 +237,41 @@ export class RedisStore implements Store {
       keys.push(redisKey(prefix, tag, BLOCK));
       return keys;
     };
-    const argsOf = (cost: number, op: string): string[] => {
-      const args = [String(cost), op, lockout, ...tail];
-      if (clock !== undefined) args.push(String(clock()));
-      return args;
-    };
-
-    const bytes = replyBytes(count);
-    /** Milliseconds the key's block has left, from a reply that `parse` accepted. */
-    const blockMsOf = (reply: Buffer): number => reply.readDoubleLE(32 * count);
-    function parse(reply: unknown): Decision[] {
-      if (!Buffer.isBuffer(reply) || reply.length !== bytes) {
-        throw new FloodgateError('ERR_STORE', `${OWNER}: unexpected script reply ${show(reply)}`);
-      }
+    const bytes = decisionBytes(count);
+    const batcher = new Batcher(caller, script, [lockout, clock === undefined ? '0' : '1', ...tail], bytes);
+    const cluster = this.#cluster;
+    const argsOf = (cost: number, op: string, now: number | undefined): string[] =>
+      now === undefined ? [String(cost), op] : [String(cost), op, String(now)];
+    /** Milliseconds the key's block has left, from a call's Decisions at `at` in a reply. */
+    const blockMsOf = (reply: Buffer, at: number): number => reply.readDoubleLE(at + 32 * count);
+    function parse(reply: Buffer, at: number): Decision[] {
       const decisions: Decision[] = [];
       for (let i = 0; i < count; i++) {
-        const at = 32 * i;
+        const o = at + 32 * i;
         decisions.push({
-          allowed: reply.readDoubleLE(at) === 1,
+          allowed: reply.readDoubleLE(o) === 1,
           limit: limits[i] as number,
-          remaining: reply.readDoubleLE(at + 8),
-          resetMs: reply.readDoubleLE(at + 16),
-          retryAfterMs: reply.readDoubleLE(at + 24),
+          remaining: reply.readDoubleLE(o + 8),
+          resetMs: reply.readDoubleLE(o + 16),
+          retryAfterMs: reply.readDoubleLE(o + 24),
         });
       }
-      const blockMs = blockMsOf(reply);
+      const blockMs = blockMsOf(reply, at);
       return blockMs > 0 ? applyBlock(decisions, blockMs) : decisions;
+    }
+    /** Sends one call through the batcher. */
+    function send<T>(
+      key: string,
+      cost: number,
+      op: string,
+      now: number | undefined,
+      onReply: (reply: Buffer, at: number) => T,
+      onError: (error: unknown) => T | Promise<T>,
+    ): Promise<T> {
+      const tag = hashTag(key);
+      const keys = names.map((name) => redisKey(prefix, tag, name));
+      keys.push(redisKey(prefix, tag, BLOCK));
+      return batcher.send(keys, argsOf(cost, op, now), cluster ? slotOf(tag) : 0, onReply, onError);
     }
 
     function decideThen<T>(
@@ -274,24 +288,24 @@ export class RedisStore implements Store {
         const hit = cache.get(key, cost, now, localClock, locksOut && charge && cost > 0);
         if (hit !== undefined) return settled(hit);
       }
-      const args = [String(cost), charge ? OP.consume : OP.peek, lockout, ...tail];
-      if (now !== undefined) args.push(String(now));
+      const op = charge ? OP.consume : OP.peek;
       if (cache === undefined || group === undefined) {
-        return caller.script(script, keysOf(key), args, (raw) => settled(parse(raw)), failed);
+        return send(key, cost, op, now, (reply, at) => settled(parse(reply, at)), failed);
       }
       const charging = charge && cost > 0;
       if (charging) group.drop(key);
       // Read before the call is sent: a reset after this point may have deleted what it denies.
       const generation = cache.generation;
-      return caller.script(
-        script,
-        keysOf(key),
-        args,
-        (raw) => {
-          const decisions = parse(raw);
+      return send(
+        key,
+        cost,
+        op,
+        now,
+        (reply, at) => {
+          const decisions = parse(reply, at);
           if (charging && decisions.every(isAllowed)) group.drop(key);
           // Counting down from the reply's arrival (not the send) can only make a cached wait longer.
-          else cache.set(key, cost, generation, now, localClock, decisions, blockMsOf(raw as Buffer));
+          else cache.set(key, cost, generation, now, localClock, decisions, blockMsOf(reply, at));
           return settled(decisions);
         },
         failed,
@@ -305,7 +319,7 @@ export class RedisStore implements Store {
     // allowed again; a blocked one waits longer), so they forget it as a reset makes them.
     const rewrite = (key: string, cost: number, op: string): Promise<readonly Decision[]> => {
       group?.delete(key);
-      return caller.script(script, keysOf(key), argsOf(cost, op), parse, rethrow);
+      return send(key, cost, op, clock?.(), parse, rethrow);
     };
     return {
       decide,

@@ -1,0 +1,185 @@
+import { FloodgateError } from '../../errors.js';
+import type { Caller } from './call.js';
+import { type DecideScript, MAX_BATCH, REPLY_ERROR, REPLY_OK } from './script.js';
+
+/** One call waiting in a batch: what to send, and how its part of the reply settles it. */
+interface Waiting<T> {
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+  /** Turns the call's Decisions, at `at` in the reply, into its result; a throw fails the call. */
+  readonly onReply: (reply: Buffer, at: number) => T;
+  readonly onError: (error: unknown) => T | Promise<T>;
+  resolve: (value: T | Promise<T>) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Settles `call` with what its `onError` makes of `error`. */
+function settleError<T>(call: Waiting<T>, error: unknown): void {
+  try {
+    call.resolve(call.onError(error));
+  } catch (thrown) {
+    call.reject(thrown);
+  }
+}
+
+function unexpected(): FloodgateError {
+  return new FloodgateError('ERR_STORE', 'RedisStore: unexpected script reply');
+}
+
+/**
+ * Sends one limiter's calls to Redis, coalescing the calls that wait at the same moment into one
+ * script call, which decides them in order (see the decide script). A call made while none of
+ * this limiter's calls is queued or unanswered is sent at once, alone: no timer and no added
+ * latency at low load. Calls made while earlier ones are unanswered, or in the same tick as other
+ * queued ones, wait for the end of the tick (`process.nextTick`, not a timer) and go together, at
+ * most {@link MAX_BATCH} to a script call; on a Cluster, one batch per hash slot, since a script
+ * may touch one slot only. Each call keeps its own answer: a failed batch fails each of its calls,
+ * through its own `onError`, and a call whose code raised an error in Redis fails alone.
+ */
+export class Batcher {
+  readonly #caller: Caller;
+  readonly #script: DecideScript;
+  /** The arguments every call shares (after the count of calls): lock-out, clock flag, params. */
+  readonly #head: readonly string[];
+  /** Bytes of one call's Decisions in the reply. */
+  readonly #bytes: number;
+  /** Waiting calls by hash slot (all in one for a single node). */
+  readonly #queues = new Map<number, Waiting<unknown>[]>();
+  #scheduled = false;
+  /** Script calls sent and not yet settled. */
+  #inFlight = 0;
+
+  constructor(caller: Caller, script: DecideScript, head: readonly string[], bytes: number) {
+    this.#caller = caller;
+    this.#script = script;
+    this.#head = head;
+    this.#bytes = bytes;
+  }
+
+  /**
+   * Decides one call: `keys` its keys, `args` its own arguments (cost, op and, with an injected
+   * clock, now), `slot` its hash slot (0 on a single node). Resolves with `onReply` of its part of
+   * the reply, or on failure with `onError`; may throw synchronously (a client not ready).
+   */
+  send<T>(
+    keys: readonly string[],
+    args: readonly string[],
+    slot: number,
+    onReply: (reply: Buffer, at: number) => T,
+    onError: (error: unknown) => T | Promise<T>,
+  ): Promise<T> {
+    if (!this.#scheduled && this.#inFlight === 0) {
+      this.#inFlight++;
+      return this.#caller.script(
+        this.#script,
+        keys,
+        ['1', ...this.#head, ...args],
+        (reply) => {
+          // Counted down after the result is made: a throw goes to onError, which counts it.
+          const result = this.#one(reply, onReply);
+          this.#inFlight--;
+          return result;
+        },
+        (error) => {
+          this.#inFlight--;
+          return onError(error);
+        },
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const call: Waiting<T> = { keys, args, onReply, onError, resolve, reject };
+      let queue = this.#queues.get(slot);
+      if (queue === undefined) {
+        queue = [];
+        this.#queues.set(slot, queue);
+      }
+      queue.push(call as Waiting<unknown>);
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        process.nextTick(() => this.#flush());
+      }
+    });
+  }
+
+  /** The result of a lone call's reply. */
+  #one<T>(reply: unknown, onReply: (reply: Buffer, at: number) => T): T {
+    if (!Buffer.isBuffer(reply) || reply.length < 1) throw unexpected();
+    if (reply[0] === REPLY_OK && reply.length === 1 + this.#bytes) return onReply(reply, 1);
+    if (reply[0] === REPLY_ERROR && reply.length >= 5)
+      throw scriptError(reply.toString('utf8', 5, 5 + reply.readUInt32LE(1)));
+    throw unexpected();
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const queues = [...this.#queues.values()];
+    this.#queues.clear();
+    for (const queue of queues) {
+      for (let from = 0; from < queue.length; from += MAX_BATCH) this.#sendBatch(queue.slice(from, from + MAX_BATCH));
+    }
+  }
+
+  #sendBatch(calls: readonly Waiting<unknown>[]): void {
+    const keys: string[] = [];
+    const args: string[] = [String(calls.length), ...this.#head];
+    for (const call of calls) {
+      for (const key of call.keys) keys.push(key);
+      for (const arg of call.args) args.push(arg);
+    }
+    this.#inFlight++;
+    let sent: Promise<void>;
+    try {
+      sent = this.#caller.script(
+        this.#script,
+        keys,
+        args,
+        (reply) => {
+          this.#inFlight--;
+          this.#distribute(calls, reply);
+        },
+        (error) => {
+          this.#inFlight--;
+          for (const call of calls) settleError(call, error);
+        },
+      );
+    } catch (error) {
+      this.#inFlight--;
+      for (const call of calls) settleError(call, error);
+      return;
+    }
+    // Every outcome is handed to the calls above; nothing is left to reject here.
+    sent.catch(() => undefined);
+  }
+
+  /** Hands each call its part of the batch's reply. */
+  #distribute(calls: readonly Waiting<unknown>[], reply: unknown): void {
+    if (!Buffer.isBuffer(reply)) {
+      for (const call of calls) settleError(call, unexpected());
+      return;
+    }
+    let at = 0;
+    for (const call of calls) {
+      const kind = at < reply.length ? reply[at] : undefined;
+      if (kind === REPLY_OK && at + 1 + this.#bytes <= reply.length) {
+        try {
+          call.resolve(call.onReply(reply, at + 1));
+        } catch (error) {
+          settleError(call, error);
+        }
+        at += 1 + this.#bytes;
+      } else if (kind === REPLY_ERROR && at + 5 <= reply.length) {
+        const length = reply.readUInt32LE(at + 1);
+        settleError(call, scriptError(reply.toString('utf8', at + 5, at + 5 + length)));
+        at += 5 + length;
+      } else {
+        settleError(call, unexpected());
+        at = reply.length;
+      }
+    }
+  }
+}
+
+/** A call whose code raised an error in Redis (a key of another type, say): it fails alone. */
+function scriptError(message: string): FloodgateError {
+  return new FloodgateError('ERR_STORE', `RedisStore: script failed: ${message}`, { cause: new Error(message) });
+}

@@ -1,0 +1,207 @@
+import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  type Algorithm,
+  createLimiter,
+  type Decision,
+  fixedWindow,
+  type Limiter,
+  MemoryStore,
+  RedisStore,
+  slidingWindowCounter,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
+import { Redis } from 'ioredis';
+import { type RedisServer, randomPrefix, startRedis } from './helpers/redis.js';
+
+/** Timeouts are not under test here unless a test says so: a busy machine must not fail them. */
+const PATIENT_MS = 5000;
+/** Calls one script call decides at most (MAX_BATCH in src/stores/redis/script.ts). */
+const MAX_BATCH = 64;
+
+// A server of its own: INFO commandstats counts every client's scripts.
+let server: RedisServer;
+let client: Redis;
+before(async () => {
+  server = await startRedis();
+  client = new Redis(server.port, '127.0.0.1');
+  await client.ping();
+});
+after(async () => {
+  client.disconnect();
+  await server.stop();
+});
+
+/** Script calls the server has run so far (EVALSHA, and EVAL for a script it did not hold yet). */
+async function scriptCalls(): Promise<number> {
+  const info = await client.info('commandstats');
+  let calls = 0;
+  for (const name of ['evalsha', 'eval']) {
+    const match = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info);
+    if (match) calls += Number(match[1]);
+  }
+  return calls;
+}
+
+function limiterOf(algorithm: Algorithm, options: { clock?: () => number; timeoutMs?: number } = {}): Limiter {
+  return createLimiter({
+    algorithm,
+    store: new RedisStore({
+      client,
+      timeoutMs: options.timeoutMs ?? PATIENT_MS,
+      denyCache: false,
+      clock: options.clock,
+    }),
+    prefix: randomPrefix('batch'),
+    onStoreError: 'throw',
+  });
+}
+
+describe('coalesced Redis decisions', () => {
+  test('a burst goes as one script call per 64 calls, behind the first, which goes alone', async () => {
+    const limiter = limiterOf(tokenBucket({ capacity: 10, refillPerSecond: 1 }));
+    await limiter.peek('warm-up');
+    for (const n of [1, 2, 64, 65, 150]) {
+      const before = await scriptCalls();
+      const decisions = await Promise.all(Array.from({ length: n }, (_, i) => limiter.consume(`k${n}-${i}`)));
+      const calls = (await scriptCalls()) - before;
+      strictEqual(calls, 1 + Math.ceil((n - 1) / MAX_BATCH), `${n} calls`);
+      ok(decisions.every((d) => d.allowed && d.remaining === 9));
+    }
+  });
+
+  test('a batch decides its calls in the order they were made, as separate calls would be', async () => {
+    const limiter = limiterOf(slidingWindowLog({ limit: 10, windowMs: 60_000 }));
+    const decisions = await Promise.all(Array.from({ length: 25 }, () => limiter.consume('k')));
+    deepStrictEqual(
+      decisions.map((d) => [d.allowed, d.remaining]),
+      Array.from({ length: 25 }, (_, i) => (i < 10 ? [true, 9 - i] : [false, 0])),
+    );
+  });
+
+  test('a call whose key holds another type fails alone; the others in its batch are decided', async () => {
+    const prefix = randomPrefix('wrongtype');
+    await client.hset(`${prefix}:{bad}:default`, 'f', '1');
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+      store: new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false }),
+      prefix,
+      onOutage: () => undefined,
+    });
+    const before = await scriptCalls();
+    const [first, good, bad, other] = await Promise.all([
+      limiter.consume('a'),
+      limiter.consume('b'),
+      limiter.consume('bad'),
+      limiter.consume('c'),
+    ]);
+    strictEqual((await scriptCalls()) - before, 2, 'one alone, then one batch of three');
+    for (const d of [first, good, other])
+      deepStrictEqual([d?.allowed, d?.remaining, d?.degraded], [true, 2, undefined]);
+    strictEqual(bad?.degraded, true);
+    strictEqual(bad?.cause?.code, 'ERR_STORE');
+    ok(/WRONGTYPE/.test(String(bad?.cause?.message)), String(bad?.cause?.message));
+  });
+
+  test('a server that stops answering mid-batch gives each waiting call its onStoreError answer', async () => {
+    const own = await startRedis();
+    const c = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: null });
+    try {
+      await c.ping();
+      const limiter = createLimiter({
+        algorithm: tokenBucket({ capacity: 100, refillPerSecond: 1 }),
+        store: new RedisStore({ client: c, timeoutMs: 200, denyCache: false }),
+        prefix: randomPrefix('paused'),
+        onStoreError: 'deny',
+        onOutage: () => undefined,
+      });
+      await limiter.peek('warm-up');
+      own.signal('SIGSTOP');
+      const decisions = await Promise.all(Array.from({ length: 100 }, (_, i) => limiter.consume(`k${i}`)));
+      own.signal('SIGCONT');
+      for (const d of decisions) {
+        deepStrictEqual([d.allowed, d.degraded, d.cause?.code], [false, true, 'ERR_STORE_TIMEOUT']);
+      }
+      const after = await limiter.consume('k0');
+      strictEqual(after.degraded, undefined, 'Redis-backed again once the server answers');
+    } finally {
+      own.signal('SIGCONT');
+      c.disconnect();
+      await own.stop();
+    }
+  });
+
+  // The TS-vs-Lua property, with batches: calls made together at one instant are decided, in
+  // Redis, in the order they were made, exactly as the memory store decides them one by one.
+  test('batches decide exactly like the memory store calling one by one (property)', async () => {
+    const algorithms: fc.Arbitrary<Algorithm> = fc.oneof(
+      fc
+        .record({ limit: fc.integer({ min: 1, max: 8 }), windowMs: fc.integer({ min: 1, max: 2000 }) })
+        .map((o) => slidingWindowLog(o)),
+      fc
+        .record({
+          capacity: fc.integer({ min: 1, max: 8 }),
+          refillPerSecond: fc.double({ min: 0.1, max: 50, noNaN: true }),
+        })
+        .map((o) => tokenBucket(o)),
+      fc
+        .record({ limit: fc.integer({ min: 1, max: 8 }), windowMs: fc.integer({ min: 1, max: 2000 }) })
+        .map((o) => fixedWindow(o)),
+      fc
+        .record({ limit: fc.integer({ min: 1, max: 8 }), windowMs: fc.integer({ min: 1, max: 2000 }) })
+        .map((o) => slidingWindowCounter(o)),
+    );
+    const call = fc.record({
+      op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'refund', 'block'),
+      key: fc.constantFrom('a', 'b', 'c'),
+      cost: fc.integer({ min: 0, max: 2 }),
+    });
+    const group = fc.record({
+      dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 800, noNaN: true })),
+      calls: fc.array(call, { minLength: 1, maxLength: 12 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        algorithms,
+        fc.array(group, { minLength: 1, maxLength: 8 }),
+        fc.double({ min: 1.7e12, max: 1.8e12, noNaN: true }),
+        fc.constantFrom(0, 300),
+        async (algorithm, groups, start, blockDurationMs) => {
+          let now = start;
+          const clock = (): number => now;
+          const prefix = randomPrefix('batchprop');
+          const memory = createLimiter({
+            algorithm,
+            store: new MemoryStore({ clock, sweepIntervalMs: false }),
+            prefix,
+            blockDurationMs,
+          });
+          const redis = createLimiter({
+            algorithm,
+            store: new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }),
+            prefix,
+            blockDurationMs,
+            onStoreError: 'throw',
+          });
+          const run = (l: Limiter, c: { op: string; key: string; cost: number }): Promise<Decision> => {
+            const cost = Math.min(c.cost, algorithm.limit);
+            if (c.op === 'peek') return l.peek(c.key, { cost });
+            if (c.op === 'refund') return l.refund(c.key, { cost });
+            if (c.op === 'block') return l.block(c.key, { durationMs: 1 + cost * 100 });
+            return l.consume(c.key, { cost });
+          };
+          for (const [g, { dt, calls }] of groups.entries()) {
+            now += dt;
+            const expected: Decision[] = [];
+            for (const c of calls) expected.push(await run(memory, c));
+            const actual = await Promise.all(calls.map((c) => run(redis, c)));
+            deepStrictEqual(actual, expected, `group ${g + 1} at ${now}`);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
