@@ -133,25 +133,26 @@ ${setBlock}        end
   local block_ms = 0
   if blocked then
 ${luaWaitUntil('block_ms', 'until_')}  end
-  return pack('<${'d'.repeat(slots.length + 1)}', ${slots.join(', ')}, block_ms)
+  return pack('<B${'d'.repeat(slots.length + 1)}', ${REPLY_OK}, ${slots.join(', ')}, block_ms)
 end
 
 local per = 2
 if injected then per = 3 end
-local out = {}
-for i = 0, calls - 1 do
+-- The i-th call's part of the reply (0-based).
+local function part(i)
   local a = ${next} + per * i
   local now = clock
   if injected then now = ARGV[a + 2] + 0 end
   local ok, res = pcall(one, ${keys} * i, ARGV[a] + 0, ARGV[a + 1], now)
-  if ok then
-    out[i + 1] = 'k' .. res
-  else
-    if type(res) == 'table' then res = res.err end
-    res = tostring(res)
-    out[i + 1] = 'e' .. pack('<I', #res) .. res
-  end
+  if ok then return res end
+  if type(res) == 'table' then res = res.err end
+  res = tostring(res)
+  return pack('<BI', ${REPLY_ERROR}, #res) .. res
 end
+-- A lone call builds no table.
+if calls == 1 then return part(0) end
+local out = {}
+for i = 0, calls - 1 do out[i + 1] = part(i) end
 return table.concat(out)
 `;
 }
