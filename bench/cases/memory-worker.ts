@@ -1,17 +1,36 @@
 /**
- * Case 4 worker: heap bytes per key of one implementation's in-memory store, in a fresh process
- * run with --expose-gc:
- *   node --expose-gc --import tsx bench/cases/memory-worker.ts <impl> <keys>
- * Each key gets one call (allowed); the state is kept for an hour, so nothing expires during the
- * measurement. Key strings are made on the fly, as requests make them, so the bytes per key
- * include the key string each store keeps.
+ * Heap bytes per key of one implementation's in-memory store, in a fresh process run with
+ * --expose-gc (case 4, and bench/bytes-per-key.ts):
+ *   node --expose-gc --import tsx bench/cases/memory-worker.ts <impl> <keys> [limit] [fill]
+ * `limit` (default 100) is floodgate's limit or capacity. With `fill` `one` (the default) each key
+ * gets one call of cost 1; with `full` each key is busy: a sliding log gets `limit` calls of cost
+ * 1, every other floodgate algorithm one call of cost `limit`. Every call must be allowed; the
+ * state is kept for an hour or more, so nothing expires during the measurement. Key strings are
+ * made on the fly, as requests make them, so the bytes per key include the key string each store
+ * keeps.
  */
 import { MemoryStore as ErlMemoryStore, type Options as ErlOptions } from 'express-rate-limit';
-import { createLimiter, MemoryStore } from 'floodgate';
+import {
+  type Algorithm,
+  createLimiter,
+  fixedWindow,
+  MemoryStore,
+  slidingWindowCounter,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { memoryAlgorithm } from './redis-policies.js';
 
-type Impl = 'floodgate-token-bucket' | 'floodgate-sliding-log' | 'rate-limiter-flexible' | 'express-rate-limit';
+const FLOODGATE = {
+  'floodgate-token-bucket': (limit: number) => tokenBucket({ capacity: limit, refillPerSecond: 0.01 }),
+  'floodgate-sliding-log': (limit: number) => slidingWindowLog({ limit, windowMs: 3_600_000 }),
+  'floodgate-fixed-window': (limit: number) => fixedWindow({ limit, windowMs: 3_600_000 }),
+  'floodgate-sliding-counter': (limit: number) => slidingWindowCounter({ limit, windowMs: 3_600_000 }),
+} satisfies Record<string, (limit: number) => Algorithm>;
+type FloodgateImpl = keyof typeof FLOODGATE;
+const IMPLS = [...Object.keys(FLOODGATE), 'rate-limiter-flexible', 'express-rate-limit'];
+type Impl = FloodgateImpl | 'rate-limiter-flexible' | 'express-rate-limit';
+type Fill = 'one' | 'full';
 
 function gc(): void {
   const collect = (globalThis as { gc?: () => void }).gc;
@@ -21,16 +40,33 @@ function gc(): void {
   collect();
 }
 
-function makeCall(impl: Impl, keys: number): { call: (key: string) => unknown; hold: unknown } {
+function makeCall(
+  impl: Impl,
+  keys: number,
+  limit: number,
+  fill: Fill,
+): { call: (key: string) => unknown; hold: unknown } {
   switch (impl) {
     case 'floodgate-token-bucket':
-    case 'floodgate-sliding-log': {
-      const kind = impl === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
+    case 'floodgate-sliding-log':
+    case 'floodgate-fixed-window':
+    case 'floodgate-sliding-counter': {
       const limiter = createLimiter({
-        algorithm: memoryAlgorithm(kind),
+        algorithm: FLOODGATE[impl](limit),
         store: new MemoryStore({ maxKeys: keys + 1, sweepIntervalMs: false }),
       });
-      return { call: (key) => limiter.consume(key), hold: limiter };
+      if (fill === 'one') return { call: (key) => limiter.consume(key), hold: limiter };
+      // The memory store decides synchronously: `decide` fills a key without a promise per call.
+      const denied = (d: unknown): boolean => (d as { allowed: boolean }).allowed !== true;
+      const call =
+        impl === 'floodgate-sliding-log'
+          ? (key: string): void => {
+              for (let i = 0; i < limit; i++) if (denied(limiter.decide(key))) throw new Error(`${key} denied`);
+            }
+          : (key: string): void => {
+              if (denied(limiter.decide(key, limit))) throw new Error(`${key} denied`);
+            };
+      return { call, hold: limiter };
     }
     case 'rate-limiter-flexible': {
       const limiter = new RateLimiterMemory({ points: 100, duration: 3600 });
@@ -45,17 +81,21 @@ function makeCall(impl: Impl, keys: number): { call: (key: string) => unknown; h
 }
 
 async function main(): Promise<void> {
-  const [implArg, keysArg] = process.argv.slice(2);
+  const [implArg, keysArg, limitArg = '100', fillArg = 'one'] = process.argv.slice(2);
   const impl = implArg as Impl;
   const keys = Number(keysArg);
-  if (
-    !['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible', 'express-rate-limit'].includes(impl)
-  ) {
-    throw new Error(`unknown impl ${implArg}`);
+  const limit = Number(limitArg);
+  const fill = fillArg as Fill;
+  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}; one of ${IMPLS.join(', ')}`);
+  if (!Number.isSafeInteger(keys) || keys < 1) throw new Error(`keys must be a positive integer, got ${keysArg}`);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`limit must be a positive integer, got ${limitArg}`);
+  if (fill !== 'one' && fill !== 'full') throw new Error(`fill must be one or full, got ${fillArg}`);
+  if ((limit !== 100 || fill !== 'one') && !impl.startsWith('floodgate-')) {
+    throw new Error(`${impl} is measured at its own settings: no limit or fill`);
   }
   gc();
   const before = process.memoryUsage();
-  const { call, hold } = makeCall(impl, keys);
+  const { call, hold } = makeCall(impl, keys, limit, fill);
   for (let i = 0; i < keys; i += 1000) {
     const batch: unknown[] = [];
     for (let j = i; j < Math.min(keys, i + 1000); j++) batch.push(call(`user:${j}`));
@@ -67,6 +107,8 @@ async function main(): Promise<void> {
     JSON.stringify({
       impl,
       keys,
+      limit,
+      fill,
       heapBytesPerKey: (after.heapUsed - before.heapUsed) / keys,
       rssBytesPerKey: (after.rss - before.rss) / keys,
       held: hold !== undefined,
