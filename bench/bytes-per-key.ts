@@ -9,6 +9,9 @@
  *   (one call of cost `limit`). 100,000 keys, except for the log, whose key count is cut so the
  *   run stays within 10,000,000 entries (1,000 keys at limit 10,000).
  * - Memory, 1,000,000 keys with one call of cost 1 each, limit 100: the cost of many quiet keys.
+ * - Memory, busy keys of the two window counters under a clock of Unix time (`Date.now`), where
+ *   their packed counts are past 2^30 and V8 boxes them, as it does under the default clock after
+ *   enough uptime.
  * - Redis: `MEMORY USAGE <key> SAMPLES 0` of one busy key with a 30-character name such as
  *   `api-fw:{user:0000002a}:default`, and the growth of INFO `used_memory` per key (dictionary
  *   slots and expiry entries included), over 100,000 busy keys (a log: 200,000 entries in all).
@@ -92,10 +95,16 @@ async function repeat(
   return { median: median(values), min, max };
 }
 
-async function heapPerKey(worker: string, keys: number, limit: number, fill: 'one' | 'full'): Promise<number> {
+async function heapPerKey(
+  worker: string,
+  keys: number,
+  limit: number,
+  fill: 'one' | 'full',
+  clock: 'monotonic' | 'unix' = 'monotonic',
+): Promise<number> {
   const out = await runWorker<{ heapBytesPerKey: number }>(
     'bench/cases/memory-worker.ts',
-    [worker, String(keys), String(limit), fill],
+    [worker, String(keys), String(limit), fill, clock],
     { cpu: CPU.load, timeoutMs: MEASURE_TIMEOUT_MS, nodeFlags: ['--expose-gc'] },
   );
   return out.heapBytesPerKey;
@@ -206,6 +215,17 @@ async function main(): Promise<void> {
     log(`  ${a.name}: ${cell(value)} B/key`);
   }
 
+  log('memory, busy keys, clock of Unix time');
+  const unix = new Map<string, { median: number; min: number; max: number }>();
+  for (const a of ALGORITHMS) {
+    if (a.name !== 'fixedWindow' && a.name !== 'slidingWindowCounter') continue;
+    for (const limit of LIMITS) {
+      const value = await repeat(runs, () => heapPerKey(a.worker, Math.floor(100_000 / scale), limit, 'full', 'unix'));
+      unix.set(`${a.name}/${limit}`, value);
+      log(`  ${a.name} at ${limit}: ${cell(value)} B/key`);
+    }
+  }
+
   log('redis');
   const redis: BenchRedis = await startRedis(CPU.server);
   const inRedis = new Map<
@@ -265,6 +285,15 @@ async function main(): Promise<void> {
   for (const a of ALGORITHMS) {
     const q = quiet.get(a.name);
     if (q !== undefined) lines.push(`| ${a.name} | ${cell(q)} |`);
+  }
+  lines.push(
+    '',
+    `| algorithm | limit | memory: heap B/key at ${count(Math.floor(100_000 / scale))} busy keys, clock of Unix time |`,
+    '|---|---|---|',
+  );
+  for (const [id, value] of unix) {
+    const [name, limit] = id.split('/');
+    lines.push(`| ${name} | ${count(Number(limit))} | ${cell(value)} |`);
   }
   console.log(lines.join('\n'));
 }

@@ -1,11 +1,14 @@
 /**
  * Heap bytes per key of one implementation's in-memory store, in a fresh process run with
  * --expose-gc (case 4, and bench/bytes-per-key.ts):
- *   node --expose-gc --import tsx bench/cases/memory-worker.ts <impl> <keys> [limit] [fill]
+ *   node --expose-gc --import tsx bench/cases/memory-worker.ts <impl> <keys> [limit] [fill] [clock]
  * `limit` (default 100) is floodgate's limit or capacity. With `fill` `one` (the default) each key
  * gets one call of cost 1; with `full` each key is busy: a sliding log gets `limit` calls of cost
  * 1, every other floodgate algorithm one call of cost `limit`. Every call must be allowed; the
- * state is kept for an hour or more, so nothing expires during the measurement. Key strings are
+ * state is kept for an hour or more, so nothing expires during the measurement. `clock` is the
+ * floodgate store's: `monotonic` (the default, which starts near 0 with the process) or `unix`
+ * (`Date.now()`), under which the window counters' packed counts are too large for V8 to keep
+ * inline. Key strings are
  * made on the fly, as requests make them, so the bytes per key include the key string each store
  * keeps.
  */
@@ -31,6 +34,7 @@ type FloodgateImpl = keyof typeof FLOODGATE;
 const IMPLS = [...Object.keys(FLOODGATE), 'rate-limiter-flexible', 'express-rate-limit'];
 type Impl = FloodgateImpl | 'rate-limiter-flexible' | 'express-rate-limit';
 type Fill = 'one' | 'full';
+type ClockName = 'monotonic' | 'unix';
 
 function gc(): void {
   const collect = (globalThis as { gc?: () => void }).gc;
@@ -45,6 +49,7 @@ function makeCall(
   keys: number,
   limit: number,
   fill: Fill,
+  clock: ClockName,
 ): { call: (key: string) => unknown; hold: unknown } {
   switch (impl) {
     case 'floodgate-token-bucket':
@@ -53,7 +58,11 @@ function makeCall(
     case 'floodgate-sliding-counter': {
       const limiter = createLimiter({
         algorithm: FLOODGATE[impl](limit),
-        store: new MemoryStore({ maxKeys: keys + 1, sweepIntervalMs: false }),
+        store: new MemoryStore({
+          maxKeys: keys + 1,
+          sweepIntervalMs: false,
+          ...(clock === 'unix' ? { clock: Date.now } : {}),
+        }),
       });
       if (fill === 'one') return { call: (key) => limiter.consume(key), hold: limiter };
       // The memory store decides synchronously: `decide` fills a key without a promise per call.
@@ -81,7 +90,7 @@ function makeCall(
 }
 
 async function main(): Promise<void> {
-  const [implArg, keysArg, limitArg = '100', fillArg = 'one'] = process.argv.slice(2);
+  const [implArg, keysArg, limitArg = '100', fillArg = 'one', clockArg = 'monotonic'] = process.argv.slice(2);
   const impl = implArg as Impl;
   const keys = Number(keysArg);
   const limit = Number(limitArg);
@@ -90,12 +99,14 @@ async function main(): Promise<void> {
   if (!Number.isSafeInteger(keys) || keys < 1) throw new Error(`keys must be a positive integer, got ${keysArg}`);
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`limit must be a positive integer, got ${limitArg}`);
   if (fill !== 'one' && fill !== 'full') throw new Error(`fill must be one or full, got ${fillArg}`);
-  if ((limit !== 100 || fill !== 'one') && !impl.startsWith('floodgate-')) {
-    throw new Error(`${impl} is measured at its own settings: no limit or fill`);
+  const clock = clockArg as ClockName;
+  if (clock !== 'monotonic' && clock !== 'unix') throw new Error(`clock must be monotonic or unix, got ${clockArg}`);
+  if ((limit !== 100 || fill !== 'one' || clock !== 'monotonic') && !impl.startsWith('floodgate-')) {
+    throw new Error(`${impl} is measured at its own settings: no limit, fill or clock`);
   }
   gc();
   const before = process.memoryUsage();
-  const { call, hold } = makeCall(impl, keys, limit, fill);
+  const { call, hold } = makeCall(impl, keys, limit, fill, clock);
   for (let i = 0; i < keys; i += 1000) {
     const batch: unknown[] = [];
     for (let j = i; j < Math.min(keys, i + 1000); j++) batch.push(call(`user:${j}`));
@@ -109,6 +120,7 @@ async function main(): Promise<void> {
       keys,
       limit,
       fill,
+      clock,
       heapBytesPerKey: (after.heapUsed - before.heapUsed) / keys,
       rssBytesPerKey: (after.rss - before.rss) / keys,
       held: hold !== undefined,
