@@ -93,6 +93,51 @@ export const leakyBucketContract: readonly ContractScenario[] = [
     ],
   },
   {
+    name: 'leaky bucket: a refund lowers the level, never below empty',
+    policies: bucket3,
+    steps: [
+      { at: 0, cost: 3, expect: ok(0, 1500) },
+      // Level 2: what a peek of cost 1 gives after the refund.
+      { at: 0, op: 'refund', expect: ok(1, 1000) },
+      { at: 0, op: 'refund', cost: 0, expect: ok(1, 1000) },
+      // Level 1.5 at 250: 3 back empties the bucket, and no more.
+      { at: 250, op: 'refund', cost: 3, expect: ok(3, 0) },
+      { at: 250, cost: 3, expect: ok(0, 1500) },
+      { at: 250, expect: no(0, 1500, 500) },
+      // Level 2.75 at 375, 1.75 after the refund: the call denied at 250 fits now.
+      { at: 375, op: 'refund', expect: ok(1, 875) },
+      { at: 375, expect: ok(0, 1375) },
+      { at: 375, key: 'fresh', op: 'refund', cost: 2, expect: ok(3, 0) },
+      { at: 375, key: 'fresh', expect: ok(2, 500) },
+    ],
+  },
+  {
+    name: 'leaky bucket: a block denies every call and charges nothing, while the bucket drains',
+    policies: bucket3,
+    steps: [
+      { at: 0, cost: 2, expect: ok(1, 1000) },
+      { at: 0, op: 'block', durationMs: 2000, expect: { ...no(0, 2000, 2000), blocked: true } },
+      { at: 500, expect: { ...no(0, 1500, 1500), blocked: true } },
+      { at: 500, cost: 0, expect: { ...no(0, 1500, 1500), blocked: true } },
+      // Drained empty while blocked, and never charged by the calls denied.
+      { at: 2000, expect: ok(2, 500) },
+    ],
+  },
+  {
+    // Denied at level 3, the key is locked out for 1000 ms though a unit fits at 500.
+    name: 'leaky bucket: with blockDurationMs, a denied consume locks the key out, a denied peek does not',
+    policies: bucket3,
+    blockDurationMs: 1000,
+    steps: [
+      { at: 0, cost: 3, expect: ok(0, 1500) },
+      { at: 0, expect: { ...no(0, 1500, 1000), blocked: true } },
+      { at: 500, op: 'peek', expect: { ...no(0, 1000, 500), blocked: true } },
+      { at: 1000, expect: ok(1, 1000) },
+      { at: 1000, op: 'peek', cost: 3, expect: { ...no(1, 1000, 1000), blocked: false } },
+      { at: 1000, expect: ok(0, 1500) },
+    ],
+  },
+  {
     name: 'leaky bucket: concurrent calls on a fresh key admit exactly the capacity',
     policies: () => ({ default: leakyBucket({ capacity: 10, leakPerSecond: 1 }) }),
     steps: [
