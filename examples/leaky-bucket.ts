@@ -170,7 +170,11 @@ export function leakyBucket(options: LeakyBucketOptions): Algorithm<LeakyBucketS
     charge,
     refund,
     expiresAt,
-    redis: { lua: LEAKY_BUCKET_LUA, params: [capacity, leakPerSecond], msPerUnit: 1000 / leakPerSecond },
+    // No `msPerUnit`: the Redis store's deny cache would bound a larger cost's wait by adding
+    // whole milliseconds per unit to a denied call's wait, and with a level that is a float sum,
+    // such a wait can be a millisecond short where a level lands on a whole number. Without it,
+    // the cache answers a larger cost with `resetMs`, which is never short.
+    redis: { lua: LEAKY_BUCKET_LUA, params: [capacity, leakPerSecond] },
   };
 }
 
