@@ -231,8 +231,8 @@ ${luaWait(p, reset, p.v('level'), p.v('at'), '0')}`;
  * Key: a STRING of 16 bytes, `struct.pack('<dd', level, at)`, exact and cheap to read. Its
  * PEXPIRE is the TS `expiresAt` (+1 ms): from then on it reads as an empty bucket anyway.
  * Parameters: `capacity`, `leakPerSecond`.
- * Locals kept for the whole script: `cap`, `rps`, `level`, `at`, `cur` (with the four reply
- * slots, nine: the most a policy may keep, so that sixteen policies fit in Lua's 200).
+ * Locals kept for the whole call: `cap`, `rps`, `level`, `at`, `cur`; with the four reply slots,
+ * nine, within the ten a policy may keep so that sixteen policies fit in Lua's 200.
  */
 export const LEAKY_BUCKET_LUA: LuaTwin = {
   decide: (p) => {

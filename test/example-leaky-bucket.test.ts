@@ -212,8 +212,8 @@ describe('example leaky bucket: the redis store decides exactly like the memory 
     );
   });
 
-  // Each policy's twin keeps its locals for the whole script, and a Lua function holds at most
-  // 200: the twin keeps five besides its four reply slots, so the Redis store's most policies fit.
+  // Each policy's twin keeps its locals for the whole of a call's code, and a Lua function holds
+  // at most 200: the twin keeps five besides its four reply slots, so the store's most fit.
   test('sixteen leaky-bucket policies fit in one script', async () => {
     const policies: Record<string, Algorithm> = {};
     for (let i = 0; i < 16; i++) policies[`p${i}`] = leakyBucket({ capacity: 2 + i, leakPerSecond: 1 + i });
