@@ -23,7 +23,13 @@ export {
   type LimiterOptions,
   type StoreErrorPolicy,
 } from './limiter.js';
-export { checkOptionsObject, invalidOption, optionalFunction, show as describeValue } from './options.js';
+export {
+  checkOptionsObject,
+  invalidOption,
+  optionalFunction,
+  show as describeValue,
+  waitUntil,
+} from './options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis/store.js';
 export type {

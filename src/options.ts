@@ -75,7 +75,8 @@ export function optionalFunction<F>(owner: string, name: string, value: unknown)
 
 /**
  * The smallest whole number of milliseconds `r` such that `now + r >= at`. Comparing in the
- * same form the algorithms use keeps the Retry-After promise exact despite float rounding.
+ * same form the algorithms use keeps the Retry-After promise exact despite float rounding. The
+ * TypeScript twin of `luaWaitUntil`, for algorithms of your own.
  */
 export function waitUntil(at: number, now: number): number {
   if (at <= now) return 0;

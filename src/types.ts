@@ -105,7 +105,10 @@ export interface RedisTwin {
   /**
    * Milliseconds in which one unit comes back, for an algorithm that gives units back one at a
    * time at a steady rate (a bucket's refill). Optional: it only lets the Redis store's deny cache
-   * answer a larger cost with a closer wait than the policy's `resetMs`.
+   * answer a larger cost with a closer wait than the policy's `resetMs`. It must be a bound: if a
+   * call of cost `c` fits after a wait `w`, one of cost `c + k` must fit after `w + ceil(k ×
+   * msPerUnit)`, with the algorithm's own rounding. Leave it out when float sums in the state can
+   * make that a millisecond short.
    */
   readonly msPerUnit?: number;
 }
@@ -135,7 +138,11 @@ export interface LuaPolicy {
  * `charging` (a consume of `cost > 0` that nothing blocks), `all` (set it to false on a denial),
  * `ttl_floor`, `floor`, `ceil`, `abs`, `pack`, `unpack` (`struct`), and the code of the helpers
  * `luaWaitUntil` and `luaTtl` exported by `floodgate`. Declare only `local`s inside `do … end`
- * or named with `p.v(…)`: every policy's code shares one Lua function.
+ * or named with `p.v(…)`: every policy's code shares one Lua function, which may hold 200 locals.
+ * A policy may keep at most six locals of its own at the top level of its code (besides its four
+ * reply slots), so that the most policies a limiter may have (16) fit; keep the rest inside
+ * `do … end`. Past that budget Redis refuses the script on the limiter's first call, with an
+ * `ERR_STORE` naming "more than 200 local variables".
  */
 export interface LuaTwin {
   /**

@@ -12,8 +12,10 @@ export interface FixedWindowOptions {
 }
 
 /**
- * A key's count in its window: `window * (limit + 1) + count` as one number (the window being
- * `floor(now / windowMs)`), or `[window, count]` when that number would not be an exact integer.
+ * A key's count in its window: `window * (limit + 1) + count` as one number, or `[window, count]`
+ * when that number would not be an exact integer. `window` counts windows (`floor(now /
+ * windowMs)`) from the first this algorithm charged in, so the number stays small: V8 keeps an
+ * integer below 2^30 in place, and a larger one in a box of 16 bytes more.
  */
 export type FixedWindowState = number | [number, number];
 
@@ -37,6 +39,8 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
   const limit = positiveInteger(OWNER, 'limit', given.limit);
   const windowMs = positiveInteger(OWNER, 'windowMs', given.windowMs, ' number of milliseconds');
   const span = limit + 1;
+  /** The window of the first charge; states count windows from it (see {@link FixedWindowState}). */
+  let origin: number | undefined;
 
   /** The count `state` holds for `window` (0 for a state of another window). */
   function countIn(state: FixedWindowState | undefined, window: number, base: number): number {
@@ -52,7 +56,9 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
 
   function evaluate(state: FixedWindowState | undefined, now: number, cost: number, charge: boolean): Decision {
     const window = Math.floor(now / windowMs);
-    const count = countIn(state, window, window * span);
+    // No state exists before the first charge sets the origin.
+    const rel = window - (origin ?? window);
+    const count = countIn(state, rel, rel * span);
     const end = (window + 1) * windowMs;
     const allowed = count + cost <= limit;
     if (allowed && charge && cost > 0) {
@@ -69,22 +75,26 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
 
   function charge(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState {
     const window = Math.floor(now / windowMs);
-    const base = window * span;
-    return stateOf(window, base, countIn(state, window, base) + cost);
+    origin ??= window;
+    const rel = window - origin;
+    const base = rel * span;
+    return stateOf(rel, base, countIn(state, rel, base) + cost);
   }
 
   function refund(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState | undefined {
     if (state === undefined) return undefined;
     const window = Math.floor(now / windowMs);
-    const base = window * span;
-    const count = countIn(state, window, base);
-    return count > cost ? stateOf(window, base, count - cost) : undefined;
+    origin ??= window;
+    const rel = window - origin;
+    const base = rel * span;
+    const count = countIn(state, rel, base);
+    return count > cost ? stateOf(rel, base, count - cost) : undefined;
   }
 
   // The window's end. `state / span` may round up to the next whole window, never down below the
   // state's own, so the worst this does is keep a state one window longer.
   function expiresAt(state: FixedWindowState): number {
-    return ((typeof state === 'number' ? Math.floor(state / span) : state[0]) + 1) * windowMs;
+    return ((typeof state === 'number' ? Math.floor(state / span) : state[0]) + (origin ?? 0) + 1) * windowMs;
   }
 
   return {

@@ -12,8 +12,10 @@ export interface SlidingWindowCounterOptions {
 }
 
 /**
- * A key's counts: the fixed window they belong to (`floor(now / windowMs)`), the previous
- * window's count and the current one's, as one number
+ * A key's counts: the fixed window they belong to (`floor(now / windowMs)`, counted from the
+ * first window this algorithm charged in, so the number stays small: V8 keeps an integer below
+ * 2^30 in place, and a larger one in a box of 16 bytes more), the previous window's count and the
+ * current one's, as one number
  * `window * (limit + 1)^2 + previous * (limit + 1) + current`, or as `[window, previous, current]`
  * when that number would not be an exact integer.
  */
@@ -40,6 +42,8 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
   const windowMs = positiveInteger(OWNER, 'windowMs', given.windowMs, ' number of milliseconds');
   const span = limit + 1;
   const square = span * span;
+  /** The window of the first charge; states count windows from it. */
+  let origin: number | undefined;
 
   // The counts `state` holds, read in `window`: [previous, current]. A state of the window before
   // moves its current count to previous; an older one counts nothing.
@@ -106,7 +110,8 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     charge: boolean,
   ): Decision {
     const window = Math.floor(now / windowMs);
-    read(state, window);
+    // No state exists before the first charge sets the origin.
+    read(state, window - (origin ?? window));
     const p = previous;
     const c = current;
     const used = p * ((windowMs - (now - window * windowMs)) / windowMs) + c;
@@ -131,8 +136,9 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
 
   function charge(state: SlidingWindowCounterState | undefined, now: number, cost: number): SlidingWindowCounterState {
     const window = Math.floor(now / windowMs);
-    read(state, window);
-    return stateOf(window, previous, current + cost);
+    origin ??= window;
+    read(state, window - origin);
+    return stateOf(window - origin, previous, current + cost);
   }
 
   // The current window's count first (the newest calls), then the previous one's.
@@ -143,12 +149,13 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
   ): SlidingWindowCounterState | undefined {
     if (state === undefined) return undefined;
     const window = Math.floor(now / windowMs);
-    read(state, window);
+    origin ??= window;
+    read(state, window - origin);
     const fromCurrent = Math.min(current, cost);
     const c = current - fromCurrent;
     const left = cost - fromCurrent;
     const p = previous < left ? 0 : previous - left;
-    return p === 0 && c === 0 ? undefined : stateOf(window, p, c);
+    return p === 0 && c === 0 ? undefined : stateOf(window - origin, p, c);
   }
 
   // `state / square` may round up to the next whole window, never down below the state's own.
@@ -159,7 +166,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
       window = Math.floor(state / square);
       c = state - window * square - Math.floor((state - window * square) / span) * span;
     } else [window, , c] = state;
-    return (window + (c > 0 ? 2 : 1)) * windowMs;
+    return (window + (origin ?? 0) + (c > 0 ? 2 : 1)) * windowMs;
   }
 
   return {

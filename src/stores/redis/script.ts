@@ -84,8 +84,9 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
       out: [`ok_${n}`, `remaining_${n}`, `reset_${n}`, `retry_${n}`],
     });
   }
+  // Each step's code on lines of its own, whatever it starts and ends with.
   const each = (code: (t: LuaTwin, p: LuaPolicy) => string): string =>
-    policies.map((p, i) => code(twins[i] as LuaTwin, p)).join('');
+    policies.map((p, i) => `\n${code(twins[i] as LuaTwin, p)}\n`).join('');
   const slots = policies.flatMap((p) => p.out);
   const keys = twins.length + 1;
   const setBlock = `${luaTtl('until_')}redis.call('SET', block_key, pack('<d', until_), 'PX', ttl)\n`;
@@ -119,7 +120,7 @@ ${each((t, p) => t.refund(p))}    cost, op = 1, '${OP.peek}'
   local blocked = until_ > now
   local charging = op == '${OP.consume}' and cost > 0 and not blocked
   local all = true
-${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0${t.decide(p)}`)}
+${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0\n${t.decide(p)}`)}
   if charging then
     if all then
 ${each((t, p) => t.charge(p))}    else
