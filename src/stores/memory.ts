@@ -1,9 +1,9 @@
-import { conflictingPolicy, signature } from '../algorithms/contract.js';
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
-import { checkOptionsObject, invalidOption, optionalFunction, waitUntil } from '../options.js';
-import type { Algorithm, BindOptions, Decision, Store, StoreBinding } from '../types.js';
+import { checkOptionsObject, invalidOption, optionalFunction, show, waitUntil } from '../options.js';
+import type { BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { applyBlock, blockedDecision } from './block.js';
+import { Room, type Table } from './memory-room.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -13,9 +13,14 @@ export interface MemoryStoreOptions {
    */
   clock?: () => number;
   /**
-   * Most keys held at once, across every limiter bound to this store. When the store is full of
-   * live state it refuses new keys with `ERR_STORE_FULL` (handled by the limiter's
-   * `onStoreError`) rather than evict a live key. Defaults to 1,000,000.
+   * Most states held at once, across every limiter bound to this store: one per key and policy,
+   * and one per blocked key. A new state at `maxKeys` takes the room of one held, the one that
+   * counts the fewest units among a few weighed: the oldest of the last 1,024 new states, then
+   * states in turn. A flood of new keys thus makes room among its own keys and cannot reset a key
+   * that has used more than they have; a key whose state is dropped can be allowed at most the
+   * units that state counted, again. A blocked key is never dropped, and only when every state
+   * weighed is a blocked key's (or the key's own, in another policy) is the new state refused,
+   * with `ERR_STORE_FULL`. Defaults to 1,000,000.
    */
   maxKeys?: number;
   /**
@@ -25,43 +30,17 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number | false;
 }
 
-/** One policy's keys within the store. */
-interface Table {
-  readonly algorithm: Algorithm;
-  readonly states: Map<string, unknown>;
-  cursor: MapIterator<[string, unknown]> | undefined;
-}
-
 const OWNER = 'MemoryStore';
-
-/**
- * The table of a prefix's blocks holds, per key, the instant its block ends; to the sweeps it is
- * one more table whose states expire then. Only `expiresAt` is ever called on it.
- */
-const BLOCKS: Algorithm<number> = {
-  name: 'block',
-  limit: 1,
-  windowMs: 1,
-  evaluate: (until, now) => {
-    const blocked = until !== undefined && until > now;
-    return { allowed: !blocked, limit: 1, remaining: blocked ? 0 : 1, resetMs: 0, retryAfterMs: 0 };
-  },
-  charge: (until) => until ?? 0,
-  refund: (until) => until,
-  expiresAt: (until) => until,
-};
 const DEFAULT_MAX_KEYS = 1_000_000;
-/** Entries the incremental sweep looks at per new key: enough to outpace any churn. */
-const SWEEP_PER_INSERT = 4;
-/** Entries looked at per slice of a background pass, so a pass never blocks the loop for long. */
-const SWEEP_SLICE = 10_000;
 
 /**
  * The in-memory store, the default: exact within one process, synchronous, bounded.
  *
  * It keeps one entry per live key, with no timer per key: state that can no longer change a
  * decision (an emptied log, a full bucket) is dropped lazily, by a small sweep on every new key
- * and by a periodic background pass. Use {@link RedisStore} to share limits across processes.
+ * and by a periodic background pass. When full, it drops the state whose loss gives away the
+ * least (see {@link MemoryStoreOptions.maxKeys}). Use {@link RedisStore} to share limits across
+ * processes.
  *
  * @example
  * ```ts
@@ -72,11 +51,8 @@ const SWEEP_SLICE = 10_000;
 export class MemoryStore implements Store {
   readonly #clock: Clock;
   readonly #maxKeys: number;
-  readonly #tables = new Map<string, Table>();
-  #size = 0;
+  readonly #room: Room;
   #timer: ReturnType<typeof setInterval> | undefined;
-  /** When full: no state expires before this, so a full pass before then would be wasted. */
-  #fullUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options?: MemoryStoreOptions) {
     const given = checkOptionsObject(OWNER, options, ['clock', 'maxKeys', 'sweepIntervalMs'], false);
@@ -86,6 +62,7 @@ export class MemoryStore implements Store {
       throw invalidOption(OWNER, 'maxKeys', 'a positive integer', maxKeys);
     }
     this.#maxKeys = maxKeys;
+    this.#room = new Room(maxKeys);
     const sweepIntervalMs = given.sweepIntervalMs === undefined ? 60_000 : given.sweepIntervalMs;
     if (sweepIntervalMs !== false) {
       // Node fires a longer interval every millisecond instead, which would spin the sweep.
@@ -102,27 +79,33 @@ export class MemoryStore implements Store {
           sweepIntervalMs,
         );
       }
-      this.#timer = setInterval(() => this.#backgroundSweep(), sweepIntervalMs);
+      this.#timer = setInterval(() => this.#room.startPass(this.#clock), sweepIntervalMs);
       this.#timer.unref();
     }
   }
 
   /** Number of keys held, across all limiters bound to this store. */
   get size(): number {
-    return this.#size;
+    return this.#room.size;
   }
 
   /** @internal Binds a limiter's policies; see {@link Store.bind}. */
   bind(options: BindOptions): StoreBinding {
-    const { prefix, blockDurationMs: lockout } = options;
-    const tables = options.policies.map((policy) =>
-      this.#table(`${prefix}\u0000${policy.name}`, policy.algorithm, prefix, policy.name),
-    );
+    const { prefix, policies, blockDurationMs: lockout } = options;
+    if (policies.length > this.#maxKeys) {
+      // A key holds one state per policy: not one key of this limiter could ever be held.
+      throw new FloodgateError(
+        'ERR_INVALID_OPTION',
+        `${OWNER}: maxKeys must be at least the number of policies of each limiter bound to the store (a key holds one state per policy), got ${this.#maxKeys} for prefix ${show(prefix)} with ${policies.length} policies`,
+      );
+    }
+    const room = this.#room;
+    const tables = policies.map((policy) => room.table(prefix, policy.name, policy.algorithm));
     // A key's block, shared by every limiter of the prefix as its policies' state is.
-    const blockTable = this.#table(`${prefix}\u0000!block`, BLOCKS, prefix, '!block');
+    const blockTable = room.blockTable(prefix);
     const blocks = blockTable.states as Map<string, number>;
+    const onlyBlocks = [blockTable];
     const clock = this.#clock;
-    const store = this;
 
     /** Milliseconds the key's block has left at `now`; 0 when it has none. */
     function blockLeft(key: string, now: number): number {
@@ -135,9 +118,10 @@ export class MemoryStore implements Store {
     function setBlock(key: string, until: number, now: number): void {
       const held = blocks.get(key);
       if (held === undefined) {
-        store.#admit([blockTable], 1, now);
+        // Counted as a new state that spends nothing: room is made for it only at no cost, or at
+        // the least cost the look finds.
+        room.admit(onlyBlocks, onlyBlocks, key, 0, now);
         blocks.set(key, until);
-        store.#admitted(until);
       } else if (held < until) blocks.set(key, until);
     }
 
@@ -162,7 +146,7 @@ export class MemoryStore implements Store {
           const next = algorithm.expiresAt(state) <= now ? undefined : algorithm.refund(state, now, cost);
           if (next === undefined || algorithm.expiresAt(next) <= now) {
             states.delete(key);
-            store.#size--;
+            room.size--;
           } else if (next !== state) states.set(key, next);
         }
         return view(key, now, 1);
@@ -173,8 +157,8 @@ export class MemoryStore implements Store {
         return view(key, now, 1);
       },
       reset(key: string): void {
-        for (const { states } of tables) if (states.delete(key)) store.#size--;
-        if (blocks.delete(key)) store.#size--;
+        for (const { states } of tables) if (states.delete(key)) room.size--;
+        if (blocks.delete(key)) room.size--;
       },
     };
 
@@ -193,11 +177,10 @@ export class MemoryStore implements Store {
           const decision = algorithm.evaluate(state, now, cost, charge);
           if (charge && cost > 0) {
             if (decision.allowed) {
-              if (state === undefined) store.#admit(only, 1, now);
+              if (state === undefined) room.admit(only, only, key, cost, now);
               // Algorithms charge in place where they can; then the map needs no second write.
               const next = algorithm.charge(state, now, cost);
               if (next !== state) states.set(key, next);
-              if (state === undefined) store.#admitted(algorithm.expiresAt(next));
             } else if (lockout > 0) {
               setBlock(key, now + lockout, now);
               return [blockedDecision(decision, lockout)];
@@ -239,21 +222,19 @@ export class MemoryStore implements Store {
           }
           return decisions;
         }
-        // Make room for every new key first, so a full store refuses before charging any policy.
+        // Make room for every new state first, so that a store that cannot charges no policy.
         // This key's expired states go first and count as new: were the sweep to drop one, the
         // room made would fall short and the store would pass maxKeys.
-        let absent = 0;
+        const entering: Table[] = [];
         for (let i = 0; i < tables.length; i++) {
-          const { states } = tables[i] as Table;
-          if (current[i] === undefined && states.delete(key)) store.#size--;
-          if (!states.has(key)) absent++;
+          const table = tables[i] as Table;
+          if (current[i] === undefined && table.states.delete(key)) room.size--;
+          if (!table.states.has(key)) entering.push(table);
         }
-        if (absent > 0) store.#admit(tables, absent, now);
+        if (entering.length > 0) room.admit(tables, entering, key, cost, now);
         for (let i = 0; i < tables.length; i++) {
           const { algorithm, states } = tables[i] as Table;
-          const next = algorithm.charge(current[i], now, cost);
-          states.set(key, next);
-          if (current[i] === undefined) store.#admitted(algorithm.expiresAt(next));
+          states.set(key, algorithm.charge(current[i], now, cost));
         }
         return decisions;
       },
@@ -266,149 +247,12 @@ export class MemoryStore implements Store {
    * itself; call it to reclaim memory at a moment of your choosing.
    */
   sweep(): number {
-    const now = this.#clock();
-    let dropped = 0;
-    for (const table of this.#tables.values()) {
-      for (const [key, state] of table.states) {
-        if (table.algorithm.expiresAt(state) <= now) {
-          table.states.delete(key);
-          dropped++;
-        }
-      }
-      table.cursor = undefined;
-    }
-    this.#size -= dropped;
-    return dropped;
+    return this.#room.sweep(this.#clock());
   }
 
   /** Stops the background sweep. The store keeps working; only the timer goes. */
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-  }
-
-  #table(id: string, algorithm: Algorithm, prefix: string, name: string): Table {
-    const existing = this.#tables.get(id);
-    if (existing !== undefined) {
-      // The same configuration given twice is two objects with the same signature; the check
-      // cannot see inside a custom algorithm's closures, so one signature means one algorithm.
-      const bound = signature(existing.algorithm);
-      if (existing.algorithm !== algorithm && bound !== signature(algorithm)) {
-        throw conflictingPolicy(OWNER, prefix, name, bound);
-      }
-      return existing;
-    }
-    const table: Table = { algorithm, states: new Map(), cursor: undefined };
-    this.#tables.set(id, table);
-    return table;
-  }
-
-  /**
-   * Makes room for `count` new keys and counts them, or refuses; never evicts live state. The
-   * small sweep on every admission, in every table the new keys go into, keeps the store near
-   * its live size under any key churn.
-   */
-  #admit(tables: readonly Table[], count: number, now: number): void {
-    for (const table of tables) this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
-    if (this.#size + count > this.#maxKeys) {
-      // A full pass costs O(maxKeys): make one only once some state may have expired since the
-      // last, or a flood of new keys at a full store would stall the event loop on every call.
-      if (now >= this.#fullUntil) this.#fullUntil = this.#sweepAll(now);
-      if (this.#size + count > this.#maxKeys) {
-        throw new FloodgateError(
-          'ERR_STORE_FULL',
-          `${OWNER}: holding maxKeys (${this.#maxKeys}) keys of live state; refusing a new key rather than evicting a live one`,
-        );
-      }
-    }
-    this.#size += count;
-  }
-
-  /**
-   * Notes the expiry of a state just admitted. Room made by `reset` or by the small sweeps lets
-   * in states that may expire before the instant the last full pass found, and a full store must
-   * then look again when they do, not refuse new keys until that later instant.
-   */
-  #admitted(expiresAt: number): void {
-    if (expiresAt < this.#fullUntil) this.#fullUntil = expiresAt;
-  }
-
-  /**
-   * Drops every expired state and returns the earliest expiry among the states kept. Charging
-   * only ever moves a state's expiry later, so nothing expires before that instant.
-   */
-  #sweepAll(now: number): number {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const { algorithm, states } of this.#tables.values()) {
-      for (const [key, state] of states) {
-        const at = algorithm.expiresAt(state);
-        if (at <= now) {
-          states.delete(key);
-          this.#size--;
-        } else if (at < earliest) earliest = at;
-      }
-    }
-    return earliest;
-  }
-
-  /** Looks at up to `budget` entries of `table`, resuming where the last look stopped. */
-  #sweepSome(table: Table, budget: number, now: number): void {
-    let cursor = table.cursor ?? table.states.entries();
-    const seen = this.#dropExpired(table, cursor, budget, now);
-    if (seen < budget) {
-      // At the end of the table: start over, and go on from the start only if nothing was seen.
-      cursor = table.states.entries();
-      if (seen === 0 && this.#dropExpired(table, cursor, budget, now) < budget) cursor = table.states.entries();
-    }
-    table.cursor = cursor;
-  }
-
-  /**
-   * Drops the expired states among the next `budget` entries of `entries`, an iterator over
-   * `table`; returns how many it looked at (fewer than `budget` once the iterator ends).
-   */
-  #dropExpired(table: Table, entries: MapIterator<[string, unknown]>, budget: number, now: number): number {
-    const { algorithm, states } = table;
-    for (let i = 0; i < budget; i++) {
-      const next = entries.next();
-      if (next.done === true) return i;
-      const [key, state] = next.value;
-      if (algorithm.expiresAt(state) <= now) {
-        states.delete(key);
-        this.#size--;
-      }
-    }
-    return budget;
-  }
-
-  /**
-   * One pass over every table, from the start of each (the small sweeps' cursors may stand
-   * anywhere), in bounded slices so that a pass over a million keys never stalls requests. Keys
-   * added during the pass may be visited too; the count of entries held when a table's turn came
-   * bounds the visits.
-   */
-  #backgroundSweep(): void {
-    const tables = [...this.#tables.values()];
-    let t = 0;
-    let table = tables[0];
-    let entries = table?.states.entries();
-    let left = table?.states.size ?? 0;
-    const slice = (): void => {
-      const now = this.#clock();
-      let budget = SWEEP_SLICE;
-      while (table !== undefined && entries !== undefined && budget > 0) {
-        const want = Math.min(budget, left);
-        const seen = this.#dropExpired(table, entries, want, now);
-        budget -= seen;
-        left -= seen;
-        if (seen < want || left === 0) {
-          table = tables[++t];
-          entries = table?.states.entries();
-          left = table?.states.size ?? 0;
-        }
-      }
-      if (table !== undefined) setImmediate(slice).unref();
-    };
-    slice();
   }
 }

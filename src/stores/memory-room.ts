@@ -1,0 +1,291 @@
+import { conflictingPolicy, signature } from '../algorithms/contract.js';
+import { FloodgateError } from '../errors.js';
+import type { Algorithm } from '../types.js';
+
+/** One policy's keys within a memory store, or a prefix's blocks. */
+export interface Table {
+  readonly algorithm: Algorithm;
+  readonly states: Map<string, unknown>;
+  /** The blocks of the table's prefix: key to the instant its block ends. */
+  readonly blocks: Map<string, number>;
+  /** Where the small sweeps and the search for room resume. */
+  cursor: MapIterator<[string, unknown]> | undefined;
+}
+
+const OWNER = 'MemoryStore';
+
+/**
+ * The table of a prefix's blocks holds, per key, the instant its block ends; to the sweeps it is
+ * one more table whose states expire then, and what it counts is whether the key is blocked.
+ */
+const BLOCKS: Algorithm<number> = {
+  name: 'block',
+  limit: 1,
+  windowMs: 1,
+  evaluate: (until, now) => {
+    const blocked = until !== undefined && until > now;
+    return { allowed: !blocked, limit: 1, remaining: blocked ? 0 : 1, resetMs: 0, retryAfterMs: 0 };
+  },
+  charge: (until) => until ?? 0,
+  refund: (until) => until,
+  expiresAt: (until) => until,
+};
+/** Entries the small sweep looks at per new key: enough to outpace any churn. */
+const SWEEP_PER_INSERT = 4;
+/** Entries looked at per slice of a background pass, so a pass never blocks the loop for long. */
+const SWEEP_SLICE = 10_000;
+/**
+ * How many new states back the one weighed first when room is needed (the last this many are
+ * "on probation"): a flood of new keys then makes room among its own, oldest first.
+ */
+const PROBATION = 1_024;
+/**
+ * States looked at in turn, across every table, beyond the one on probation: at least the first
+ * number (they find expired and idle state anywhere in the store), at most the second.
+ */
+const LOOK_AT_LEAST = 2;
+const LOOK_AT_MOST = 32;
+
+/**
+ * The states of one memory store and the room they take: every policy's table, the count of
+ * states held, the sweeps that drop expired state and the choice of what to drop when the store
+ * is full.
+ */
+export class Room {
+  /** States held, across every table. */
+  size = 0;
+  readonly #maxKeys: number;
+  readonly #tables = new Map<string, Table>();
+  /** The tables in the order the search for room goes through them. */
+  readonly #turns: Table[] = [];
+  #turn = 0;
+  /** The last new states, as a ring: table and key of each, the oldest at `#next`. */
+  readonly #probationTables: (Table | undefined)[];
+  readonly #probationKeys: (string | undefined)[];
+  #next = 0;
+
+  constructor(maxKeys: number) {
+    this.#maxKeys = maxKeys;
+    const ring = Math.min(PROBATION, maxKeys);
+    this.#probationTables = new Array<Table | undefined>(ring).fill(undefined);
+    this.#probationKeys = new Array<string | undefined>(ring).fill(undefined);
+  }
+
+  /** The table of one prefix and policy, made on first use. */
+  table(prefix: string, name: string, algorithm: Algorithm): Table {
+    const existing = this.#tables.get(`${prefix}\u0000${name}`);
+    if (existing !== undefined) {
+      // The same configuration given twice is two objects with the same signature; the check
+      // cannot see inside a custom algorithm's closures, so one signature means one algorithm.
+      const bound = signature(existing.algorithm);
+      if (existing.algorithm !== algorithm && bound !== signature(algorithm)) {
+        throw conflictingPolicy(OWNER, prefix, name, bound);
+      }
+      return existing;
+    }
+    return this.#add(prefix, name, algorithm, this.blockTable(prefix).states as Map<string, number>);
+  }
+
+  /** The table of a prefix's blocks, shared by every limiter of the prefix, made on first use. */
+  blockTable(prefix: string): Table {
+    const existing = this.#tables.get(`${prefix}\u0000!block`);
+    if (existing !== undefined) return existing;
+    const blocks = new Map<string, number>();
+    return this.#add(prefix, '!block', BLOCKS, blocks, blocks);
+  }
+
+  #add(
+    prefix: string,
+    name: string,
+    algorithm: Algorithm,
+    blocks: Map<string, number>,
+    states: Map<string, unknown> = new Map(),
+  ): Table {
+    const table: Table = { algorithm, states, blocks, cursor: undefined };
+    this.#tables.set(`${prefix}\u0000${name}`, table);
+    this.#turns.push(table);
+    return table;
+  }
+
+  /**
+   * Makes room for `key` in each table of `entering` (where it holds no state) and counts it
+   * there; the caller then stores the states. The small sweep runs first, on every table of
+   * `tables`, and keeps the store near its live size under any key churn; past `maxKeys`, one
+   * state is dropped per state to come. `cost` is what the new states will count.
+   */
+  admit(tables: readonly Table[], entering: readonly Table[], key: string, cost: number, now: number): void {
+    const count = entering.length;
+    for (const table of tables) this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
+    const ring = this.#probationKeys.length;
+    for (let i = 0; this.size + count > this.#maxKeys; i++) this.#dropOne((this.#next + i) % ring, key, cost, now);
+    this.size += count;
+    for (const table of entering) {
+      this.#probationTables[this.#next] = table;
+      this.#probationKeys[this.#next] = key;
+      this.#next = (this.#next + 1) % ring;
+    }
+  }
+
+  /**
+   * What dropping `key`'s `state` in `table` would give away: the units it counts now, which the
+   * key could use again at once were the state forgotten; `Infinity` for a state that must be
+   * kept. Told by the Algorithm contract alone (a free peek says what is left of the limit), so a
+   * user's algorithm is weighed as ours are. The one place a state is judged.
+   */
+  #score(table: Table, key: string, state: unknown, now: number): number {
+    // A blocked key keeps its block and every state it has: dropping one would cut the block
+    // short, or let the key start over once it ends.
+    if (table.blocks.size > 0) {
+      const until = table.blocks.get(key);
+      if (until !== undefined && until > now) return Number.POSITIVE_INFINITY;
+    }
+    const { limit } = table.algorithm;
+    const peek = table.algorithm.evaluate(state, now, 0, false);
+    // Refusing even a free call holds the key back as a spent limit does.
+    if (!peek.allowed) return limit;
+    const used = limit - peek.remaining;
+    // A user's algorithm may report more than its limit left (nothing used) or NaN (all used).
+    return used >= 0 ? used : used < 0 ? 0 : limit;
+  }
+
+  /**
+   * Drops one state to make room for `keep`, whose new states will count `cost` units each: of
+   * the states weighed, the one that counts the fewest units (ties: the first weighed). Weighed
+   * first, the state that entered `slot` of the probation ring, the oldest of the last new ones;
+   * then states in turn across every table, from where the last look stopped: at least
+   * `LOOK_AT_LEAST`, on until one counts no more than `cost`, and at most `LOOK_AT_MOST` (a state
+   * that counts nothing, such as an expired one, ends the look). So a flood of new keys charged
+   * `cost` each makes room among its own keys, and a state that counts more than `cost` goes only
+   * when none of the others weighed counts that few. `keep`'s own states in other tables are
+   * never taken: they are about to be charged.
+   */
+  #dropOne(slot: number, keep: string, cost: number, now: number): void {
+    let best = Number.POSITIVE_INFINITY;
+    let bestTable: Table | undefined;
+    let bestKey = '';
+    const onProbation = this.#probationTables[slot];
+    const probationKey = this.#probationKeys[slot];
+    if (onProbation !== undefined && probationKey !== undefined && probationKey !== keep) {
+      const state = onProbation.states.get(probationKey);
+      if (state !== undefined) {
+        const score = this.#score(onProbation, probationKey, state, now);
+        if (score < best) {
+          best = score;
+          bestTable = onProbation;
+          bestKey = probationKey;
+        }
+      }
+    }
+    // Table switches are bounded too: the tables on the way may all be empty.
+    const turns = this.#turns;
+    for (
+      let looked = 0, switched = 0;
+      best > 0 && (best > cost || looked < LOOK_AT_LEAST) && looked < LOOK_AT_MOST && switched <= turns.length;
+    ) {
+      const table = turns[this.#turn] as Table;
+      const cursor = table.cursor ?? table.states.entries();
+      const next = cursor.next();
+      if (next.done === true) {
+        table.cursor = undefined;
+        this.#turn = (this.#turn + 1) % turns.length;
+        switched++;
+        continue;
+      }
+      table.cursor = cursor;
+      looked++;
+      const [key, state] = next.value;
+      if (key === keep) continue;
+      const score = this.#score(table, key, state, now);
+      if (score < best) {
+        best = score;
+        bestTable = table;
+        bestKey = key;
+      }
+    }
+    if (bestTable === undefined) {
+      throw new FloodgateError(
+        'ERR_STORE_FULL',
+        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and each one weighed to make room for a new key must be kept (a blocked key's, or the new key's own)`,
+      );
+    }
+    bestTable.states.delete(bestKey);
+    this.size--;
+  }
+
+  /** Drops every expired state now and returns how many it dropped. */
+  sweep(now: number): number {
+    let dropped = 0;
+    for (const table of this.#turns) {
+      for (const [key, state] of table.states) {
+        if (table.algorithm.expiresAt(state) <= now) {
+          table.states.delete(key);
+          dropped++;
+        }
+      }
+      table.cursor = undefined;
+    }
+    this.size -= dropped;
+    return dropped;
+  }
+
+  /** Looks at up to `budget` entries of `table`, resuming where the last look stopped. */
+  #sweepSome(table: Table, budget: number, now: number): void {
+    let cursor = table.cursor ?? table.states.entries();
+    const seen = this.#dropExpired(table, cursor, budget, now);
+    if (seen < budget) {
+      // At the end of the table: start over, and go on from the start only if nothing was seen.
+      cursor = table.states.entries();
+      if (seen === 0 && this.#dropExpired(table, cursor, budget, now) < budget) cursor = table.states.entries();
+    }
+    table.cursor = cursor;
+  }
+
+  /**
+   * Drops the expired states among the next `budget` entries of `entries`, an iterator over
+   * `table`; returns how many it looked at (fewer than `budget` once the iterator ends).
+   */
+  #dropExpired(table: Table, entries: MapIterator<[string, unknown]>, budget: number, now: number): number {
+    const { algorithm, states } = table;
+    for (let i = 0; i < budget; i++) {
+      const next = entries.next();
+      if (next.done === true) return i;
+      const [key, state] = next.value;
+      if (algorithm.expiresAt(state) <= now) {
+        states.delete(key);
+        this.size--;
+      }
+    }
+    return budget;
+  }
+
+  /**
+   * One pass over every table, from the start of each (the small sweeps' cursors may stand
+   * anywhere), in bounded slices so that a pass over a million keys never stalls requests. Keys
+   * added during the pass may be visited too; the count of entries held when a table's turn came
+   * bounds the visits.
+   */
+  startPass(clock: () => number): void {
+    const tables = [...this.#turns];
+    let t = 0;
+    let table = tables[0];
+    let entries = table?.states.entries();
+    let left = table?.states.size ?? 0;
+    const slice = (): void => {
+      const now = clock();
+      let budget = SWEEP_SLICE;
+      while (table !== undefined && entries !== undefined && budget > 0) {
+        const want = Math.min(budget, left);
+        const seen = this.#dropExpired(table, entries, want, now);
+        budget -= seen;
+        left -= seen;
+        if (seen < want || left === 0) {
+          table = tables[++t];
+          entries = table?.states.entries();
+          left = table?.states.size ?? 0;
+        }
+      }
+      if (table !== undefined) setImmediate(slice).unref();
+    };
+    slice();
+  }
+}
