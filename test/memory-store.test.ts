@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { describe, type TestContext, test } from 'node:test';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import {
   type Algorithm,
@@ -13,7 +15,10 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
+import type { IdleChurnReport } from './fixtures/idle-churn.js';
 import { heapAfterGc } from './helpers/gc.js';
+
+const run = promisify(execFile);
 
 /** Steps the wall clock by `offsetMs` from the real time, as NTP or an operator would. */
 function stepWallClock(t: TestContext, offsetMs: number): void {
@@ -132,6 +137,27 @@ describe('key churn', () => {
       // Still in use after the measurement, so the heap above held the store, empty, and not nothing.
       assert.ok(sync(limiter.decide('still-here')).allowed);
       assert.equal(store.size, 1);
+    });
+  }
+});
+
+describe('regression: after a churn, an idle process held the memory of expired state', () => {
+  // The background pass ran its slices on unref'd immediates, which an idle event loop runs only
+  // when something else wakes it: one slice per sweep interval. And a small sweep's Map iterator,
+  // left standing in a table, held the whole table as it was before the pass emptied it.
+  const SWEEP_INTERVAL_MS = 200;
+  for (const kind of ['token-bucket', 'sliding-window-log']) {
+    test(`${kind}: a million one-call keys; within the sweep interval plus 1 s of their expiry, the heap is back to baseline`, async () => {
+      const { stdout } = await run(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', 'test/fixtures/idle-churn.ts', kind, '1000000', String(SWEEP_INTERVAL_MS)],
+        { timeout: 60_000 },
+      );
+      const report = JSON.parse(stdout) as IdleChurnReport;
+      // 400 keys a millisecond, each live for 1 s: over 400,000 states when the churn ends.
+      assert.ok(report.heldBytes > 20_000_000, `the churn held only ${report.heldBytes} bytes`);
+      assert.equal(report.sizeAfter, 0, `${report.sizeAfter} of ${report.held} states still held`);
+      assert.ok(report.afterBytes < 1_000_000, `heap ${report.afterBytes} bytes above its baseline after the wait`);
     });
   }
 });

@@ -8,7 +8,12 @@ export interface Table {
   readonly states: Map<string, unknown>;
   /** The blocks of the table's prefix: key to the instant its block ends. */
   readonly blocks: Map<string, number>;
-  /** Where the small sweeps and the search for room resume. */
+  /**
+   * Where the small sweeps and the search for room resume. A Map iterator keeps the table it was
+   * made on alive, every entry in it, until it next moves (V8 moves an iterator onto the new
+   * table only then), so one is dropped as soon as it reaches the end or a full pass has covered
+   * the table, never kept at rest.
+   */
   cursor: MapIterator<[string, unknown]> | undefined;
 }
 
@@ -63,6 +68,7 @@ export class Room {
   readonly #probationTables: (Table | undefined)[];
   readonly #probationKeys: (string | undefined)[];
   #next = 0;
+  #pass: ReturnType<typeof setTimeout> | undefined;
 
   constructor(maxKeys: number) {
     this.#maxKeys = maxKeys;
@@ -225,19 +231,20 @@ export class Room {
       table.cursor = undefined;
     }
     this.size -= dropped;
+    this.#forgetDropped();
     return dropped;
   }
 
   /** Looks at up to `budget` entries of `table`, resuming where the last look stopped. */
   #sweepSome(table: Table, budget: number, now: number): void {
     let cursor = table.cursor ?? table.states.entries();
-    const seen = this.#dropExpired(table, cursor, budget, now);
-    if (seen < budget) {
-      // At the end of the table: start over, and go on from the start only if nothing was seen.
+    let seen = this.#dropExpired(table, cursor, budget, now);
+    if (seen === 0) {
+      // At the end already: start over now rather than at the next new key.
       cursor = table.states.entries();
-      if (seen === 0 && this.#dropExpired(table, cursor, budget, now) < budget) cursor = table.states.entries();
+      seen = this.#dropExpired(table, cursor, budget, now);
     }
-    table.cursor = cursor;
+    table.cursor = seen === budget ? cursor : undefined;
   }
 
   /**
@@ -259,18 +266,22 @@ export class Room {
   }
 
   /**
-   * One pass over every table, from the start of each (the small sweeps' cursors may stand
-   * anywhere), in bounded slices so that a pass over a million keys never stalls requests. Keys
-   * added during the pass may be visited too; the count of entries held when a table's turn came
-   * bounds the visits.
+   * One pass over every table, from the start of each, in bounded slices so that a pass over a
+   * million keys never stalls requests; one pass at a time. Keys added during the pass may be
+   * visited too; the count of entries held when a table's turn came bounds the visits. Each slice
+   * runs on a timer, not `setImmediate`: an unref'd immediate runs only once something else wakes
+   * the event loop, so in an idle process a pass took one slice per sweep interval, and the
+   * memory of expired state stayed held for hours.
    */
   startPass(clock: () => number): void {
+    if (this.#pass !== undefined) return;
     const tables = [...this.#turns];
     let t = 0;
     let table = tables[0];
     let entries = table?.states.entries();
     let left = table?.states.size ?? 0;
     const slice = (): void => {
+      this.#pass = undefined;
       const now = clock();
       let budget = SWEEP_SLICE;
       while (table !== undefined && entries !== undefined && budget > 0) {
@@ -279,13 +290,41 @@ export class Room {
         budget -= seen;
         left -= seen;
         if (seen < want || left === 0) {
+          // The pass has covered this table: a cursor left standing in it would hold the table as
+          // it was (emptied, the table shrinks into a new one).
+          table.cursor = undefined;
           table = tables[++t];
           entries = table?.states.entries();
           left = table?.states.size ?? 0;
         }
       }
-      if (table !== undefined) setImmediate(slice).unref();
+      if (table !== undefined) {
+        this.#pass = setTimeout(slice, 0);
+        this.#pass.unref();
+      } else {
+        entries = undefined;
+        this.#forgetDropped();
+      }
     };
     slice();
+  }
+
+  /** Stops a background pass under way. */
+  stopPass(): void {
+    if (this.#pass !== undefined) clearTimeout(this.#pass);
+    this.#pass = undefined;
+  }
+
+  /** Empties the probation slots of states no longer held, so no forgotten key is kept alive. */
+  #forgetDropped(): void {
+    const tables = this.#probationTables;
+    const keys = this.#probationKeys;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (key !== undefined && !(tables[i] as Table).states.has(key)) {
+        tables[i] = undefined;
+        keys[i] = undefined;
+      }
+    }
   }
 }

@@ -25,7 +25,10 @@ export interface MemoryStoreOptions {
   maxKeys?: number;
   /**
    * How often a background pass drops expired state, in milliseconds, or `false` for none (the
-   * incremental sweep on every new key still runs). The timer is `unref`ed. Defaults to 60,000.
+   * incremental sweep on every new key still runs). The timer is `unref`ed. A pass runs in slices
+   * on timers, so it finishes in an idle process too (well under a second for a million states),
+   * and keeps nothing of a table it has covered: once every state has expired, the memory they
+   * took is free within `sweepIntervalMs` plus a second. Defaults to 60,000.
    */
   sweepIntervalMs?: number | false;
 }
@@ -250,9 +253,10 @@ export class MemoryStore implements Store {
     return this.#room.sweep(this.#clock());
   }
 
-  /** Stops the background sweep. The store keeps working; only the timer goes. */
+  /** Stops the background sweep, a pass under way included. The store keeps working. */
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#room.stopPass();
   }
 }
