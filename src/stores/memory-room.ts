@@ -45,11 +45,13 @@ const SWEEP_SLICE = 10_000;
  */
 const PROBATION = 1_024;
 /**
- * States looked at in turn, across every table, beyond the one on probation: at least the first
- * number (they find expired and idle state anywhere in the store), at most the second.
+ * States looked at in turn when the one on probation counts more than the new state will (or is
+ * gone), before settling for the least used of them: at most this many in all, and at most
+ * `LOOK_PER_TABLE` of one table before the next table's turn, so that a table of spent keys does
+ * not hide the cheap states of another.
  */
-const LOOK_AT_LEAST = 2;
-const LOOK_AT_MOST = 32;
+const LOOK = 32;
+const LOOK_PER_TABLE = 8;
 
 /**
  * The states of one memory store and the room they take: every policy's table, the count of
@@ -122,13 +124,19 @@ export class Room {
   admit(tables: readonly Table[], entering: readonly Table[], key: string, cost: number, now: number): void {
     const count = entering.length;
     for (const table of tables) this.#sweepSome(table, SWEEP_PER_INSERT * count, now);
-    const ring = this.#probationKeys.length;
-    for (let i = 0; this.size + count > this.#maxKeys; i++) this.#dropOne((this.#next + i) % ring, key, cost, now);
+    if (this.size + count > this.#maxKeys) {
+      // Expired state goes first, wherever it is: the table whose turn it is is swept as well.
+      const turn = this.#turns[this.#turn] as Table;
+      if (!tables.includes(turn)) this.#sweepSome(turn, SWEEP_PER_INSERT * count, now);
+      if (turn.cursor === undefined) this.#turn = (this.#turn + 1) % this.#turns.length;
+      const ring = this.#probationKeys.length;
+      for (let i = 0; this.size + count > this.#maxKeys; i++) this.#dropOne((this.#next + i) % ring, key, cost, now);
+    }
     this.size += count;
     for (const table of entering) {
       this.#probationTables[this.#next] = table;
       this.#probationKeys[this.#next] = key;
-      this.#next = (this.#next + 1) % ring;
+      this.#next = (this.#next + 1) % this.#probationKeys.length;
     }
   }
 
@@ -155,15 +163,15 @@ export class Room {
   }
 
   /**
-   * Drops one state to make room for `keep`, whose new states will count `cost` units each: of
-   * the states weighed, the one that counts the fewest units (ties: the first weighed). Weighed
-   * first, the state that entered `slot` of the probation ring, the oldest of the last new ones;
-   * then states in turn across every table, from where the last look stopped: at least
-   * `LOOK_AT_LEAST`, on until one counts no more than `cost`, and at most `LOOK_AT_MOST` (a state
-   * that counts nothing, such as an expired one, ends the look). So a flood of new keys charged
-   * `cost` each makes room among its own keys, and a state that counts more than `cost` goes only
-   * when none of the others weighed counts that few. `keep`'s own states in other tables are
-   * never taken: they are about to be charged.
+   * Drops one state to make room for `keep`, whose new states will count `cost` units each. The
+   * state that entered `slot` of the probation ring, the oldest of the last new ones, goes if it
+   * counts no more than `cost`. Otherwise (or if it is gone) states are looked at in turn across
+   * the tables, from where the last look stopped, until one counts no more than `cost`, and at
+   * most `LOOK` of them; the least used of all those weighed goes (ties: the first weighed, the
+   * one on probation first). So a flood of new keys charged `cost` each makes room among its own
+   * keys, and a state that counts more than `cost` goes only when none of the others weighed
+   * counts that few. `keep`'s own states in other tables are never taken: they are about to be
+   * charged.
    */
   #dropOne(slot: number, keep: string, cost: number, now: number): void {
     let best = Number.POSITIVE_INFINITY;
@@ -184,21 +192,20 @@ export class Room {
     }
     // Table switches are bounded too: the tables on the way may all be empty.
     const turns = this.#turns;
-    for (
-      let looked = 0, switched = 0;
-      best > 0 && (best > cost || looked < LOOK_AT_LEAST) && looked < LOOK_AT_MOST && switched <= turns.length;
-    ) {
+    for (let looked = 0, here = 0, switched = 0; best > cost && looked < LOOK && switched <= 2 * turns.length; ) {
       const table = turns[this.#turn] as Table;
-      const cursor = table.cursor ?? table.states.entries();
-      const next = cursor.next();
-      if (next.done === true) {
-        table.cursor = undefined;
+      const cursor = here < LOOK_PER_TABLE ? (table.cursor ?? table.states.entries()) : undefined;
+      const next = cursor?.next();
+      if (cursor === undefined || next === undefined || next.done === true) {
+        if (cursor !== undefined) table.cursor = undefined;
         this.#turn = (this.#turn + 1) % turns.length;
+        here = 0;
         switched++;
         continue;
       }
       table.cursor = cursor;
       looked++;
+      here++;
       const [key, state] = next.value;
       if (key === keep) continue;
       const score = this.#score(table, key, state, now);
