@@ -2,7 +2,7 @@
  * The benchmark runner: `npm run bench` (full) or `npm run bench:quick` (about a minute; CI's
  * smoke test, which asserts nothing about speed).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,chart] [--out=dir]
+ *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,flood,chart] [--out=dir]
  *
  * It starts its own redis-server on a free loopback port (stopped by pid at the end, on error
  * too), installs wrk if it is missing and it can (else uses autocannon), runs every case with
@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runCoreCase } from './cases/core.js';
+import { runFloodCase } from './cases/flood.js';
 import { runHttpCase } from './cases/http.js';
 import { runMemoryCase } from './cases/memory.js';
 import { runHotKeyCase, runRedisCase } from './cases/redis.js';
@@ -29,7 +30,7 @@ import { CPU, packageVersion, ROOT, stopAllChildren } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { judgeTargets, type Results, renderMarkdown } from './lib/report.js';
 
-const CASES = ['http', 'core', 'redis', 'memory', 'hotkey', 'chart'] as const;
+const CASES = ['http', 'core', 'redis', 'memory', 'hotkey', 'flood', 'chart'] as const;
 type CaseName = (typeof CASES)[number];
 
 function parseArgs(argv: string[]): { quick: boolean; only: Set<CaseName>; out: string | undefined } {
@@ -149,6 +150,7 @@ async function main(): Promise<number> {
     });
     await step('core', 'core', () => runCoreCase(ctx));
     await step('memory', 'memory', () => runMemoryCase(ctx));
+    await step('flood', 'flood', () => runFloodCase(ctx));
     await step('redis', 'redis', () => runRedisCase(ctx));
     await step('hotkey', 'hotKey', () => runHotKeyCase(ctx));
     await step('http', 'http', () => runHttpCase(ctx));

@@ -1,4 +1,5 @@
 import type { CoreResult } from '../cases/core.js';
+import type { FloodResult } from '../cases/flood.js';
 import type { HttpResult } from '../cases/http.js';
 import type { MemoryResult } from '../cases/memory.js';
 import type { HotKeyResult, RedisResult } from '../cases/redis.js';
@@ -34,6 +35,7 @@ export interface Results {
   redis?: RedisResult | { error: string };
   memory?: MemoryResult | { error: string };
   hotKey?: HotKeyResult | { error: string };
+  flood?: FloodResult | { error: string };
   chart?: Omit<ChartResult, 'sent'> | { error: string };
   targets: Target[];
 }
@@ -166,6 +168,22 @@ export function judgeTargets(r: Results): Target[] {
     floodgate: tbMem?.available ? `${tbMem.heapBytesPerKey} B` : 'n/a',
     met: tbMem?.available && tbMem.heapBytesPerKey !== undefined ? tbMem.heapBytesPerKey <= 120 : null,
   });
+
+  const flood = ok<FloodResult>(r.flood);
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    const row = flood?.rows.find((x) => x.kind === kind);
+    const v = row?.vsSteady;
+    targets.push({
+      case: `memory, a flood of 2 × maxKeys new keys at a full store (maxKeys ${flood?.maxKeys.toLocaleString('en-US') ?? '?'}): ${kind.replace('-', ' ')} \`decide\` ÷ steady \`decide\` of that store`,
+      peers: '–',
+      target: '≥ 0.50',
+      floodgate:
+        row?.available && v !== undefined
+          ? `${fmtRate(row.medianFloodPerSec)}/s ÷ ${fmtRate(row.medianSteadyPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`
+          : `not available${row?.reason ? `: ${row.reason}` : ''}`,
+      met: row?.available && v !== undefined && Number.isFinite(v.median) ? v.median >= 0.5 : null,
+    });
+  }
 
   const hot = ok<HotKeyResult>(r.hotKey);
   targets.push({
@@ -336,6 +354,25 @@ export function renderMarkdown(r: Results): string {
       `| off | ${fmtRate(hot.off.median)} | ${hot.off.roundTripsPerDecision} |`,
       '',
       `On ÷ off: ${fmtRatio(hot.medianRatio, 1)}×${fmtRange(hot.ratioRange, 1)}.`,
+      '',
+    );
+  }
+
+  const flood = r.flood;
+  push('## 6. A flood of new keys at a full memory store', '');
+  if (flood === undefined) push('Not run.', '');
+  else if ('error' in flood) push(`Failed: ${flood.error}`, '');
+  else {
+    push(
+      `A store of maxKeys ${flood.maxKeys.toLocaleString('en-US')}, filled with one-call keys; then \`decide\` on the keys it holds, cycled, for ${flood.steadyMs} ms (steady), on ${(2 * flood.maxKeys).toLocaleString('en-US')} new keys, one call each, each making room for itself (flood), and on the same flood into a store with room for it (room). One process per algorithm, ${flood.rounds} rounds, a fresh store and fresh key strings each round.`,
+      '',
+      '| algorithm | steady /s | flood /s | room /s | flood ÷ steady (min–max) | flood ÷ room (min–max) |',
+      '|---|---|---|---|---|---|',
+      ...flood.rows.map((x) =>
+        x.available
+          ? `| ${x.kind} | ${fmtRate(x.medianSteadyPerSec)} | ${fmtRate(x.medianFloodPerSec)} | ${fmtRate(x.medianRoomPerSec)} | ${fmtRatio(x.vsSteady?.median)}${fmtRange(x.vsSteady?.range)} | ${fmtRatio(x.vsRoom?.median)}${fmtRange(x.vsRoom?.range)} |`
+          : `| ${x.kind} | not available: ${x.reason ?? ''} | | | | |`,
+      ),
       '',
     );
   }

@@ -1,0 +1,117 @@
+/**
+ * Side by side in one run: the in-memory `decide` and `consume` of this checkout against another
+ * checkout's (say, the commit before a change), so that a change's cost can be told from the
+ * machine's drift. Each contender runs case 2's worker (bench/cases/core-worker.ts) from its own
+ * checkout and build, in its own process, in alternating order each round; ratios are taken
+ * within a round and their median reported. Not part of `npm run bench`.
+ *
+ *   node --import tsx bench/compare-builds.ts --baseline=<dir> [--rounds=12] [--keys=1000,100000] [--measure=300]
+ *
+ * `<dir>` is a checkout with its dependencies installed (a symlink to this node_modules will do)
+ * and its dist/ built, e.g.:
+ *   git worktree add /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules && (cd /tmp/base && npx tsup)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
+import { waitQuiet } from './lib/machine.js';
+import { CPU, ROOT, stopAllChildren } from './lib/proc.js';
+import { median, range, roundOrder } from './lib/stats.js';
+
+const IMPLS = [
+  'floodgate-token-bucket-decide',
+  'floodgate-token-bucket-consume',
+  'floodgate-sliding-log-decide',
+  'floodgate-sliding-log-consume',
+] as const;
+
+interface Args {
+  baseline: string;
+  rounds: number;
+  keys: number[];
+  measureMs: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { baseline: '', rounds: 12, keys: [1000, 100_000], measureMs: 300 };
+  for (const arg of argv) {
+    const [name, value = ''] = arg.split('=', 2);
+    if (name === '--baseline') args.baseline = resolve(value);
+    else if (name === '--rounds') args.rounds = Number(value);
+    else if (name === '--keys') args.keys = value.split(',').map(Number);
+    else if (name === '--measure') args.measureMs = Number(value);
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  if (!existsSync(resolve(args.baseline, 'dist', 'index.js'))) {
+    throw new Error(`--baseline must be a checkout with dist/ built, got ${JSON.stringify(args.baseline)}`);
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building dist/ failed:\n${built.stdout}${built.stderr}`);
+  // Each worker loads floodgate as users do, from its own checkout's dist/ (see bench/run.ts).
+  process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
+  const builds = { baseline: args.baseline, this: ROOT } as const;
+  type Build = keyof typeof builds;
+  const workers = new Map<string, IpcWorker>();
+  const id = (impl: string, build: Build): string => `${impl}@${build}`;
+  const rates = new Map<string, number[]>();
+  try {
+    for (const impl of IMPLS) {
+      for (const build of Object.keys(builds) as Build[]) {
+        const script = resolve(builds[build], 'bench', 'cases', 'core-worker.ts');
+        workers.set(id(impl, build), await startIpcWorker(script, ['serve', impl], CPU.load));
+      }
+    }
+    for (let r = 0; r < args.rounds; r++) {
+      await waitQuiet(3000);
+      for (const keys of args.keys) {
+        for (const impl of IMPLS) {
+          for (const build of roundOrder(Object.keys(builds) as Build[], r)) {
+            const m = await (workers.get(id(impl, build)) as IpcWorker).request<{ opsPerSec: number }>(
+              { keys, measureMs: args.measureMs, warmupMs: args.measureMs },
+              60_000 + args.measureMs * 4 + keys / 10,
+            );
+            const k = `${id(impl, build)}@${keys}`;
+            rates.set(k, [...(rates.get(k) ?? []), m.opsPerSec]);
+          }
+        }
+      }
+      process.stderr.write(`round ${r + 1}/${args.rounds}\n`);
+    }
+  } finally {
+    await Promise.all([...workers.values()].map((w) => w.stop()));
+  }
+  console.log(`this checkout ${ROOT} against ${args.baseline}; ${args.rounds} rounds of ${args.measureMs} ms`);
+  console.log('');
+  console.log('| keys | implementation | baseline /s | this /s | this ÷ baseline, median (min–max) |');
+  console.log('|---|---|---|---|---|');
+  for (const keys of args.keys) {
+    for (const impl of IMPLS) {
+      const base = rates.get(`${id(impl, 'baseline')}@${keys}`) ?? [];
+      const ours = rates.get(`${id(impl, 'this')}@${keys}`) ?? [];
+      const ratios = ours.map((x, i) => x / (base[i] as number));
+      const [lo, hi] = range(ratios);
+      const m = (x: number): string => `${(x / 1e6).toFixed(2)} M`;
+      console.log(
+        `| ${keys.toLocaleString('en-US')} | ${impl} | ${m(median(base))} | ${m(median(ours))} | ${median(ratios).toFixed(3)} (${lo.toFixed(2)}–${hi.toFixed(2)}) |`,
+      );
+    }
+  }
+}
+
+main().then(
+  () => {
+    stopAllChildren();
+    process.exit(0);
+  },
+  (error: unknown) => {
+    console.error(error);
+    stopAllChildren();
+    process.exit(1);
+  },
+);
