@@ -27,8 +27,8 @@ export interface MemoryStoreOptions {
    * How often a background pass drops expired state, in milliseconds, or `false` for none (the
    * incremental sweep on every new key still runs). The timer is `unref`ed. A pass runs in slices
    * on timers, so it finishes in an idle process too (well under a second for a million states),
-   * and keeps nothing of a table it has covered: once every state has expired, the memory they
-   * took is free within `sweepIntervalMs` plus a second. Defaults to 60,000.
+   * and holds on to nothing of what it dropped: once every state has expired, the memory they took
+   * is free within `sweepIntervalMs` plus a second. Defaults to 60,000.
    */
   sweepIntervalMs?: number | false;
 }
@@ -87,7 +87,7 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** Number of keys held, across all limiters bound to this store. */
+  /** Number of states held, across all limiters bound to this store (see `maxKeys`). */
   get size(): number {
     return this.#room.size;
   }
@@ -121,8 +121,8 @@ export class MemoryStore implements Store {
     function setBlock(key: string, until: number, now: number): void {
       const held = blocks.get(key);
       if (held === undefined) {
-        // Counted as a new state that spends nothing: room is made for it only at no cost, or at
-        // the least cost the look finds.
+        // A new state that spends nothing: it takes the room of a state that counts nothing if
+        // the look finds one, and else of the least used it weighed.
         room.admit(onlyBlocks, onlyBlocks, key, 0, now);
         blocks.set(key, until);
       } else if (held < until) blocks.set(key, until);
