@@ -8,6 +8,7 @@ const KINDS: readonly FloodgateKind[] = ['token-bucket', 'sliding-log'];
 
 export interface FloodRow {
   kind: FloodgateKind;
+  maxKeys: number;
   available: boolean;
   reason?: string;
   /** Per round. */
@@ -22,7 +23,8 @@ export interface FloodRow {
 }
 
 export interface FloodResult {
-  maxKeys: number;
+  /** The stores' sizes, in the order run; the target is judged at the last. */
+  maxKeys: number[];
   rounds: number;
   steadyMs: number;
   rows: FloodRow[];
@@ -39,43 +41,47 @@ function ratios(
 /**
  * Case 6, a flood of new keys at a full memory store: 2 × maxKeys one-call keys decided against a
  * store of maxKeys, each making room for itself, beside the steady rate of that store on the keys
- * it holds; one fresh process per algorithm, pinned to the load core, a few rounds each.
+ * it holds; one fresh process per algorithm and size, pinned to the load core, a few rounds each.
  */
 export async function runFloodCase(ctx: BenchContext): Promise<FloodResult> {
   const { profile, log } = ctx;
   const { maxKeys, steadyMs } = profile.flood;
   const rounds = profile.rounds.flood;
   const rows: FloodRow[] = [];
-  for (const kind of KINDS) {
-    await ctx.quiet();
-    try {
-      const out = await runWorker<{ rounds: FloodRound[] }>(
-        'bench/cases/flood-worker.ts',
-        [kind, String(maxKeys), String(rounds), String(steadyMs)],
-        { cpu: CPU.load, timeoutMs: 600_000 },
-      );
-      const row: FloodRow = {
-        kind,
-        available: true,
-        rounds: out.rounds.map((r) => ({
-          steadyPerSec: round(r.steadyPerSec, 0),
-          floodPerSec: round(r.floodPerSec, 0),
-          roomPerSec: round(r.roomPerSec, 0),
-        })),
-        medianSteadyPerSec: round(median(out.rounds.map((r) => r.steadyPerSec)), 0),
-        medianFloodPerSec: round(median(out.rounds.map((r) => r.floodPerSec)), 0),
-        medianRoomPerSec: round(median(out.rounds.map((r) => r.roomPerSec)), 0),
-        vsSteady: ratios(out.rounds, (r) => r.steadyPerSec),
-        vsRoom: ratios(out.rounds, (r) => r.roomPerSec),
-      };
-      rows.push(row);
-      log(`flood: ${kind} flood ÷ steady ${row.vsSteady?.median}, flood ÷ room ${row.vsRoom?.median}`);
-    } catch (error) {
-      rows.push({
-        kind,
-        available: false,
-        reason: error instanceof Error ? error.message.slice(0, 400) : String(error),
-      });
+  for (const size of maxKeys) {
+    for (const kind of KINDS) {
+      await ctx.quiet();
+      try {
+        const out = await runWorker<{ rounds: FloodRound[] }>(
+          'bench/cases/flood-worker.ts',
+          [kind, String(size), String(rounds), String(steadyMs)],
+          { cpu: CPU.load, timeoutMs: 600_000 },
+        );
+        const row: FloodRow = {
+          kind,
+          maxKeys: size,
+          available: true,
+          rounds: out.rounds.map((r) => ({
+            steadyPerSec: round(r.steadyPerSec, 0),
+            floodPerSec: round(r.floodPerSec, 0),
+            roomPerSec: round(r.roomPerSec, 0),
+          })),
+          medianSteadyPerSec: round(median(out.rounds.map((r) => r.steadyPerSec)), 0),
+          medianFloodPerSec: round(median(out.rounds.map((r) => r.floodPerSec)), 0),
+          medianRoomPerSec: round(median(out.rounds.map((r) => r.roomPerSec)), 0),
+          vsSteady: ratios(out.rounds, (r) => r.steadyPerSec),
+          vsRoom: ratios(out.rounds, (r) => r.roomPerSec),
+        };
+        rows.push(row);
+        log(`flood: ${kind} at ${size}: flood ÷ steady ${row.vsSteady?.median}, flood ÷ room ${row.vsRoom?.median}`);
+      } catch (error) {
+        rows.push({
+          kind,
+          maxKeys: size,
+          available: false,
+          reason: error instanceof Error ? error.message.slice(0, 400) : String(error),
+        });
+      }
     }
   }
   return { maxKeys, rounds, steadyMs, rows };

@@ -170,11 +170,12 @@ export function judgeTargets(r: Results): Target[] {
   });
 
   const flood = ok<FloodResult>(r.flood);
+  const floodSize = flood?.maxKeys.at(-1);
   for (const kind of ['token-bucket', 'sliding-log'] as const) {
-    const row = flood?.rows.find((x) => x.kind === kind);
+    const row = flood?.rows.find((x) => x.kind === kind && x.maxKeys === floodSize);
     const v = row?.vsSteady;
     targets.push({
-      case: `memory, a flood of 2 × maxKeys new keys at a full store (maxKeys ${flood?.maxKeys.toLocaleString('en-US') ?? '?'}): ${kind.replace('-', ' ')} \`decide\` ÷ steady \`decide\` of that store`,
+      case: `memory, a flood of 2 × maxKeys new keys at a full store (maxKeys ${floodSize?.toLocaleString('en-US') ?? '?'}): ${kind.replace('-', ' ')} \`decide\` ÷ steady \`decide\` of that store`,
       peers: '–',
       target: '≥ 0.50',
       floodgate:
@@ -364,14 +365,14 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in flood) push(`Failed: ${flood.error}`, '');
   else {
     push(
-      `A store of maxKeys ${flood.maxKeys.toLocaleString('en-US')}, filled with one-call keys; then \`decide\` on the keys it holds, cycled, for ${flood.steadyMs} ms (steady), on ${(2 * flood.maxKeys).toLocaleString('en-US')} new keys, one call each, each making room for itself (flood), and on the same flood into a store with room for it (room). One process per algorithm, ${flood.rounds} rounds, a fresh store and fresh key strings each round.`,
+      `Stores of maxKeys ${flood.maxKeys.map((n) => n.toLocaleString('en-US')).join(' and ')}, filled with one-call keys; then \`decide\` on the keys a store holds, cycled, for ${flood.steadyMs} ms (steady), on 2 × maxKeys new keys, one call each, each making room for itself (flood), and on the same flood into a store with room for it (room). One process per algorithm and size, ${flood.rounds} rounds, a fresh store and fresh key strings each round.`,
       '',
-      '| algorithm | steady /s | flood /s | room /s | flood ÷ steady (min–max) | flood ÷ room (min–max) |',
-      '|---|---|---|---|---|---|',
+      '| maxKeys | algorithm | steady /s | flood /s | room /s | flood ÷ steady (min–max) | flood ÷ room (min–max) |',
+      '|---|---|---|---|---|---|---|',
       ...flood.rows.map((x) =>
         x.available
-          ? `| ${x.kind} | ${fmtRate(x.medianSteadyPerSec)} | ${fmtRate(x.medianFloodPerSec)} | ${fmtRate(x.medianRoomPerSec)} | ${fmtRatio(x.vsSteady?.median)}${fmtRange(x.vsSteady?.range)} | ${fmtRatio(x.vsRoom?.median)}${fmtRange(x.vsRoom?.range)} |`
-          : `| ${x.kind} | not available: ${x.reason ?? ''} | | | | |`,
+          ? `| ${x.maxKeys.toLocaleString('en-US')} | ${x.kind} | ${fmtRate(x.medianSteadyPerSec)} | ${fmtRate(x.medianFloodPerSec)} | ${fmtRate(x.medianRoomPerSec)} | ${fmtRatio(x.vsSteady?.median)}${fmtRange(x.vsSteady?.range)} | ${fmtRatio(x.vsRoom?.median)}${fmtRange(x.vsRoom?.range)} |`
+          : `| ${x.maxKeys.toLocaleString('en-US')} | ${x.kind} | not available: ${x.reason ?? ''} | | | | |`,
       ),
       '',
     );
