@@ -228,13 +228,17 @@ export class MemoryStore implements Store {
         // Make room for every new state first, so that a store that cannot charges no policy.
         // This key's expired states go first and count as new: were the sweep to drop one, the
         // room made would fall short and the store would pass maxKeys.
-        const entering: Table[] = [];
+        let entering: Table[] | undefined;
         for (let i = 0; i < tables.length; i++) {
           const table = tables[i] as Table;
           if (current[i] === undefined && table.states.delete(key)) room.size--;
-          if (!table.states.has(key)) entering.push(table);
+          if (!table.states.has(key)) {
+            // Made only for a new state: a key that holds all of its states allocates nothing.
+            if (entering === undefined) entering = [];
+            entering.push(table);
+          }
         }
-        if (entering.length > 0) room.admit(tables, entering, key, cost, now);
+        if (entering !== undefined) room.admit(tables, entering, key, cost, now);
         for (let i = 0; i < tables.length; i++) {
           const { algorithm, states } = tables[i] as Table;
           states.set(key, algorithm.charge(current[i], now, cost));
