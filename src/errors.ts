@@ -8,7 +8,7 @@
  * - `ERR_STORE`: the store failed (the original error is the `cause`).
  * - `ERR_STORE_TIMEOUT`: the store did not answer within its `timeoutMs`.
  * - `ERR_STORE_UNAVAILABLE`: the store is not connected, so the call was not attempted.
- * - `ERR_STORE_FULL`: the memory store holds `maxKeys` states and each one it weighed to make room must be kept (blocked keys).
+ * - `ERR_STORE_FULL`: a store could not make room for a new key (the memory store: every state it weighed was the new key's own).
  * - `ERR_WAIT_EXCEEDED`: `acquire` could not get a slot within `maxWaitMs`.
  * - `ERR_ABORTED`: `acquire` was aborted through its `signal`.
  * - `ERR_NO_CLIENT_IP`: an adapter could not find the client IP to build a key from.

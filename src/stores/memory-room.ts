@@ -37,6 +37,12 @@ const BLOCKS: Algorithm<number> = {
 };
 /** Entries the small sweep looks at per new key: enough to outpace any churn. */
 const SWEEP_PER_INSERT = 4;
+/**
+ * Scores of a block, and of a state of a blocked key, above every state's units (at most 2^53):
+ * they go only when everything else weighed is blocked too, blocks first (see `#score`).
+ */
+const BLOCK_ENTRY = 2 ** 54;
+const BLOCKED_STATE = 2 ** 56;
 /** Entries looked at per slice of a background pass, so a pass never blocks the loop for long. */
 const SWEEP_SLICE = 10_000;
 /**
@@ -147,11 +153,15 @@ export class Room {
    * user's algorithm is weighed as ours are. The one place a state is judged.
    */
   #score(table: Table, key: string, state: unknown, now: number): number {
-    // A blocked key keeps its block and every state it has: dropping one would cut the block
-    // short, or let the key start over once it ends.
+    // A blocked key keeps its block and every state it has while anything else can go: dropping
+    // one would cut the block short, or let the key start over once it ends. Only a store full of
+    // blocked keys gives up blocks, the one ending soonest first, before their keys' states: the
+    // key's own limit still holds, so the store never stops limiting.
     if (table.blocks.size > 0) {
       const until = table.blocks.get(key);
-      if (until !== undefined && until > now) return Number.POSITIVE_INFINITY;
+      if (until !== undefined && until > now) {
+        return (table.states === table.blocks ? BLOCK_ENTRY : BLOCKED_STATE) + Math.min(until - now, 2 ** 52);
+      }
     }
     const { limit } = table.algorithm;
     const peek = table.algorithm.evaluate(state, now, 0, false);

@@ -18,9 +18,9 @@ export interface MemoryStoreOptions {
    * counts the fewest units among a few weighed: the oldest of the last 1,024 new states, then
    * states in turn. A flood of new keys thus makes room among its own keys and cannot reset a key
    * that has used more than they have; a key whose state is dropped can be allowed at most the
-   * units that state counted, again. A blocked key is never dropped, and only when every state
-   * weighed is a blocked key's (or the key's own, in another policy) is the new state refused,
-   * with `ERR_STORE_FULL`. Defaults to 1,000,000.
+   * units that state counted, again. A blocked key is dropped only when every state weighed is a
+   * blocked key's: then the block ending soonest is cut short first, and the key's own limit still
+   * holds, so a full store never stops limiting. Defaults to 1,000,000.
    */
   maxKeys?: number;
   /**
