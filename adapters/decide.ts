@@ -1,4 +1,5 @@
 import { type Decision, FloodgateError } from 'floodgate';
+import type { Charge } from './counting.js';
 import type { Engine } from './engine.js';
 import { asError } from './errors.js';
 import { isThenable, show } from './validate.js';
@@ -10,15 +11,21 @@ export type Outcome = Decision | undefined;
  * Decides one request: skip, key, cost, then the limiter. Each step that returns a plain value
  * goes straight on; only a step that returns a promise moves the rest onto the async path, so
  * the memory store with sync options decides without a single `await`. A callback's throw or
- * rejection comes out as an Error naming the callback (see {@link asError}).
+ * rejection comes out as an Error naming the callback (see {@link asError}). When `charge` is
+ * given, the key and cost the limiter was asked with are written to it.
  */
-export function decideRequest<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res): Outcome | Promise<Outcome> {
+export function decideRequest<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  charge?: Charge,
+): Outcome | Promise<Outcome> {
   if (engine.skip !== undefined) {
     const skipped = callback(engine.owner, 'skip', engine.skip, req, res);
-    if (isThenable(skipped)) return afterSkip(engine, req, res, skipped);
+    if (isThenable(skipped)) return afterSkip(engine, req, res, skipped, charge);
     if (skipped) return undefined;
   }
-  return fromKey(engine, req, res);
+  return fromKey(engine, req, res, charge);
 }
 
 /** Calls one of the app's request callbacks; a throw comes out as an Error naming it. */
@@ -44,19 +51,25 @@ async function afterSkip<Req, Res>(
   req: Req,
   res: Res,
   skipped: PromiseLike<boolean>,
+  charge: Charge | undefined,
 ): Promise<Outcome> {
   if (await settled(engine.owner, 'skip', skipped)) return undefined;
-  return fromKey(engine, req, res);
+  return fromKey(engine, req, res, charge);
 }
 
-function fromKey<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res): Decision | Promise<Decision> {
+function fromKey<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  charge: Charge | undefined,
+): Decision | Promise<Decision> {
   const key =
     engine.keyGenerator === undefined
       ? ipKeyOf(engine, req)
       : callback(engine.owner, 'keyGenerator', engine.keyGenerator, req, res);
-  if (typeof key !== 'string' && isThenable(key)) return afterKey(engine, req, res, key);
+  if (typeof key !== 'string' && isThenable(key)) return afterKey(engine, req, res, key, charge);
   // A non-string key goes to the limiter, which rejects it with ERR_INVALID_KEY.
-  return fromCost(engine, req, res, key);
+  return fromCost(engine, req, res, key, charge);
 }
 
 async function afterKey<Req, Res>(
@@ -64,23 +77,45 @@ async function afterKey<Req, Res>(
   req: Req,
   res: Res,
   pending: PromiseLike<string>,
+  charge: Charge | undefined,
 ): Promise<Decision> {
-  return fromCost(engine, req, res, await settled(engine.owner, 'keyGenerator', pending));
+  return fromCost(engine, req, res, await settled(engine.owner, 'keyGenerator', pending), charge);
 }
 
-function fromCost<Req, Res>(engine: Engine<Req, Res>, req: Req, res: Res, key: string): Decision | Promise<Decision> {
-  if (engine.cost === undefined) return engine.limiter.decide(key, engine.fixedCost);
+function fromCost<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  key: string,
+  charge: Charge | undefined,
+): Decision | Promise<Decision> {
+  if (engine.cost === undefined) return charged(engine, key, engine.fixedCost, charge);
   const cost = callback(engine.owner, 'cost', engine.cost, req, res);
-  if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost);
-  return engine.limiter.decide(key, cost);
+  if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost, charge);
+  return charged(engine, key, cost, charge);
 }
 
 async function afterCost<Req, Res>(
   engine: Engine<Req, Res>,
   key: string,
   pending: PromiseLike<number>,
+  charge: Charge | undefined,
 ): Promise<Decision> {
-  return engine.limiter.decide(key, await settled(engine.owner, 'cost', pending));
+  return charged(engine, key, await settled(engine.owner, 'cost', pending), charge);
+}
+
+/** Asks the limiter, noting what it was asked with. */
+function charged<Req, Res>(
+  engine: Engine<Req, Res>,
+  key: string,
+  cost: number,
+  charge: Charge | undefined,
+): Decision | Promise<Decision> {
+  if (charge !== undefined) {
+    charge.key = key;
+    charge.cost = cost;
+  }
+  return engine.limiter.decide(key, cost);
 }
 
 function ipKeyOf<Req, Res>(engine: Engine<Req, Res>, req: Req): string {

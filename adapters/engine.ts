@@ -1,4 +1,5 @@
 import { createLimiter, type Decision, FloodgateError, type Limiter, type LimiterOptions } from 'floodgate';
+import { type Counting, type RequestWasSuccessful, resolveCounting } from './counting.js';
 import {
   createHeaderWriter,
   type HeaderFormat,
@@ -18,7 +19,9 @@ export type WarningCode =
   /** A request had no client IP (a Unix socket, a closed socket); it failed with `ERR_NO_CLIENT_IP`. */
   | 'FLOODGATE_NO_CLIENT_IP'
   /** Fastify: the app became ready with no route added after the plugin, so no route is limited. */
-  | 'FLOODGATE_NO_ROUTES';
+  | 'FLOODGATE_NO_ROUTES'
+  /** `requestWasSuccessful` threw or rejected; the request it was asked about stays counted. */
+  | 'FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED';
 
 /** Receives each once-only setup warning. */
 export type WarningHandler = (message: string, code: WarningCode) => void;
@@ -75,6 +78,25 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
    * Fastify's error handler.
    */
   onLimited?: (req: Req, res: Res, decision: Decision) => void;
+  /**
+   * Give a request back to the limiter once its response has failed ({@link
+   * CommonOptions.requestWasSuccessful} says no) or its client has gone before the response:
+   * only successful requests count. The request is charged on arrival, so the limit holds for
+   * requests still in flight, and refunded (`limiter.refund`) once it has ended. Defaults to false.
+   */
+  skipFailedRequests?: boolean;
+  /**
+   * Give a request back to the limiter once its response has succeeded: only failed requests
+   * count (failed logins, for a brute-force limit). With {@link CommonOptions.skipFailedRequests}
+   * too, every request is given back when it ends, which limits requests in flight. Defaults to false.
+   */
+  skipSuccessfulRequests?: boolean;
+  /**
+   * Whether a finished request succeeded, sync or async, for the two skip options. Runs after the
+   * response is sent; a throw leaves the request counted (and gives the once-only warning
+   * `FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED`). Defaults to a status below 400.
+   */
+  requestWasSuccessful?: RequestWasSuccessful<Req, Res>;
 }
 
 /** Reads the client IP of a request as the framework resolves it (`req.ip`), or undefined. */
@@ -96,6 +118,8 @@ export interface Engine<Req, Res> {
   readonly onDecision: ((req: Req, decision: Decision) => void) | undefined;
   readonly onLimited: ((req: Req, res: Res, decision: Decision) => void) | undefined;
   readonly notices: Notices;
+  /** Which requests are refunded when they end; undefined when none are. */
+  readonly counting: Counting<Req, Res> | undefined;
 }
 
 export const LIMITER_OPTIONS = [
@@ -119,6 +143,9 @@ export const ENGINE_OPTIONS = [
   'shadow',
   'onDecision',
   'onLimited',
+  'skipFailedRequests',
+  'skipSuccessfulRequests',
+  'requestWasSuccessful',
 ] as const;
 
 function isLimiter(value: unknown): value is Limiter {
@@ -245,6 +272,7 @@ export interface EngineSettings<Req, Res> {
   readonly ipKey: (ip: string) => string;
   readonly onDecision: Engine<Req, Res>['onDecision'];
   readonly onLimited: Engine<Req, Res>['onLimited'];
+  readonly counting: Engine<Req, Res>['counting'];
 }
 
 /**
@@ -274,6 +302,7 @@ export function checkEngineOptions<Req, Res>(
     ipKey: createIpKey(ipv6Subnet),
     onDecision: optionalFunction(owner, 'onDecision', given.onDecision),
     onLimited: optionalFunction(owner, 'onLimited', given.onLimited),
+    counting: resolveCounting<Req, Res>(owner, given),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision } from 'floodgate';
+import { type Charge, charged, onRequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import {
   type CommonOptions,
@@ -131,7 +132,19 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
   let messageFunction: MessageFunction | undefined;
   if (typeof given.message === 'function') messageFunction = given.message as MessageFunction;
   else message = given.message === undefined ? DEFAULT_MESSAGE : checkBody(given.message);
-  const { writer, shadow, statusCode, onDecision, onLimited } = engine;
+  const { writer, shadow, statusCode, onDecision, onLimited, counting } = engine;
+
+  /**
+   * Gives the request back once it ends, if it should not count. 'finish' comes when the response
+   * is handed to the OS, 'close' when the connection goes first (a client that gave up) and also
+   * after 'finish'; the end function acts once, on whichever is first.
+   */
+  function watchEnd(req: Request, res: Response, charge: Charge): void {
+    if (counting === undefined) return;
+    const end = onRequestEnd(counting, engine.limiter, notices, OWNER, charge, req, res);
+    res.once('finish', () => end(true, res.statusCode));
+    res.once('close', () => end(res.writableFinished, res.statusCode));
+  }
 
   /** Sends the limited response's body; `status` is the one before the limit's, for {@link fail}. */
   function limited(req: Request, res: Response, next: NextFunction, decision: Decision, status: number): void {
@@ -161,7 +174,13 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
   }
 
   /** Applies a Decision: headers, hooks, then either `next()` or the limited response. */
-  function respond(req: Request, res: Response, next: NextFunction, decision: Decision): void {
+  function respond(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    decision: Decision,
+    charge: Charge | undefined,
+  ): void {
     // Something else answered while the decision was pending (a request-timeout middleware): the
     // request is over, and setting headers now would throw ERR_HTTP_HEADERS_SENT into next(err).
     if (res.headersSent) return;
@@ -191,11 +210,19 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
       fail(res, next, status, asError(error, OWNER, source));
       return;
     }
+    if (!pass) return;
+    if (charge !== undefined && charged(decision, charge.cost)) watchEnd(req, res, charge);
     // Outside the try: an error thrown further down the chain is not this middleware's.
-    if (pass) next();
+    next();
   }
 
-  async function settle(req: Request, res: Response, next: NextFunction, pending: PromiseLike<Outcome>): Promise<void> {
+  async function settle(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    pending: PromiseLike<Outcome>,
+    charge: Charge | undefined,
+  ): Promise<void> {
     let outcome: Outcome;
     try {
       outcome = await pending;
@@ -205,14 +232,16 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
       return;
     }
     if (outcome === undefined) next();
-    else respond(req, res, next, outcome);
+    else respond(req, res, next, outcome, charge);
   }
 
   return function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!notices.forwardedForDone) checkProxySetup(req, notices);
+    // Only a limiter that gives requests back needs to remember what it charged.
+    const charge: Charge | undefined = counting === undefined ? undefined : { key: '', cost: 0 };
     let outcome: Outcome | PromiseLike<Outcome>;
     try {
-      outcome = decideRequest(engine, req, res);
+      outcome = decideRequest(engine, req, res, charge);
     } catch (error) {
       next(asError(error, OWNER, "the limiter's decide"));
       return;
@@ -220,7 +249,7 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     if (outcome === undefined) next();
     // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
     // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
-    else if (isThenable(outcome)) void settle(req, res, next, outcome);
-    else respond(req, res, next, outcome);
+    else if (isThenable(outcome)) void settle(req, res, next, outcome, charge);
+    else respond(req, res, next, outcome, charge);
   };
 }

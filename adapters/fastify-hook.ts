@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Decision } from 'floodgate';
+import { type Charge, charged, onRequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import type { Engine, Notices } from './engine.js';
 import { asError } from './errors.js';
@@ -39,6 +40,15 @@ export type Hook = (
   done: HookHandlerDoneFunction,
 ) => void;
 
+/** What ends a request that should be given back: see {@link onRequestEnd}. */
+type End = (finished: boolean, status: number) => void;
+
+/** The hooks one limit adds to a route: the request hook, and onResponse when requests are given back. */
+export interface Hooks {
+  readonly request: Hook;
+  readonly onResponse: Hook | undefined;
+}
+
 /** Everything one route's hook needs, resolved once when the route is added. */
 export interface RouteLimit {
   readonly engine: Engine<FastifyRequest, FastifyReply>;
@@ -76,12 +86,17 @@ function messageOf(limit: RouteLimit, request: FastifyRequest, decision: Decisio
 }
 
 /** Applies a Decision: headers, hooks, then `done()` or `done(RateLimitedError)`. */
+/** Watches a charged request's end, for the limits that give some requests back. */
+type Watch = (request: FastifyRequest, reply: FastifyReply, charge: Charge) => void;
+
 function respond(
   limit: RouteLimit,
   request: FastifyRequest,
   reply: FastifyReply,
   done: HookHandlerDoneFunction,
   decision: Decision,
+  charge: Charge | undefined,
+  watch: Watch,
 ): void {
   const { owner, writer, onDecision, onLimited, shadow, statusCode } = limit.engine;
   let error: RateLimitedError | undefined;
@@ -114,6 +129,7 @@ function respond(
     done(asError(thrown, owner, source));
     return;
   }
+  if (charge !== undefined && charged(decision, charge.cost)) watch(request, reply, charge);
   done(error);
 }
 
@@ -123,6 +139,8 @@ async function settle(
   reply: FastifyReply,
   done: HookHandlerDoneFunction,
   pending: PromiseLike<Outcome>,
+  charge: Charge | undefined,
+  watch: Watch,
 ): Promise<void> {
   let outcome: Outcome;
   try {
@@ -133,7 +151,7 @@ async function settle(
     return;
   }
   if (outcome === undefined) done();
-  else respond(limit, request, reply, done, outcome);
+  else respond(limit, request, reply, done, outcome, charge, watch);
 }
 
 /** Once-only check, on the first request carrying X-Forwarded-For: did Fastify use it? */
@@ -151,14 +169,50 @@ function checkForwardedFor(request: FastifyRequest, notices: Notices): void {
   }
 }
 
-/** The hook for one route: decides, writes the headers, then `done()` or `done(RateLimitedError)`. */
-export function makeHook(limit: RouteLimit, notices: Notices): Hook {
+/**
+ * The hooks for one route: the request hook decides, writes the headers, then calls `done()` or
+ * `done(RateLimitedError)`; with `skipFailedRequests` or `skipSuccessfulRequests`, an onResponse
+ * hook and the raw response's 'close' (a client that gave up before the response) give the
+ * request back when it ends, once, whichever comes first.
+ */
+export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
   const { engine } = limit;
-  return function floodgateHook(request, reply, done) {
+  const { counting } = engine;
+  // The end of each watched request in flight, for the onResponse hook to find.
+  const ends = new WeakMap<FastifyRequest, End>();
+
+  function watch(request: FastifyRequest, reply: FastifyReply, charge: Charge): void {
+    if (counting === undefined) return;
+    const end = onRequestEnd(counting, engine.limiter, notices, engine.owner, charge, request, reply);
+    ends.set(request, end);
+    const raw = reply.raw;
+    raw.once('close', () => end(raw.writableFinished, reply.statusCode));
+  }
+
+  const onResponse: Hook | undefined =
+    counting === undefined
+      ? undefined
+      : function floodgateOnResponse(request, reply, done) {
+          const end = ends.get(request);
+          if (end !== undefined) {
+            ends.delete(request);
+            end(true, reply.statusCode);
+          }
+          done();
+        };
+
+  function floodgateHook(
+    this: FastifyInstance,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void {
     if (!notices.forwardedForDone) checkForwardedFor(request, notices);
+    // Only a limit that gives requests back needs to remember what it charged.
+    const charge: Charge | undefined = counting === undefined ? undefined : { key: '', cost: 0 };
     let outcome: Outcome | PromiseLike<Outcome>;
     try {
-      outcome = decideRequest(engine, request, reply);
+      outcome = decideRequest(engine, request, reply, charge);
     } catch (error) {
       done(asError(error, engine.owner, "the limiter's decide"));
       return;
@@ -166,7 +220,8 @@ export function makeHook(limit: RouteLimit, notices: Notices): Hook {
     if (outcome === undefined) done();
     // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
     // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
-    else if (isThenable(outcome)) void settle(limit, request, reply, done, outcome);
-    else respond(limit, request, reply, done, outcome);
-  };
+    else if (isThenable(outcome)) void settle(limit, request, reply, done, outcome, charge, watch);
+    else respond(limit, request, reply, done, outcome, charge, watch);
+  }
+  return { request: floodgateHook, onResponse };
 }

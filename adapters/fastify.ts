@@ -13,7 +13,7 @@ import {
   resolveWarn,
   type WarningHandler,
 } from './engine.js';
-import { clientIp, type Hook, makeHook, type RouteLimit, resolveMessage } from './fastify-hook.js';
+import { clientIp, type Hook, type Hooks, makeHooks, type RouteLimit, resolveMessage } from './fastify-hook.js';
 import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
 
 export type { WarningCode, WarningHandler } from './engine.js';
@@ -85,7 +85,7 @@ function trustsEveryProxy(instance: FastifyInstance): boolean {
   return false;
 }
 
-function addHook(route: RouteOptions, name: 'onRequest' | 'preHandler', hook: Hook): void {
+function addHook(route: RouteOptions, name: 'onRequest' | 'preHandler' | 'onResponse', hook: Hook): void {
   const existing = route[name];
   const list = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing];
   // onRequest: first, so a limited request costs the route nothing. preHandler: last, after the
@@ -140,10 +140,10 @@ function floodgatePlugin(
         );
       }
     }
-    const baseHook = base === undefined ? undefined : makeHook(base, notices);
+    const baseHooks = base === undefined ? undefined : makeHooks(base, notices);
     // One hook per config object: a GET route and its automatic HEAD twin, or routes sharing a
     // config on purpose, share one limiter.
-    const hooks = new WeakMap<object, Hook>();
+    const hooks = new WeakMap<object, Hooks>();
 
     // The plugin sees only routes added after it has loaded. Routes declared before, or after an
     // `app.register(floodgate, …)` that was not awaited, are silently unlimited; an app that gets
@@ -165,16 +165,16 @@ function floodgatePlugin(
       routesSeen++;
       const config = route.config?.rateLimit;
       if (config === false) return;
-      let hook: Hook | undefined;
+      let hook: Hooks | undefined;
       if (config === undefined || config === true) {
         if (config === undefined && !global) return;
-        if (baseHook === undefined) {
+        if (baseHooks === undefined) {
           throw new FloodgateError(
             'ERR_INVALID_OPTION',
             `${OWNER} (route ${route.method} ${route.url}): config.rateLimit is true but the plugin has no limiter; give the route its own`,
           );
         }
-        hook = baseHook;
+        hook = baseHooks;
       } else {
         hook = hooks.get(config);
         if (hook === undefined) {
@@ -194,11 +194,12 @@ function floodgatePlugin(
             engine: createEngine(owner, merged, notices, clientIp, limiter),
             message: resolveMessage(owner, merged.message),
           };
-          hook = makeHook(limit, notices);
+          hook = makeHooks(limit, notices);
           hooks.set(config, hook);
         }
       }
-      addHook(route, hookName, hook);
+      addHook(route, hookName, hook.request);
+      if (hook.onResponse !== undefined) addHook(route, 'onResponse', hook.onResponse);
     });
     done();
   } catch (error) {

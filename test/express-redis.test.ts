@@ -6,6 +6,8 @@ import { rateLimit } from 'floodgate/express';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { redisTests } from './helpers/adapter-suites.js';
+import { expressCountingApp } from './helpers/counting-apps.js';
+import { countingRedisDownTest, countingTests } from './helpers/counting-suites.js';
 import { expressVersions, listen, manualClock } from './helpers/http.js';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
@@ -61,5 +63,16 @@ for (const { name, express } of expressVersions) {
       (limiter) => listen(app(limiter)),
       () => client,
     );
+  });
+
+  describe(`${name} with the Redis store: counting only some requests`, () => {
+    countingTests(expressCountingApp(express), (limit) =>
+      createLimiter({
+        algorithm: slidingWindowLog({ limit, windowMs: 60_000 }),
+        store: new RedisStore({ client, timeoutMs: 2_000 }),
+        prefix: randomPrefix('counting'),
+      }),
+    );
+    countingRedisDownTest(expressCountingApp(express));
   });
 }

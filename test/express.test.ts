@@ -573,7 +573,7 @@ for (const { name, express } of expressVersions) {
     test('each bad option names itself, its value and what is allowed', () => {
       rejectsOption(
         () => rateLimit({ limiter, windowMs: 5 } as RateLimitOptions),
-        'rateLimit: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, message, warn',
+        'rateLimit: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, message, warn',
       );
       rejectsOption(
         () => rateLimit({} as RateLimitOptions),
@@ -605,6 +605,18 @@ for (const { name, express } of expressVersions) {
         );
       }
       rejectsOption(() => rateLimit({ limiter, skip: true as never }), 'rateLimit: skip must be a function, got true');
+      rejectsOption(
+        () => rateLimit({ limiter, skipFailedRequests: 'yes' as never }),
+        'rateLimit: skipFailedRequests must be true or false, got "yes"',
+      );
+      rejectsOption(
+        () => rateLimit({ limiter, skipSuccessfulRequests: 1 as never }),
+        'rateLimit: skipSuccessfulRequests must be true or false, got 1',
+      );
+      rejectsOption(
+        () => rateLimit({ limiter, requestWasSuccessful: 'status' as never }),
+        'rateLimit: requestWasSuccessful must be a function, got "status"',
+      );
       rejectsOption(
         () => rateLimit({ limiter, keyGenerator: 'ip' as never }),
         'rateLimit: keyGenerator must be a function, got "ip"',

@@ -6,6 +6,8 @@ import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'flood
 import floodgate from 'floodgate/fastify';
 import type { Redis } from 'ioredis';
 import { redisTests } from './helpers/adapter-suites.js';
+import { fastifyCountingApp } from './helpers/counting-apps.js';
+import { countingRedisDownTest, countingTests } from './helpers/counting-suites.js';
 import { fastifyVersions, manualClock } from './helpers/http.js';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
@@ -54,5 +56,16 @@ for (const { name, Fastify } of fastifyVersions) {
       },
       () => client,
     );
+  });
+
+  describe(`${name} with the Redis store: counting only some requests`, () => {
+    countingTests(fastifyCountingApp(Fastify), (limit) =>
+      createLimiter({
+        algorithm: slidingWindowLog({ limit, windowMs: 60_000 }),
+        store: new RedisStore({ client, timeoutMs: 2_000 }),
+        prefix: randomPrefix('counting'),
+      }),
+    );
+    countingRedisDownTest(fastifyCountingApp(Fastify));
   });
 }

@@ -694,7 +694,7 @@ for (const { name, Fastify } of fastifyVersions) {
     test('plugin options', async () => {
       await rejectsOption(
         register({ limiter, windowMs: 5 }),
-        'floodgate: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, message, global, hook, warn',
+        'floodgate: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, message, global, hook, warn',
       );
       await rejectsOption(
         register({}),
@@ -755,6 +755,8 @@ for (const { name, Fastify } of fastifyVersions) {
         [{ keyGenerator: 'ip' }, 'floodgate: keyGenerator must be a function, got "ip"'],
         [{ onDecision: {} }, 'floodgate: onDecision must be a function, got an object (Object)'],
         [{ onLimited: true }, 'floodgate: onLimited must be a function, got true'],
+        [{ skipFailedRequests: 'yes' }, 'floodgate: skipFailedRequests must be true or false, got "yes"'],
+        [{ requestWasSuccessful: 42 }, 'floodgate: requestWasSuccessful must be a function, got 42'],
         [
           { cost: '2' },
           'floodgate: cost must be a function or a positive integer no larger than the smallest limit, got "2"',
@@ -785,7 +787,7 @@ for (const { name, Fastify } of fastifyVersions) {
       };
       await rejectsOption(
         withRoute({ global: true }),
-        'floodgate (route GET /r): unknown option "global"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, message',
+        'floodgate (route GET /r): unknown option "global"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, message',
       );
       await rejectsOption(
         withRoute({ cost: -1 }),

@@ -202,7 +202,15 @@ export class SwitchableStore implements Store {
         const result = inner.decide(key, cost, charge);
         return store.#async ? Promise.resolve(result) : result;
       },
-      refund: (key, cost) => inner.refund(key, cost),
+      refund(key, cost) {
+        if (store.failing) {
+          const error = new FloodgateError('ERR_STORE', 'switchable store: down');
+          if (store.#async) return Promise.reject(error);
+          throw error;
+        }
+        const result = inner.refund(key, cost);
+        return store.#async ? Promise.resolve(result) : result;
+      },
       block: (key, ms) => inner.block(key, ms),
       reset(key) {
         return inner.reset(key);
