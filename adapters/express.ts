@@ -12,7 +12,7 @@ import {
   type WarningHandler,
 } from './engine.js';
 import { asError } from './errors.js';
-import { retryAfterSeconds } from './headers.js';
+import { longestRetryAfter } from './headers.js';
 import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
 export type { WarningCode, WarningHandler } from './engine.js';
@@ -189,7 +189,9 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     let source = 'onDecision';
     let status: number | undefined;
     try {
-      if (writer !== undefined) writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0);
+      if (writer !== undefined) {
+        writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0, !decision.allowed && !shadow);
+      }
       if (onDecision !== undefined) onDecision(req, decision);
       source = 'onLimited';
       if (decision.allowed) {
@@ -200,7 +202,7 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
       } else {
         pass = false;
         status = res.statusCode;
-        res.setHeader('retry-after', retryAfterSeconds(decision));
+        res.setHeader('retry-after', longestRetryAfter(res.getHeader('retry-after'), decision));
         res.status(statusCode);
         if (onLimited !== undefined) onLimited(req, res, decision);
         source = 'message';

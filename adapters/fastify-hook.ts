@@ -4,7 +4,7 @@ import { type Charge, charged, onRequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import type { Engine, Notices } from './engine.js';
 import { asError } from './errors.js';
-import { retryAfterSeconds } from './headers.js';
+import { longestRetryAfter, retryAfterSeconds } from './headers.js';
 import { invalidOption, isThenable } from './validate.js';
 
 const OWNER = 'floodgate';
@@ -104,12 +104,14 @@ function respond(
   let source = 'onDecision';
   let status: number | undefined;
   try {
-    if (writer !== undefined) writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0);
+    if (writer !== undefined) {
+      writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0, !decision.allowed && !shadow);
+    }
     if (onDecision !== undefined) onDecision(request, decision);
     if (!decision.allowed) {
       if (!shadow) {
         status = reply.statusCode;
-        reply.header('retry-after', retryAfterSeconds(decision));
+        reply.header('retry-after', longestRetryAfter(reply.getHeader('retry-after'), decision));
         reply.code(statusCode);
       }
       source = 'onLimited';

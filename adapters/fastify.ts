@@ -85,13 +85,24 @@ function trustsEveryProxy(instance: FastifyInstance): boolean {
   return false;
 }
 
+/** Every request hook floodgate adds, from any registration, to keep stacked ones in order. */
+const ours = new WeakSet<Hook>();
+
 function addHook(route: RouteOptions, name: 'onRequest' | 'preHandler' | 'onResponse', hook: Hook): void {
   const existing = route[name];
-  const list = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing];
-  // onRequest: first, so a limited request costs the route nothing. preHandler: last, after the
-  // route's own preHandlers (authentication) that a keyGenerator may rely on.
-  if (name === 'onRequest') list.unshift(hook);
-  else list.push(hook);
+  const list: Hook[] = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing];
+  ours.add(hook);
+  // onRequest: before the route's own hooks, so a limited request costs the route nothing, but
+  // after the limits of outer registrations (their onRoute ran first): stacked limits run outer
+  // first, as Express middleware does. preHandler and onResponse: last, after the route's own
+  // preHandlers (authentication) that a keyGenerator may rely on.
+  if (name === 'onRequest') {
+    let at = 0;
+    while (at < list.length && ours.has(list[at] as Hook)) at++;
+    list.splice(at, 0, hook);
+  } else {
+    list.push(hook);
+  }
   (route as unknown as Record<string, unknown>)[name] = list;
 }
 

@@ -1,4 +1,5 @@
 import { type Decision, FloodgateError, type PolicySpec } from 'floodgate';
+import { entriesOf, STACK, type StackEntry, type Stacked, writeStacked } from './header-stack.js';
 import { invalidOption } from './validate.js';
 
 /**
@@ -26,9 +27,15 @@ export type SetHeader<T> = (target: T, name: string, value: string) => void;
 export interface HeaderWriter {
   /**
    * Sets the headers for `decision` on `target`. `wallNow` is `Date.now()` at the decision, read
-   * only by the legacy format, whose reset is an absolute time.
+   * only by the legacy format, whose reset is an absolute time. `denies` says whether this limiter
+   * answers the request with its limited response (not so in shadow mode); it defaults to
+   * `!decision.allowed`.
+   *
+   * When an earlier limiter has written on the same `target` (stacked middleware, or several
+   * Fastify limits on a route), the headers of both are written together: see
+   * {@link writeStacked}. `target` keeps a small record of what was written for that.
    */
-  write<T>(target: T, set: SetHeader<T>, decision: Decision, wallNow: number): void;
+  write<T>(target: T, set: SetHeader<T>, decision: Decision, wallNow: number, denies?: boolean): void;
   /** Whether some format needs `wallNow`, so callers read the wall clock only then. */
   readonly needsWallClock: boolean;
 }
@@ -76,6 +83,17 @@ export function resetSeconds(decision: Decision): number {
 export function retryAfterSeconds(decision: Decision): string {
   const seconds = headerInteger(Math.ceil(decision.retryAfterMs / 1000));
   return seconds < 1 ? '1' : `${seconds}`;
+}
+
+/**
+ * The `Retry-After` a limited response sends when the response may already carry one (`existing`,
+ * set by an earlier limiter or the app): the longer of the two, so a client told to wait is never
+ * told a shorter wait by a later limiter. A value that is not whole seconds (an HTTP date) is replaced.
+ */
+export function longestRetryAfter(existing: unknown, decision: Decision): string {
+  const mine = retryAfterSeconds(decision);
+  const prior = typeof existing === 'string' && /^\d{1,15}$/.test(existing) ? Number(existing) : existing;
+  return typeof prior === 'number' && Number.isSafeInteger(prior) && prior > Number(mine) ? `${prior}` : mine;
 }
 
 /** A policy's window in whole seconds, as the drafts require: rounded up, at least 1. */
@@ -160,14 +178,22 @@ export function createHeaderWriter(
     }
   }
   const needsWallClock = formats.includes('legacy');
-  if (emits.length === 1) {
-    const only = emits[0] as Emit;
-    return { needsWallClock, write: only };
-  }
+  const emit: Emit =
+    emits.length === 1
+      ? (emits[0] as Emit)
+      : (target, set, decision, wallNow) => {
+          for (let i = 0; i < emits.length; i++) (emits[i] as Emit)(target, set, decision, wallNow);
+        };
   return {
     needsWallClock,
-    write(target, set, decision, wallNow) {
-      for (let i = 0; i < emits.length; i++) (emits[i] as Emit)(target, set, decision, wallNow);
+    write(target, set, decision, wallNow, denies = !decision.allowed) {
+      const stacked = target as Stacked;
+      const previous = stacked[STACK];
+      const entry: StackEntry = { formats, policies, decision, wallNow, denies, previous };
+      stacked[STACK] = entry;
+      // The usual case, one limiter: its own precomputed writer.
+      if (previous === undefined) emit(target, set, decision, wallNow);
+      else writeStacked(target, set, entriesOf(entry));
     },
   };
 }
