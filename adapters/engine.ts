@@ -72,8 +72,9 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
   /** Called with every Decision (allowed, limited or shadowed), for metrics. A throw goes to the error path. */
   onDecision?: (req: Req, decision: Decision) => void;
   /**
-   * Called when a request is limited (or would be, in shadow mode), after the headers and the
-   * status are set and before the body is sent. Sending a response from here replaces the default one.
+   * Called when a request is limited (or would be, in shadow mode), after the headers are set and
+   * before the body is sent; on Express the status is set too, on Fastify it is left to the error
+   * handler. Sending a response from here replaces the default one.
    * It runs synchronously: to build a body asynchronously use Express's `message` function or
    * Fastify's error handler.
    */

@@ -100,19 +100,21 @@ function respond(
 ): void {
   const { owner, writer, onDecision, onLimited, shadow, statusCode } = limit.engine;
   let error: RateLimitedError | undefined;
-  // Which hook runs, to name it in the error, and the status before the limit's, to restore.
+  // Which hook runs, to name it in the error, and whether Retry-After was set, to undo.
   let source = 'onDecision';
-  let status: number | undefined;
+  let limiting = false;
   try {
     if (writer !== undefined) {
       writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0, !decision.allowed && !shadow);
     }
     if (onDecision !== undefined) onDecision(request, decision);
     if (!decision.allowed) {
+      // The status is left to the error handler, which reads the error's `statusCode`: setting it
+      // here would stick (Fastify remembers a status once set), so a handler that redirects or
+      // rewrites the response would send it with the limit's status.
       if (!shadow) {
-        status = reply.statusCode;
+        limiting = true;
         reply.header('retry-after', longestRetryAfter(reply.getHeader('retry-after'), decision));
-        reply.code(statusCode);
       }
       source = 'onLimited';
       if (onLimited !== undefined) onLimited(request, reply, decision);
@@ -122,12 +124,9 @@ function respond(
       if (!shadow) error = new RateLimitedError(messageOf(limit, request, decision), statusCode, decision);
     }
   } catch (thrown) {
-    // A bug in the app's hook, not a rate limit: without the 429 the error handler answers it as
-    // any other error (500, logged as an error) rather than as a limited request (logged as info).
-    if (status !== undefined && !reply.sent) {
-      reply.code(status);
-      reply.removeHeader('retry-after');
-    }
+    // A bug in the app's hook, not a rate limit: the error handler answers it as any other error
+    // (500, logged as an error) rather than as a limited request, so no Retry-After either.
+    if (limiting && !reply.sent) reply.removeHeader('retry-after');
     done(asError(thrown, owner, source));
     return;
   }

@@ -1,4 +1,14 @@
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type {
+  ContextConfigDefault,
+  FastifyInstance,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+  preHandlerHookHandler,
+  RouteGenericInterface,
+  RouteOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { type Decision, FloodgateError, type Limiter } from 'floodgate';
 import {
@@ -13,11 +23,19 @@ import {
   resolveWarn,
   type WarningHandler,
 } from './engine.js';
-import { clientIp, type Hook, type Hooks, makeHooks, type RouteLimit, resolveMessage } from './fastify-hook.js';
+import {
+  clientIp,
+  type Hook as FloodgateHook,
+  type Hook,
+  type Hooks,
+  makeHooks,
+  type RouteLimit,
+  resolveMessage,
+} from './fastify-hook.js';
 import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
 
 export type { WarningCode, WarningHandler } from './engine.js';
-export { RateLimitedError } from './fastify-hook.js';
+export { type Hook as FloodgateHook, RateLimitedError } from './fastify-hook.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
 
 /** Options a route can set under `config.rateLimit`; each overrides the plugin's for that route. */
@@ -52,6 +70,34 @@ export interface FloodgatePluginOptions extends FloodgateRouteOptions {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider> {
+    /**
+     * A request hook that limits with the plugin's options, or with them overridden by `options`
+     * as a route's `config.rateLimit` object would, for handlers the plugin does not reach: a
+     * not-found handler set in another context, or any handler with `global: false`.
+     *
+     * @example
+     * ```ts
+     * app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) => reply.code(404).send());
+     * ```
+     */
+    rateLimit<
+      RouteGeneric extends RouteGenericInterface = RouteGenericInterface,
+      ContextConfig = ContextConfigDefault,
+      SchemaCompiler extends FastifySchema = FastifySchema,
+    >(
+      options?: FloodgateRouteOptions,
+    ): preHandlerHookHandler<
+      RawServer,
+      RawRequest,
+      RawReply,
+      RouteGeneric,
+      ContextConfig,
+      SchemaCompiler,
+      TypeProvider,
+      Logger
+    >;
+  }
   interface FastifyContextConfig {
     /**
      * floodgate for this route: `false` opts it out, `true` opts it in (with `global: false`),
@@ -172,6 +218,68 @@ function floodgatePlugin(
       });
     }
 
+    /** The hooks of a limit whose options are the plugin's overridden by `config`. */
+    function hooksFor(owner: string, config: unknown): Hooks {
+      const own = checkOptionsObject(owner, config, ROUTE_KNOWN);
+      const merged: Record<string, unknown> = { ...inherited };
+      if (hasOwnLimiter(own)) for (const name of ['limiter', ...LIMITER_OPTIONS]) delete merged[name];
+      Object.assign(merged, own);
+      const limiter = hasOwnLimiter(own) ? resolveLimiter(owner, own) : baseLimiter;
+      if (limiter === undefined) {
+        throw new FloodgateError(
+          'ERR_INVALID_OPTION',
+          `${owner}: limiter or algorithm/policies is required (the plugin has none), got neither`,
+        );
+      }
+      const limit = {
+        engine: createEngine(owner, merged, notices, clientIp, limiter),
+        message: resolveMessage(owner, merged.message),
+      };
+      return makeHooks(limit, notices);
+    }
+
+    // Requests no route matched end in a not-found handler, which onRoute never sees. With
+    // `global`, they are limited too, by the plugin's own limit: otherwise a scan of unknown URLs
+    // would never be limited at all. A hook on the context runs for every request, so it only
+    // acts on the not-found ones.
+    const limitedNotFound = new WeakSet<FastifyRequest>();
+    if (global && baseHooks !== undefined) {
+      const request404 = baseHooks.request;
+      const hook: Hook = function floodgateNotFound(request, reply, done) {
+        if (!request.is404) {
+          done();
+          return;
+        }
+        limitedNotFound.add(request);
+        request404.call(this, request, reply, done);
+      };
+      fastify.addHook(hookName, hook);
+    }
+
+    if (!fastify.hasDecorator('rateLimit')) {
+      // Cast: the declaration merges with any other plugin's `rateLimit` (an app migrating from
+      // @fastify/rate-limit may still have its types loaded) into an overload set `decorate`
+      // cannot match.
+      const decorator = function rateLimit(options?: FloodgateRouteOptions): FloodgateHook {
+        if (options === undefined) {
+          if (baseHooks === undefined) {
+            throw new FloodgateError(
+              'ERR_INVALID_OPTION',
+              `${OWNER}: rateLimit() needs options with a limiter: the plugin has none`,
+            );
+          }
+          const base = baseHooks.request;
+          // A not-found request the plugin's own hook already limited is not charged twice.
+          return function floodgateRateLimit(request, reply, done) {
+            if (limitedNotFound.has(request)) done();
+            else base.call(this, request, reply, done);
+          };
+        }
+        return hooksFor(`${OWNER} (rateLimit())`, options).request;
+      };
+      (fastify as unknown as { decorate(name: string, value: unknown): void }).decorate('rateLimit', decorator);
+    }
+
     fastify.addHook('onRoute', function floodgateOnRoute(route) {
       routesSeen++;
       const config = route.config?.rateLimit;
@@ -189,23 +297,7 @@ function floodgatePlugin(
       } else {
         hook = hooks.get(config);
         if (hook === undefined) {
-          const owner = `${OWNER} (route ${route.method} ${route.url})`;
-          const own = checkOptionsObject(owner, config, ROUTE_KNOWN);
-          const merged: Record<string, unknown> = { ...inherited };
-          if (hasOwnLimiter(own)) for (const name of ['limiter', ...LIMITER_OPTIONS]) delete merged[name];
-          Object.assign(merged, own);
-          const limiter = hasOwnLimiter(own) ? resolveLimiter(owner, own) : baseLimiter;
-          if (limiter === undefined) {
-            throw new FloodgateError(
-              'ERR_INVALID_OPTION',
-              `${owner}: limiter or algorithm/policies is required (the plugin has none), got neither`,
-            );
-          }
-          const limit = {
-            engine: createEngine(owner, merged, notices, clientIp, limiter),
-            message: resolveMessage(owner, merged.message),
-          };
-          hook = makeHooks(limit, notices);
+          hook = hooksFor(`${OWNER} (route ${route.method} ${route.url})`, config);
           hooks.set(config, hook);
         }
       }
@@ -226,8 +318,10 @@ function floodgatePlugin(
  * when the route is added; a bad one throws `ERR_INVALID_OPTION` (from `register`/`ready()`, or
  * from the route call itself once the plugin has loaded).
  *
- * A limited request fails with a {@link RateLimitedError} (status 429, `Retry-After` and the
- * rate-limit headers set) through the app's error handler. A store failure follows the
+ * A limited request fails with a {@link RateLimitedError} (`statusCode` 429, `Retry-After` and
+ * the rate-limit headers set) through the app's error handler, which sets the status. With
+ * `global`, requests that end in a not-found handler are limited too; `app.rateLimit(options?)`
+ * returns the hook for handlers the plugin does not reach. A store failure follows the
  * limiter's `onStoreError`; in `'throw'` the error goes to the error handler.
  *
  * @example

@@ -1,0 +1,34 @@
+/**
+ * Type-level tests of the adapters' public surface, in a program of its own (see public-api.ts).
+ */
+import express from 'express';
+import Fastify, { type preHandlerHookHandler } from 'fastify';
+import { createLimiter, slidingWindowLog } from 'floodgate';
+import { rateLimit } from 'floodgate/express';
+import floodgate from 'floodgate/fastify';
+
+const limiter = createLimiter({ algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }) });
+
+export async function fastifyApp(): Promise<void> {
+  const app = Fastify();
+  await app.register(floodgate, { limiter, skipSuccessfulRequests: true });
+  // A custom not-found handler limited by the plugin's decorator.
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (_request, reply) => reply.code(404).send('none'));
+  const hook: preHandlerHookHandler = app.rateLimit({ limiter, cost: 2 });
+  void hook;
+  // @ts-expect-error the decorator takes route options, not a limit number
+  app.rateLimit(5);
+  await app.register(floodgate, {
+    limiter,
+    requestWasSuccessful: async (_request, reply) => reply.statusCode < 500,
+  });
+}
+
+export function expressApp(): void {
+  const app = express();
+  app.use(rateLimit({ limiter, skipFailedRequests: true, requestWasSuccessful: (_req, res) => res.statusCode < 400 }));
+  // @ts-expect-error skipFailedRequests is a boolean
+  rateLimit({ limiter, skipFailedRequests: 'yes' });
+  // @ts-expect-error requestWasSuccessful answers a boolean
+  rateLimit({ limiter, requestWasSuccessful: () => 'yes' });
+}
