@@ -2,11 +2,7 @@ import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Decision } from 'floodgate';
-import floodgate, {
-  type FloodgatePluginOptions,
-  type FloodgateRouteOptions,
-  RateLimitedError,
-} from 'floodgate/fastify';
+import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
 import { fastifyVersions, slidingLimiter } from './helpers/http.js';
 
 for (const { name, Fastify } of fastifyVersions) {
