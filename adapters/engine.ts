@@ -8,6 +8,7 @@ import {
   resolveHeaderFormats,
 } from './headers.js';
 import { createIpKey, type Ipv6Subnet, resolveIpv6Subnet } from './ip.js';
+import { resolveRequestProperty } from './request-info.js';
 import { invalidOption, optionalBoolean, optionalFunction } from './validate.js';
 
 /** Codes of the once-only warnings the adapters give about a deployment's setup. */
@@ -98,6 +99,13 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
    * `FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED`). Defaults to a status below 400.
    */
   requestWasSuccessful?: RequestWasSuccessful<Req, Res>;
+  /**
+   * The request property the Decision is put on, with the `key` (`req.rateLimit` on Express,
+   * `request.rateLimit` on Fastify), for handlers to read; `false` for none. With several limiters
+   * on a request it holds the one that binds: the limiting one, else the one with least remaining.
+   * Only the default name is typed. Defaults to `'rateLimit'`.
+   */
+  requestPropertyName?: string | false;
 }
 
 /** Reads the client IP of a request as the framework resolves it (`req.ip`), or undefined. */
@@ -121,6 +129,8 @@ export interface Engine<Req, Res> {
   readonly notices: Notices;
   /** Which requests are refunded when they end; undefined when none are. */
   readonly counting: Counting<Req, Res> | undefined;
+  /** The request property the Decision goes on; undefined for none. */
+  readonly requestProperty: string | undefined;
 }
 
 export const LIMITER_OPTIONS = [
@@ -147,6 +157,7 @@ export const ENGINE_OPTIONS = [
   'skipFailedRequests',
   'skipSuccessfulRequests',
   'requestWasSuccessful',
+  'requestPropertyName',
 ] as const;
 
 function isLimiter(value: unknown): value is Limiter {
@@ -274,6 +285,7 @@ export interface EngineSettings<Req, Res> {
   readonly onDecision: Engine<Req, Res>['onDecision'];
   readonly onLimited: Engine<Req, Res>['onLimited'];
   readonly counting: Engine<Req, Res>['counting'];
+  readonly requestProperty: Engine<Req, Res>['requestProperty'];
 }
 
 /**
@@ -304,6 +316,7 @@ export function checkEngineOptions<Req, Res>(
     onDecision: optionalFunction(owner, 'onDecision', given.onDecision),
     onLimited: optionalFunction(owner, 'onLimited', given.onLimited),
     counting: resolveCounting<Req, Res>(owner, given),
+    requestProperty: resolveRequestProperty(owner, given.requestPropertyName),
   };
 }
 

@@ -13,10 +13,27 @@ import {
 } from './engine.js';
 import { asError } from './errors.js';
 import { longestRetryAfter } from './headers.js';
+import { type RateLimitInfo, recordOnRequest } from './request-info.js';
 import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
 export type { WarningCode, WarningHandler } from './engine.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
+export type { RateLimitInfo } from './request-info.js';
+
+declare global {
+  // Express types its request through this global namespace; merging into it is how a
+  // middleware adds a typed property (the module form would need express-serve-static-core).
+  namespace Express {
+    interface Request {
+      /**
+       * What the rate limiters so far decided for this request, with the key it was counted
+       * under: the binding one when several ran. Set by `rateLimit` (under another name with
+       * `requestPropertyName`); undefined before any did, or when `skip` let the request by.
+       */
+      rateLimit?: RateLimitInfo;
+    }
+  }
+}
 
 /** A response body: text (sent as `text/plain`) or an object (sent as JSON). */
 export type MessageBody = string | Record<string, unknown> | readonly unknown[];
@@ -132,7 +149,9 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
   let messageFunction: MessageFunction | undefined;
   if (typeof given.message === 'function') messageFunction = given.message as MessageFunction;
   else message = given.message === undefined ? DEFAULT_MESSAGE : checkBody(given.message);
-  const { writer, shadow, statusCode, onDecision, onLimited, counting } = engine;
+  const { writer, shadow, statusCode, onDecision, onLimited, counting, requestProperty } = engine;
+  // The key and cost asked with are needed to refund a request or to put its key on it.
+  const needsCharge = counting !== undefined || requestProperty !== undefined;
 
   /**
    * Gives the request back once it ends, if it should not count. 'finish' comes when the response
@@ -189,8 +208,10 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     let source = 'onDecision';
     let status: number | undefined;
     try {
-      if (writer !== undefined) {
-        writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0, !decision.allowed && !shadow);
+      const denies = !decision.allowed && !shadow;
+      if (writer !== undefined) writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0, denies);
+      if (requestProperty !== undefined && charge !== undefined) {
+        recordOnRequest(req, requestProperty, decision, charge.key, denies);
       }
       if (onDecision !== undefined) onDecision(req, decision);
       source = 'onLimited';
@@ -239,8 +260,7 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
 
   return function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!notices.forwardedForDone) checkProxySetup(req, notices);
-    // Only a limiter that gives requests back needs to remember what it charged.
-    const charge: Charge | undefined = counting === undefined ? undefined : { key: '', cost: 0 };
+    const charge: Charge | undefined = needsCharge ? { key: '', cost: 0 } : undefined;
     let outcome: Outcome | PromiseLike<Outcome>;
     try {
       outcome = decideRequest(engine, req, res, charge);

@@ -5,6 +5,7 @@ import { decideRequest, type Outcome } from './decide.js';
 import type { Engine, Notices } from './engine.js';
 import { asError } from './errors.js';
 import { longestRetryAfter, retryAfterSeconds } from './headers.js';
+import { recordOnRequest } from './request-info.js';
 import { invalidOption, isThenable } from './validate.js';
 
 const OWNER = 'floodgate';
@@ -98,14 +99,16 @@ function respond(
   charge: Charge | undefined,
   watch: Watch,
 ): void {
-  const { owner, writer, onDecision, onLimited, shadow, statusCode } = limit.engine;
+  const { owner, writer, onDecision, onLimited, shadow, statusCode, requestProperty } = limit.engine;
   let error: RateLimitedError | undefined;
   // Which hook runs, to name it in the error, and whether Retry-After was set, to undo.
   let source = 'onDecision';
   let limiting = false;
   try {
-    if (writer !== undefined) {
-      writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0, !decision.allowed && !shadow);
+    const denies = !decision.allowed && !shadow;
+    if (writer !== undefined) writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0, denies);
+    if (requestProperty !== undefined && charge !== undefined) {
+      recordOnRequest(request, requestProperty, decision, charge.key, denies);
     }
     if (onDecision !== undefined) onDecision(request, decision);
     if (!decision.allowed) {
@@ -209,8 +212,9 @@ export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
     done: HookHandlerDoneFunction,
   ): void {
     if (!notices.forwardedForDone) checkForwardedFor(request, notices);
-    // Only a limit that gives requests back needs to remember what it charged.
-    const charge: Charge | undefined = counting === undefined ? undefined : { key: '', cost: 0 };
+    // The key and cost asked with are needed to refund a request or to put its key on it.
+    const charge: Charge | undefined =
+      counting !== undefined || engine.requestProperty !== undefined ? { key: '', cost: 0 } : undefined;
     let outcome: Outcome | PromiseLike<Outcome>;
     try {
       outcome = decideRequest(engine, request, reply, charge);

@@ -32,11 +32,13 @@ import {
   type RouteLimit,
   resolveMessage,
 } from './fastify-hook.js';
+import type { RateLimitInfo } from './request-info.js';
 import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
 
 export type { WarningCode, WarningHandler } from './engine.js';
 export { type Hook as FloodgateHook, RateLimitedError } from './fastify-hook.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
+export type { RateLimitInfo } from './request-info.js';
 
 /** Options a route can set under `config.rateLimit`; each overrides the plugin's for that route. */
 export interface FloodgateRouteOptions extends CommonOptions<FastifyRequest, FastifyReply> {
@@ -97,6 +99,15 @@ declare module 'fastify' {
       TypeProvider,
       Logger
     >;
+  }
+  interface FastifyRequest {
+    /**
+     * What the rate limits so far decided for this request, with the key it was counted under:
+     * the binding one when several ran. Set by the plugin (under another name with
+     * `requestPropertyName`); undefined on a route it does not limit, or when `skip` let the
+     * request by.
+     */
+    rateLimit?: RateLimitInfo;
   }
   interface FastifyContextConfig {
     /**
@@ -218,6 +229,15 @@ function floodgatePlugin(
       });
     }
 
+    /**
+     * Declares the request property a limit writes, once, so every request has it from the start
+     * (Fastify's advice: objects keep one shape, which keeps property access fast).
+     */
+    function declareProperty(name: string | undefined): void {
+      if (name !== undefined && !fastify.hasRequestDecorator(name)) fastify.decorateRequest(name, undefined);
+    }
+    declareProperty(base?.engine.requestProperty);
+
     /** The hooks of a limit whose options are the plugin's overridden by `config`. */
     function hooksFor(owner: string, config: unknown): Hooks {
       const own = checkOptionsObject(owner, config, ROUTE_KNOWN);
@@ -235,6 +255,7 @@ function floodgatePlugin(
         engine: createEngine(owner, merged, notices, clientIp, limiter),
         message: resolveMessage(owner, merged.message),
       };
+      declareProperty(limit.engine.requestProperty);
       return makeHooks(limit, notices);
     }
 

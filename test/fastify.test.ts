@@ -695,7 +695,7 @@ for (const { name, Fastify } of fastifyVersions) {
     test('plugin options', async () => {
       await rejectsOption(
         register({ limiter, windowMs: 5 }),
-        'floodgate: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, message, global, hook, warn',
+        'floodgate: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, requestPropertyName, message, global, hook, warn',
       );
       await rejectsOption(
         register({}),
@@ -788,7 +788,7 @@ for (const { name, Fastify } of fastifyVersions) {
       };
       await rejectsOption(
         withRoute({ global: true }),
-        'floodgate (route GET /r): unknown option "global"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, message',
+        'floodgate (route GET /r): unknown option "global"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, requestPropertyName, message',
       );
       await rejectsOption(
         withRoute({ cost: -1 }),

@@ -14,6 +14,13 @@ export async function fastifyApp(): Promise<void> {
   await app.register(floodgate, { limiter, skipSuccessfulRequests: true });
   // A custom not-found handler limited by the plugin's decorator.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (_request, reply) => reply.code(404).send('none'));
+  app.get('/', async (request) => {
+    const remaining: number | undefined = request.rateLimit?.remaining;
+    const key: string | undefined = request.rateLimit?.key;
+    // @ts-expect-error the decision is read-only
+    if (request.rateLimit) request.rateLimit.remaining = 5;
+    return { remaining, key };
+  });
   const hook: preHandlerHookHandler = app.rateLimit({ limiter, cost: 2 });
   void hook;
   // @ts-expect-error the decorator takes route options, not a limit number
@@ -27,6 +34,13 @@ export async function fastifyApp(): Promise<void> {
 export function expressApp(): void {
   const app = express();
   app.use(rateLimit({ limiter, skipFailedRequests: true, requestWasSuccessful: (_req, res) => res.statusCode < 400 }));
+  app.get('/', (req, res) => {
+    const allowed: boolean | undefined = req.rateLimit?.allowed;
+    const key: string | undefined = req.rateLimit?.key;
+    res.json({ allowed, key });
+  });
+  // @ts-expect-error requestPropertyName is a name or false
+  rateLimit({ limiter, requestPropertyName: true });
   // @ts-expect-error skipFailedRequests is a boolean
   rateLimit({ limiter, skipFailedRequests: 'yes' });
   // @ts-expect-error requestWasSuccessful answers a boolean
