@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Decision } from 'floodgate';
+import type { Decision, Limiter } from 'floodgate';
 import { type Charge, charged, onRequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import {
@@ -18,6 +18,7 @@ import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
 export type { WarningCode, WarningHandler } from './engine.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
+export { ipKeyGenerator } from './ip.js';
 export type { RateLimitInfo } from './request-info.js';
 
 declare global {
@@ -37,6 +38,12 @@ declare global {
 
 /** A response body: text (sent as `text/plain`) or an object (sent as JSON). */
 export type MessageBody = string | Record<string, unknown> | readonly unknown[];
+
+/** The middleware {@link rateLimit} returns, with its limiter. */
+export interface RateLimitMiddleware extends RequestHandler {
+  /** The limiter the middleware counts with: to `reset`, `block` or `peek` a key from elsewhere. */
+  readonly limiter: Limiter;
+}
 
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions extends CommonOptions<Request, Response> {
@@ -141,7 +148,7 @@ function checkProxySetup(req: Request, notices: Notices): void {
  * app.post('/login', rateLimit({ algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }), prefix: 'login' }), login);
  * ```
  */
-export function rateLimit(options: RateLimitOptions): RequestHandler {
+export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   const given = checkOptionsObject(OWNER, options, KNOWN);
   const notices = new Notices(resolveWarn(OWNER, given.warn));
   const engine: Engine<Request, Response> = createEngine(OWNER, given, notices, clientIp);
@@ -258,7 +265,7 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     else respond(req, res, next, outcome, charge);
   }
 
-  return function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
+  function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!notices.forwardedForDone) checkProxySetup(req, notices);
     const charge: Charge | undefined = needsCharge ? { key: '', cost: 0 } : undefined;
     let outcome: Outcome | PromiseLike<Outcome>;
@@ -273,5 +280,6 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
     else if (isThenable(outcome)) void settle(req, res, next, outcome, charge);
     else respond(req, res, next, outcome, charge);
-  };
+  }
+  return Object.assign(floodgateMiddleware, { limiter: engine.limiter });
 }

@@ -38,6 +38,7 @@ import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.j
 export type { WarningCode, WarningHandler } from './engine.js';
 export { type Hook as FloodgateHook, RateLimitedError } from './fastify-hook.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
+export { ipKeyGenerator } from './ip.js';
 export type { RateLimitInfo } from './request-info.js';
 
 /** Options a route can set under `config.rateLimit`; each overrides the plugin's for that route. */
@@ -83,6 +84,12 @@ declare module 'fastify' {
      * app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) => reply.code(404).send());
      * ```
      */
+    /**
+     * The plugin's own limiter (undefined when it has none: `global: false` without one), to
+     * `reset`, `block` or `peek` a key from a handler. With the plugin registered more than once
+     * in a context and its parents, the outermost registration's.
+     */
+    readonly floodgate: { readonly limiter: Limiter | undefined };
     rateLimit<
       RouteGeneric extends RouteGenericInterface = RouteGenericInterface,
       ContextConfig = ContextConfigDefault,
@@ -277,6 +284,7 @@ function floodgatePlugin(
       fastify.addHook(hookName, hook);
     }
 
+    if (!fastify.hasDecorator('floodgate')) fastify.decorate('floodgate', { limiter: baseLimiter });
     if (!fastify.hasDecorator('rateLimit')) {
       // Cast: the declaration merges with any other plugin's `rateLimit` (an app migrating from
       // @fastify/rate-limit may still have its types loaded) into an overload set `decorate`

@@ -108,3 +108,28 @@ function prefixOf(canonical: string, bits: number): string {
   const network = new SocketAddress({ address: groups.map((g) => g.toString(16)).join(':'), family: 'ipv6' });
   return `${network.address}/${bits}`;
 }
+
+const ipKeys = new Map<Ipv6Subnet, (ip: string) => string>();
+
+/**
+ * The default key of a client address, for a `keyGenerator` that adds to it
+ * (`` (req) => `${ipKeyGenerator(req.ip ?? '')}:${req.path}` ``): IPv4 as it is, IPv6 grouped by its
+ * `ipv6Subnet` prefix (or alone with `false`), IPv4-mapped and NAT64 (`64:ff9b::/96`) addresses as
+ * the IPv4 address inside. `ipv6Subnet` is checked like the option (an integer from 1 to 128, or
+ * false); defaults to 56.
+ *
+ * @example
+ * ```ts
+ * ipKeyGenerator('2001:db8:1:2ff::9'); // '2001:db8:1:200::/56'
+ * ipKeyGenerator('::ffff:203.0.113.7'); // '203.0.113.7'
+ * ```
+ */
+export function ipKeyGenerator(ip: string, ipv6Subnet: number | false = DEFAULT_IPV6_SUBNET): string {
+  let ipKey = ipKeys.get(ipv6Subnet);
+  if (ipKey === undefined) {
+    ipKey = createIpKey(resolveIpv6Subnet('ipKeyGenerator', ipv6Subnet));
+    ipKeys.set(ipv6Subnet, ipKey);
+  }
+  if (typeof ip !== 'string') throw invalidOption('ipKeyGenerator', 'ip', 'a string', ip);
+  return ipKey(ip);
+}
