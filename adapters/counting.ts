@@ -50,58 +50,64 @@ export function charged(decision: Decision, cost: number): boolean {
 function ignore(): void {}
 
 /**
- * Returns the function to call when the response has finished (`finished: true`, with its
- * status) or the connection closed before it did (`finished: false`). It acts on the first call
- * only, so a request is given back at most once whichever events fire, and in whichever order.
+ * The end of one charged request: {@link RequestEnd.end} is called when the response has
+ * finished (`finished: true`, with its status) or the connection closed before it did
+ * (`finished: false`). It acts on the first call only, so a request is given back at most once
+ * whichever events fire, and in whichever order. One object per request, with no closures, as
+ * this runs on every request of a limiter that gives some back.
  *
  * A refund that fails is a store failure like any other: the limiter reports it to `onOutage`
  * and answers under `onStoreError`; with `'throw'` its rejection is dropped here, because the
  * response is gone and there is no error path left to take.
  */
-export function onRequestEnd<Req, Res>(
-  counting: Counting<Req, Res>,
-  limiter: Limiter,
-  notices: Notices,
-  owner: string,
-  charge: Charge,
-  req: Req,
-  res: Res,
-): (finished: boolean, status: number) => void {
-  let ended = false;
-  const refund = (): void => {
-    limiter.refund(charge.key, { cost: charge.cost }).then(ignore, ignore);
-  };
-  const settle = (success: boolean): void => {
-    if (success ? counting.skipSuccessful : counting.skipFailed) refund();
-  };
-  return function floodgateRequestEnd(finished, status) {
-    if (ended) return;
-    ended = true;
+export class RequestEnd<Req, Res> {
+  #ended = false;
+
+  constructor(
+    private readonly counting: Counting<Req, Res>,
+    private readonly limiter: Limiter,
+    private readonly notices: Notices,
+    private readonly owner: string,
+    private readonly charge: Charge,
+    private readonly req: Req,
+    private readonly res: Res,
+  ) {}
+
+  end(finished: boolean, status: number): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const { counting } = this;
     // A request the client abandoned never succeeded.
     if (!finished) {
-      settle(false);
+      this.settle(false);
       return;
     }
     if (counting.wasSuccessful === undefined) {
-      settle(status < 400);
+      this.settle(status < 400);
       return;
     }
     let success: boolean | PromiseLike<boolean>;
     try {
-      success = counting.wasSuccessful(req, res);
+      success = counting.wasSuccessful(this.req, this.res);
     } catch (error) {
-      callbackFailed(notices, owner, error);
+      callbackFailed(this.notices, this.owner, error);
       return;
     }
     if (isThenable(success)) {
       success.then(
-        (value) => settle(value === true),
-        (error: unknown) => callbackFailed(notices, owner, error),
+        (value) => this.settle(value === true),
+        (error: unknown) => callbackFailed(this.notices, this.owner, error),
       );
     } else {
-      settle(success === true);
+      this.settle(success === true);
     }
-  };
+  }
+
+  private settle(success: boolean): void {
+    if (success ? this.counting.skipSuccessful : this.counting.skipFailed) {
+      this.limiter.refund(this.charge.key, { cost: this.charge.cost }).then(ignore, ignore);
+    }
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision, Limiter } from 'floodgate';
-import { type Charge, charged, onRequestEnd } from './counting.js';
+import { type Charge, charged, RequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import {
   type CommonOptions,
@@ -163,13 +163,15 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   /**
    * Gives the request back once it ends, if it should not count. 'finish' comes when the response
    * is handed to the OS, 'close' when the connection goes first (a client that gave up) and also
-   * after 'finish'; the end function acts once, on whichever is first.
+   * after 'finish'; `res.writableFinished` tells the two apart, and the end acts once, on
+   * whichever is first. One listener for both, with `on`: `once` would wrap each in another closure.
    */
   function watchEnd(req: Request, res: Response, charge: Charge): void {
     if (counting === undefined) return;
-    const end = onRequestEnd(counting, engine.limiter, notices, OWNER, charge, req, res);
-    res.once('finish', () => end(true, res.statusCode));
-    res.once('close', () => end(res.writableFinished, res.statusCode));
+    const end = new RequestEnd(counting, engine.limiter, notices, OWNER, charge, req, res);
+    const listener = (): void => end.end(res.writableFinished, res.statusCode);
+    res.on('finish', listener);
+    res.on('close', listener);
   }
 
   /** Sends the limited response's body; `status` is the one before the limit's, for {@link fail}. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Decision } from 'floodgate';
-import { type Charge, charged, onRequestEnd } from './counting.js';
+import { type Charge, charged, RequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import type { Engine, Notices } from './engine.js';
 import { asError } from './errors.js';
@@ -41,8 +41,8 @@ export type Hook = (
   done: HookHandlerDoneFunction,
 ) => void;
 
-/** What ends a request that should be given back: see {@link onRequestEnd}. */
-type End = (finished: boolean, status: number) => void;
+/** What ends a request that should be given back. */
+type End = RequestEnd<FastifyRequest, FastifyReply>;
 
 /** The hooks one limit adds to a route: the request hook, and onResponse when requests are given back. */
 export interface Hooks {
@@ -187,10 +187,10 @@ export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
 
   function watch(request: FastifyRequest, reply: FastifyReply, charge: Charge): void {
     if (counting === undefined) return;
-    const end = onRequestEnd(counting, engine.limiter, notices, engine.owner, charge, request, reply);
+    const end = new RequestEnd(counting, engine.limiter, notices, engine.owner, charge, request, reply);
     ends.set(request, end);
     const raw = reply.raw;
-    raw.once('close', () => end(raw.writableFinished, reply.statusCode));
+    raw.on('close', () => end.end(raw.writableFinished, reply.statusCode));
   }
 
   const onResponse: Hook | undefined =
@@ -200,7 +200,7 @@ export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
           const end = ends.get(request);
           if (end !== undefined) {
             ends.delete(request);
-            end(true, reply.statusCode);
+            end.end(true, reply.statusCode);
           }
           done();
         };

@@ -40,5 +40,26 @@ export function recordOnRequest(req: object, name: string, decision: Decision, k
   const target = req as Record<string, unknown>;
   const prior = target[name];
   if (typeof prior === 'object' && prior !== null && !binds(decision, denies, prior as Decision)) return;
-  target[name] = { ...decision, key };
+  target[name] = withKey(decision, key);
+}
+
+/**
+ * The Decision with its key, built field by field: one object shape for every request, where a
+ * spread would copy whichever optional fields this Decision has (and costs several times more).
+ */
+function withKey(d: Decision, key: string): RateLimitInfo {
+  const info: { -readonly [K in keyof RateLimitInfo]: RateLimitInfo[K] } = {
+    allowed: d.allowed,
+    limit: d.limit,
+    remaining: d.remaining,
+    resetMs: d.resetMs,
+    retryAfterMs: d.retryAfterMs,
+    key,
+  };
+  if (d.policy !== undefined) info.policy = d.policy;
+  if (d.policies !== undefined) info.policies = d.policies;
+  if (d.degraded !== undefined) info.degraded = d.degraded;
+  if (d.cause !== undefined) info.cause = d.cause;
+  if (d.blocked !== undefined) info.blocked = d.blocked;
+  return info;
 }
