@@ -13,10 +13,11 @@ export interface Counting<Req, Res> {
   readonly wasSuccessful: RequestWasSuccessful<Req, Res> | undefined;
 }
 
-/** What a request was charged, to give back once it has finished. */
+/** What a request was charged, and by which limiter, to give back once it has finished. */
 export interface Charge {
   key: string;
   cost: number;
+  limiter: Limiter | undefined;
 }
 
 /**
@@ -65,7 +66,6 @@ export class RequestEnd<Req, Res> {
 
   constructor(
     private readonly counting: Counting<Req, Res>,
-    private readonly limiter: Limiter,
     private readonly notices: Notices,
     private readonly owner: string,
     private readonly charge: Charge,
@@ -105,7 +105,7 @@ export class RequestEnd<Req, Res> {
 
   private settle(success: boolean): void {
     if (success ? this.counting.skipSuccessful : this.counting.skipFailed) {
-      this.limiter.refund(this.charge.key, { cost: this.charge.cost }).then(ignore, ignore);
+      this.charge.limiter?.refund(this.charge.key, { cost: this.charge.cost }).then(ignore, ignore);
     }
   }
 }

@@ -1,6 +1,6 @@
-import { type Decision, FloodgateError } from 'floodgate';
+import { type Decision, FloodgateError, type Limiter } from 'floodgate';
 import type { Charge } from './counting.js';
-import type { Engine } from './engine.js';
+import { type Engine, isLimiter } from './engine.js';
 import { asError } from './errors.js';
 import { isThenable, show } from './validate.js';
 
@@ -25,7 +25,7 @@ export function decideRequest<Req, Res>(
     if (isThenable(skipped)) return afterSkip(engine, req, res, skipped, charge);
     if (skipped) return undefined;
   }
-  return fromKey(engine, req, res, charge);
+  return fromLimiter(engine, req, res, charge);
 }
 
 /** Calls one of the app's request callbacks; a throw comes out as an Error naming it. */
@@ -54,7 +54,42 @@ async function afterSkip<Req, Res>(
   charge: Charge | undefined,
 ): Promise<Outcome> {
   if (await settled(engine.owner, 'skip', skipped)) return undefined;
-  return fromKey(engine, req, res, charge);
+  return fromLimiter(engine, req, res, charge);
+}
+
+/** The limiter of this request: the one given, or the one the `limiter` function picks. */
+function fromLimiter<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  charge: Charge | undefined,
+): Decision | Promise<Decision> {
+  if (engine.limiterOf === undefined) return fromKey(engine, req, res, charge, engine.limiter as Limiter);
+  const picked = callback(engine.owner, 'limiter', engine.limiterOf, req, res);
+  // A limiter has no `then`: anything else thenable is a promise of one.
+  if (!isLimiter(picked) && isThenable(picked)) return afterLimiter(engine, req, res, charge, picked);
+  return fromKey(engine, req, res, charge, checkPicked(engine, picked));
+}
+
+async function afterLimiter<Req, Res>(
+  engine: Engine<Req, Res>,
+  req: Req,
+  res: Res,
+  charge: Charge | undefined,
+  pending: PromiseLike<Limiter>,
+): Promise<Decision> {
+  return fromKey(engine, req, res, charge, checkPicked(engine, await settled(engine.owner, 'limiter', pending)));
+}
+
+function checkPicked<Req, Res>(engine: Engine<Req, Res>, picked: unknown): Limiter {
+  if (!isLimiter(picked)) {
+    throw new FloodgateError(
+      'ERR_INVALID_OPTION',
+      `${engine.owner}: the limiter function must return a limiter from createLimiter({...}), got ${show(picked)}`,
+    );
+  }
+  engine.picks.saw(picked);
+  return picked;
 }
 
 function fromKey<Req, Res>(
@@ -62,14 +97,15 @@ function fromKey<Req, Res>(
   req: Req,
   res: Res,
   charge: Charge | undefined,
+  limiter: Limiter,
 ): Decision | Promise<Decision> {
   const key =
     engine.keyGenerator === undefined
       ? ipKeyOf(engine, req)
       : callback(engine.owner, 'keyGenerator', engine.keyGenerator, req, res);
-  if (typeof key !== 'string' && isThenable(key)) return afterKey(engine, req, res, key, charge);
+  if (typeof key !== 'string' && isThenable(key)) return afterKey(engine, req, res, key, charge, limiter);
   // A non-string key goes to the limiter, which rejects it with ERR_INVALID_KEY.
-  return fromCost(engine, req, res, key, charge);
+  return fromCost(engine, req, res, key, charge, limiter);
 }
 
 async function afterKey<Req, Res>(
@@ -78,8 +114,9 @@ async function afterKey<Req, Res>(
   res: Res,
   pending: PromiseLike<string>,
   charge: Charge | undefined,
+  limiter: Limiter,
 ): Promise<Decision> {
-  return fromCost(engine, req, res, await settled(engine.owner, 'keyGenerator', pending), charge);
+  return fromCost(engine, req, res, await settled(engine.owner, 'keyGenerator', pending), charge, limiter);
 }
 
 function fromCost<Req, Res>(
@@ -88,11 +125,12 @@ function fromCost<Req, Res>(
   res: Res,
   key: string,
   charge: Charge | undefined,
+  limiter: Limiter,
 ): Decision | Promise<Decision> {
-  if (engine.cost === undefined) return charged(engine, key, engine.fixedCost, charge);
+  if (engine.cost === undefined) return charged(limiter, key, engine.fixedCost, charge);
   const cost = callback(engine.owner, 'cost', engine.cost, req, res);
-  if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost, charge);
-  return charged(engine, key, cost, charge);
+  if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost, charge, limiter);
+  return charged(limiter, key, cost, charge);
 }
 
 async function afterCost<Req, Res>(
@@ -100,13 +138,14 @@ async function afterCost<Req, Res>(
   key: string,
   pending: PromiseLike<number>,
   charge: Charge | undefined,
+  limiter: Limiter,
 ): Promise<Decision> {
-  return charged(engine, key, await settled(engine.owner, 'cost', pending), charge);
+  return charged(limiter, key, await settled(engine.owner, 'cost', pending), charge);
 }
 
 /** Asks the limiter, noting what it was asked with. */
-function charged<Req, Res>(
-  engine: Engine<Req, Res>,
+function charged(
+  limiter: Limiter,
   key: string,
   cost: number,
   charge: Charge | undefined,
@@ -114,8 +153,9 @@ function charged<Req, Res>(
   if (charge !== undefined) {
     charge.key = key;
     charge.cost = cost;
+    charge.limiter = limiter;
   }
-  return engine.limiter.decide(key, cost);
+  return limiter.decide(key, cost);
 }
 
 function ipKeyOf<Req, Res>(engine: Engine<Req, Res>, req: Req): string {

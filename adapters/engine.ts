@@ -21,6 +21,10 @@ export type WarningCode =
   | 'FLOODGATE_NO_CLIENT_IP'
   /** Fastify: the app became ready with no route added after the plugin, so no route is limited. */
   | 'FLOODGATE_NO_ROUTES'
+  /** The `limiter` function returned a limiter it had never returned before, request after request. */
+  | 'FLOODGATE_LIMITER_PER_REQUEST'
+  /** The middleware (or a Fastify `app.rateLimit()` hook) was made while a request was being handled. */
+  | 'FLOODGATE_CREATED_IN_REQUEST'
   /** `requestWasSuccessful` threw or rejected; the request it was asked about stays counted. */
   | 'FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED';
 
@@ -28,15 +32,24 @@ export type WarningCode =
 export type WarningHandler = (message: string, code: WarningCode) => void;
 
 /**
+ * Picks the limiter of a request (sync or async) among limiters the app made once, at startup:
+ * a plan's limiter for the user's plan, a route group's. A limiter made inside it, per request,
+ * would start every request with an empty count (see `FLOODGATE_LIMITER_PER_REQUEST`).
+ */
+export type LimiterFunction<Req, Res> = (req: Req, res: Res) => Limiter | PromiseLike<Limiter>;
+
+/**
  * Options both adapters share. `Req` and `Res` are the framework's request and response (Express
  * `Request`/`Response`, Fastify `FastifyRequest`/`FastifyReply`).
  */
 export interface CommonOptions<Req, Res> extends LimiterOptions {
   /**
-   * A ready limiter. Give either this or the {@link LimiterOptions} (`algorithm` or `policies`,
-   * with `store`, `prefix`, `blockDurationMs`, `onStoreError`, `onOutage`) to have one made here.
+   * A ready limiter, or a function of the request picking one of the app's limiters (see
+   * {@link LimiterFunction}). Give either this or the {@link LimiterOptions} (`algorithm` or
+   * `policies`, with `store`, `prefix`, `blockDurationMs`, `onStoreError`, `onOutage`) to have one
+   * made here.
    */
-  limiter?: Limiter;
+  limiter?: Limiter | LimiterFunction<Req, Res>;
   /** Which rate-limit headers to send; see {@link HeadersOption}. Defaults to `'draft-6'`. */
   headers?: HeadersOption;
   /** Status of a limited response, 400 to 599. Defaults to 429. */
@@ -114,8 +127,14 @@ export type ClientIp<Req> = (req: Req) => string | undefined;
 /** Options resolved once; the hot path reads only these fields. */
 export interface Engine<Req, Res> {
   readonly owner: string;
-  readonly limiter: Limiter;
+  /** The limiter, when one was given or made; undefined when a function picks it per request. */
+  readonly limiter: Limiter | undefined;
+  readonly limiterOf: LimiterFunction<Req, Res> | undefined;
+  /** The header writer of the fixed limiter. */
   readonly writer: HeaderWriter | undefined;
+  /** The header writer of a limiter the function picked, made once per limiter. */
+  writerFor(limiter: Limiter | undefined): HeaderWriter | undefined;
+  readonly picks: LimiterPicks;
   readonly statusCode: number;
   readonly shadow: boolean;
   readonly skip: ((req: Req, res: Res) => boolean | PromiseLike<boolean>) | undefined;
@@ -160,7 +179,7 @@ export const ENGINE_OPTIONS = [
   'requestPropertyName',
 ] as const;
 
-function isLimiter(value: unknown): value is Limiter {
+export function isLimiter(value: unknown): value is Limiter {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -176,8 +195,11 @@ export function hasOwnLimiter(given: Record<string, unknown>): boolean {
   return false;
 }
 
-/** The limiter `given` names: the ready one, or one made from the createLimiter options. */
-export function resolveLimiter(owner: string, given: Record<string, unknown>): Limiter {
+/** The limiter `given` names: the ready one, one made from the createLimiter options, or the function picking one. */
+export function resolveLimiter(
+  owner: string,
+  given: Record<string, unknown>,
+): Limiter | LimiterFunction<unknown, unknown> {
   const inline = LIMITER_OPTIONS.filter((name) => given[name] !== undefined);
   if (given.limiter !== undefined) {
     if (inline.length > 0) {
@@ -186,8 +208,15 @@ export function resolveLimiter(owner: string, given: Record<string, unknown>): L
         `${owner}: give either limiter or the createLimiter options, not both; got limiter and ${inline.join(', ')}`,
       );
     }
-    if (!isLimiter(given.limiter))
-      throw invalidOption(owner, 'limiter', 'a limiter from createLimiter({...})', given.limiter);
+    if (typeof given.limiter === 'function') return given.limiter as LimiterFunction<unknown, unknown>;
+    if (!isLimiter(given.limiter)) {
+      throw invalidOption(
+        owner,
+        'limiter',
+        'a limiter from createLimiter({...}) or a function of the request returning one',
+        given.limiter,
+      );
+    }
     return given.limiter;
   }
   if (inline.length === 0) {
@@ -244,6 +273,74 @@ export function resolveWarn(owner: string, value: unknown): WarningHandler | und
   return value as WarningHandler;
 }
 
+/** A `limiter` function returning this many never-seen limiters in a row is making them per request. */
+const FRESH_IN_A_ROW = 10;
+/** The check looks at a function's first calls only: the mistake shows from the first requests. */
+const PICKS_CHECKED = 1000;
+
+/** Watches what a `limiter` function returns, for the once-only `FLOODGATE_LIMITER_PER_REQUEST`. */
+export class LimiterPicks {
+  #seen: WeakSet<Limiter> | undefined = new WeakSet();
+  #fresh = 0;
+  #calls = 0;
+
+  constructor(
+    private readonly owner: string,
+    private readonly notices: Notices,
+  ) {}
+
+  saw(limiter: Limiter): void {
+    const seen = this.#seen;
+    if (seen === undefined) return;
+    if (++this.#calls > PICKS_CHECKED) {
+      this.#seen = undefined;
+      return;
+    }
+    if (seen.has(limiter)) {
+      this.#fresh = 0;
+      return;
+    }
+    seen.add(limiter);
+    if (++this.#fresh < FRESH_IN_A_ROW) return;
+    this.#seen = undefined;
+    this.notices.once(
+      'FLOODGATE_LIMITER_PER_REQUEST',
+      `${this.owner}: the limiter function returned a limiter it had never returned before on each of ${FRESH_IN_A_ROW} requests in a row; a limiter made per request starts with an empty count, so nothing is limited: make the limiters once, at startup, and return one of them`,
+    );
+  }
+}
+
+/**
+ * Frames of a request being handled: Express 4's router layer, Express 5's (the `router`
+ * package), and Fastify's request handling (4 and 5 name the file differently).
+ */
+const REQUEST_FRAMES =
+  /[\\/](?:lib[\\/]router[\\/]layer|router[\\/]lib[\\/]layer|lib[\\/](?:handle-request|handleRequest))\.js:/;
+
+/** The warning sinks already told: one per process with the default sink, `process.emitWarning`. */
+const createdInRequestTold = new WeakSet<WarningHandler>();
+
+/**
+ * Warns, once per warning sink (so once per process by default), when a middleware or hook is being made while a request is handled
+ * (`app.get('/', (req, res, next) => rateLimit({...})(req, res, next))`): each request would get a
+ * new one, with a new limiter and an empty count, so nothing would be limited. Read from the
+ * stack, once, at construction: it sees the synchronous part of a handler, where this is written.
+ */
+export function checkCreatedInRequest(owner: string, notices: Notices): void {
+  const sink = notices.sink;
+  if (sink === undefined || createdInRequestTold.has(sink)) return;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 60;
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  if (!REQUEST_FRAMES.test(stack)) return;
+  createdInRequestTold.add(sink);
+  notices.once(
+    'FLOODGATE_CREATED_IN_REQUEST',
+    `${owner}: made while a request was being handled, so every request gets a new one with an empty count and nothing is limited; make it once, when the app starts, and use it in every request`,
+  );
+}
+
 /** Once-only warnings about the deployment, one set per middleware or plugin registration. */
 export class Notices {
   /** Set once the X-Forwarded-For check has nothing left to say, so requests skip it. */
@@ -252,6 +349,11 @@ export class Notices {
   trustAllDone = false;
   readonly #warn: WarningHandler | undefined;
   readonly #sent = new Set<WarningCode>();
+
+  /** Where the warnings go; undefined when they are silenced. */
+  get sink(): WarningHandler | undefined {
+    return this.#warn;
+  }
 
   constructor(warn: WarningHandler | undefined) {
     this.#warn = warn;
@@ -329,8 +431,29 @@ export function createEngine<Req, Res>(
   given: Record<string, unknown>,
   notices: Notices,
   clientIp: ClientIp<Req>,
-  limiter: Limiter = resolveLimiter(owner, given),
+  source: Limiter | LimiterFunction<unknown, unknown> = resolveLimiter(owner, given),
 ): Engine<Req, Res> {
+  const limiter = typeof source === 'function' ? undefined : source;
+  const limiterOf = typeof source === 'function' ? (source as LimiterFunction<Req, Res>) : undefined;
+  // A fixed cost's bound is the fixed limiter's smallest limit; a picked limiter checks it itself
+  // (a cost past its limit fails that request with ERR_COST_EXCEEDS_LIMIT).
   const { formats, ...settings } = checkEngineOptions<Req, Res>(owner, given, limiter);
-  return { ...settings, owner, limiter, writer: createHeaderWriter(formats, limiter.policies), clientIp, notices };
+  const writer = limiter === undefined ? undefined : createHeaderWriter(formats, limiter.policies);
+  const writers = new WeakMap<Limiter, HeaderWriter | undefined>();
+  return {
+    ...settings,
+    owner,
+    limiter,
+    limiterOf,
+    writer,
+    writerFor(picked) {
+      if (picked === undefined) return undefined;
+      if (picked === limiter) return writer;
+      if (!writers.has(picked)) writers.set(picked, createHeaderWriter(formats, picked.policies));
+      return writers.get(picked);
+    },
+    picks: new LimiterPicks(owner, notices),
+    clientIp,
+    notices,
+  };
 }

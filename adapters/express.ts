@@ -4,9 +4,11 @@ import { type Charge, charged, RequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
 import {
   type CommonOptions,
+  checkCreatedInRequest,
   createEngine,
   ENGINE_OPTIONS,
   type Engine,
+  type LimiterFunction,
   Notices,
   resolveWarn,
   type WarningHandler,
@@ -16,7 +18,7 @@ import { longestRetryAfter } from './headers.js';
 import { type RateLimitInfo, recordOnRequest } from './request-info.js';
 import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
-export type { WarningCode, WarningHandler } from './engine.js';
+export type { LimiterFunction, WarningCode, WarningHandler } from './engine.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
 export { ipKeyGenerator } from './ip.js';
 export type { RateLimitInfo } from './request-info.js';
@@ -40,9 +42,12 @@ declare global {
 export type MessageBody = string | Record<string, unknown> | readonly unknown[];
 
 /** The middleware {@link rateLimit} returns, with its limiter. */
-export interface RateLimitMiddleware extends RequestHandler {
-  /** The limiter the middleware counts with: to `reset`, `block` or `peek` a key from elsewhere. */
-  readonly limiter: Limiter;
+export interface RateLimitMiddleware<L extends Limiter | undefined = Limiter> extends RequestHandler {
+  /**
+   * The limiter the middleware counts with: to `reset`, `block` or `peek` a key from elsewhere.
+   * Undefined when a `limiter` function picks one per request.
+   */
+  readonly limiter: L;
 }
 
 /** Options of {@link rateLimit}. */
@@ -148,9 +153,14 @@ function checkProxySetup(req: Request, notices: Notices): void {
  * app.post('/login', rateLimit({ algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }), prefix: 'login' }), login);
  * ```
  */
-export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
+export function rateLimit(
+  options: RateLimitOptions & { limiter: LimiterFunction<Request, Response> },
+): RateLimitMiddleware<undefined>;
+export function rateLimit(options: RateLimitOptions): RateLimitMiddleware;
+export function rateLimit(options: RateLimitOptions): RateLimitMiddleware<Limiter | undefined> {
   const given = checkOptionsObject(OWNER, options, KNOWN);
   const notices = new Notices(resolveWarn(OWNER, given.warn));
+  checkCreatedInRequest(OWNER, notices);
   const engine: Engine<Request, Response> = createEngine(OWNER, given, notices, clientIp);
   let message: MessageBody | undefined;
   let messageFunction: MessageFunction | undefined;
@@ -158,7 +168,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   else message = given.message === undefined ? DEFAULT_MESSAGE : checkBody(given.message);
   const { writer, shadow, statusCode, onDecision, onLimited, counting, requestProperty } = engine;
   // The key and cost asked with are needed to refund a request or to put its key on it.
-  const needsCharge = counting !== undefined || requestProperty !== undefined;
+  const needsCharge = counting !== undefined || requestProperty !== undefined || engine.limiterOf !== undefined;
 
   /**
    * Gives the request back once it ends, if it should not count. 'finish' comes when the response
@@ -168,7 +178,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
    */
   function watchEnd(req: Request, res: Response, charge: Charge): void {
     if (counting === undefined) return;
-    const end = new RequestEnd(counting, engine.limiter, notices, OWNER, charge, req, res);
+    const end = new RequestEnd(counting, notices, OWNER, charge, req, res);
     const listener = (): void => end.end(res.writableFinished, res.statusCode);
     res.on('finish', listener);
     res.on('close', listener);
@@ -218,7 +228,9 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     let status: number | undefined;
     try {
       const denies = !decision.allowed && !shadow;
-      if (writer !== undefined) writer.write(res, setHeader, decision, writer.needsWallClock ? Date.now() : 0, denies);
+      // A limiter picked per request has a writer of its own (made once per limiter).
+      const w = engine.limiterOf === undefined ? writer : engine.writerFor(charge?.limiter);
+      if (w !== undefined) w.write(res, setHeader, decision, w.needsWallClock ? Date.now() : 0, denies);
       if (requestProperty !== undefined && charge !== undefined) {
         recordOnRequest(req, requestProperty, decision, charge.key, denies);
       }
@@ -269,7 +281,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
 
   function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!notices.forwardedForDone) checkProxySetup(req, notices);
-    const charge: Charge | undefined = needsCharge ? { key: '', cost: 0 } : undefined;
+    const charge: Charge | undefined = needsCharge ? { key: '', cost: 0, limiter: undefined } : undefined;
     let outcome: Outcome | PromiseLike<Outcome>;
     try {
       outcome = decideRequest(engine, req, res, charge);

@@ -106,7 +106,9 @@ function respond(
   let limiting = false;
   try {
     const denies = !decision.allowed && !shadow;
-    if (writer !== undefined) writer.write(reply, setHeader, decision, writer.needsWallClock ? Date.now() : 0, denies);
+    // A limiter picked per request has a writer of its own (made once per limiter).
+    const w = limit.engine.limiterOf === undefined ? writer : limit.engine.writerFor(charge?.limiter);
+    if (w !== undefined) w.write(reply, setHeader, decision, w.needsWallClock ? Date.now() : 0, denies);
     if (requestProperty !== undefined && charge !== undefined) {
       recordOnRequest(request, requestProperty, decision, charge.key, denies);
     }
@@ -187,7 +189,7 @@ export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
 
   function watch(request: FastifyRequest, reply: FastifyReply, charge: Charge): void {
     if (counting === undefined) return;
-    const end = new RequestEnd(counting, engine.limiter, notices, engine.owner, charge, request, reply);
+    const end = new RequestEnd(counting, notices, engine.owner, charge, request, reply);
     ends.set(request, end);
     const raw = reply.raw;
     raw.on('close', () => end.end(raw.writableFinished, reply.statusCode));
@@ -214,7 +216,9 @@ export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
     if (!notices.forwardedForDone) checkForwardedFor(request, notices);
     // The key and cost asked with are needed to refund a request or to put its key on it.
     const charge: Charge | undefined =
-      counting !== undefined || engine.requestProperty !== undefined ? { key: '', cost: 0 } : undefined;
+      counting !== undefined || engine.requestProperty !== undefined || engine.limiterOf !== undefined
+        ? { key: '', cost: 0, limiter: undefined }
+        : undefined;
     let outcome: Outcome | PromiseLike<Outcome>;
     try {
       outcome = decideRequest(engine, request, reply, charge);

@@ -13,11 +13,13 @@ import fp from 'fastify-plugin';
 import { type Decision, FloodgateError, type Limiter } from 'floodgate';
 import {
   type CommonOptions,
+  checkCreatedInRequest,
   checkEngineOptions,
   createEngine,
   ENGINE_OPTIONS,
   hasOwnLimiter,
   LIMITER_OPTIONS,
+  type LimiterFunction,
   Notices,
   resolveLimiter,
   resolveWarn,
@@ -35,7 +37,7 @@ import {
 import type { RateLimitInfo } from './request-info.js';
 import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
 
-export type { WarningCode, WarningHandler } from './engine.js';
+export type { LimiterFunction, WarningCode, WarningHandler } from './engine.js';
 export { type Hook as FloodgateHook, RateLimitedError } from './fastify-hook.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
 export { ipKeyGenerator } from './ip.js';
@@ -85,7 +87,8 @@ declare module 'fastify' {
      * ```
      */
     /**
-     * The plugin's own limiter (undefined when it has none: `global: false` without one), to
+     * The plugin's own limiter (undefined when it has none: `global: false` without one, or a
+     * `limiter` function picking one per request), to
      * `reset`, `block` or `peek` a key from a handler. With the plugin registered more than once
      * in a context and its parents, the outermost registration's.
      */
@@ -188,7 +191,8 @@ function floodgatePlugin(
     const inherited: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(given)) if (!PLUGIN_ONLY.has(name)) inherited[name] = value;
     let base: RouteLimit | undefined;
-    let baseLimiter: Limiter | undefined;
+    // The plugin's limiter, or the function picking one per request.
+    let baseLimiter: Limiter | LimiterFunction<unknown, unknown> | undefined;
     if (hasOwnLimiter(given)) {
       baseLimiter = resolveLimiter(OWNER, given);
       base = {
@@ -284,12 +288,15 @@ function floodgatePlugin(
       fastify.addHook(hookName, hook);
     }
 
-    if (!fastify.hasDecorator('floodgate')) fastify.decorate('floodgate', { limiter: baseLimiter });
+    if (!fastify.hasDecorator('floodgate')) {
+      fastify.decorate('floodgate', { limiter: typeof baseLimiter === 'function' ? undefined : baseLimiter });
+    }
     if (!fastify.hasDecorator('rateLimit')) {
       // Cast: the declaration merges with any other plugin's `rateLimit` (an app migrating from
       // @fastify/rate-limit may still have its types loaded) into an overload set `decorate`
       // cannot match.
       const decorator = function rateLimit(options?: FloodgateRouteOptions): FloodgateHook {
+        checkCreatedInRequest(`${OWNER} (rateLimit())`, notices);
         if (options === undefined) {
           if (baseHooks === undefined) {
             throw new FloodgateError(

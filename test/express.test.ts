@@ -585,7 +585,7 @@ for (const { name, express } of expressVersions) {
       );
       rejectsOption(
         () => rateLimit({ limiter: {} as never }),
-        'rateLimit: limiter must be a limiter from createLimiter({...}), got an object (Object)',
+        'rateLimit: limiter must be a limiter from createLimiter({...}) or a function of the request returning one, got an object (Object)',
       );
       rejectsOption(
         () => rateLimit({ limiter, statusCode: 200 }),

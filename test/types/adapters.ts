@@ -39,6 +39,14 @@ export function expressApp(): void {
     const key: string | undefined = req.rateLimit?.key;
     res.json({ allowed, key });
   });
+  const perPlan = rateLimit({ limiter: (req) => (req.get('plan') === 'pro' ? limiter : limiter) });
+  // A limiter picked per request: the middleware has none of its own.
+  const none: undefined = perPlan.limiter;
+  const fixed: typeof limiter = rateLimit({ limiter }).limiter;
+  void [none, fixed];
+  rateLimit({ limiter: async () => limiter });
+  // @ts-expect-error a limiter function returns a limiter
+  rateLimit({ limiter: () => 'free' });
   // @ts-expect-error requestPropertyName is a name or false
   rateLimit({ limiter, requestPropertyName: true });
   // @ts-expect-error skipFailedRequests is a boolean
