@@ -5,6 +5,7 @@ import { storageKey } from './keys.js';
 import { isStore, type LimiterOptions, MAX_BLOCK_MS, resolveOptions } from './limiter-options.js';
 import { checkOptionsObject, invalidOption, show } from './options.js';
 import { outagePolicy, storeFailure } from './outage.js';
+import { noteBinding } from './shared-prefix.js';
 import { decideThenOf } from './stores/decide-then.js';
 import type { Decision, PolicySpec, StoreBinding } from './types.js';
 
@@ -80,6 +81,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const { policies, store, prefix, blockDurationMs, onStoreError, onOutage } = resolveOptions(options);
   const bindOptions = { prefix, policies, blockDurationMs };
   const binding: StoreBinding = store.bind(bindOptions);
+  noteBinding(store, prefix);
   const decideThen = decideThenOf(binding);
   const fallback = isStore(onStoreError) ? onStoreError.bind(bindOptions) : undefined;
   let smallest = policies[0] as PolicySpec;
