@@ -53,6 +53,19 @@ export interface FloodgateRouteOptions extends CommonOptions<FastifyRequest, Fas
   message?: string | ((request: FastifyRequest, decision: Decision) => string);
 }
 
+/**
+ * A route's `config.rateLimit` object. Fastify intersects the route config type with one it
+ * infers from the literal, which lets a number or a string through an object type whose options
+ * are all optional (`rateLimit: 5` would type-check). A member each primitive has and no options
+ * object does, declared never, makes `tsc` refuse them: `toFixed` (numbers), `charAt` (strings),
+ * `Symbol.toStringTag` (bigints and symbols).
+ */
+export type FloodgateRouteConfig = FloodgateRouteOptions & {
+  toFixed?: never;
+  charAt?: never;
+  [Symbol.toStringTag]?: never;
+};
+
 /** Options of the {@link floodgate} plugin. */
 export interface FloodgatePluginOptions extends FloodgateRouteOptions {
   /**
@@ -124,7 +137,7 @@ declare module 'fastify' {
      * floodgate for this route: `false` opts it out, `true` opts it in (with `global: false`),
      * an object overrides the plugin's options for it.
      */
-    rateLimit?: FloodgateRouteOptions | boolean;
+    rateLimit?: FloodgateRouteConfig | boolean;
   }
 }
 
@@ -215,7 +228,9 @@ function floodgatePlugin(
       if (trustsEveryProxy(fastify)) {
         notices.once(
           'FLOODGATE_TRUST_ALL_PROXIES',
-          `${OWNER}: Fastify's trustProxy is true, so any client can choose its own rate-limit key by sending X-Forwarded-For; set it to the number of proxies in front of the app or to their addresses`,
+          // Not "a hop count": Fastify 5 releases treat a number as trusting no proxy at all
+          // (it cannot check the peer), so that advice would silently give every client one key.
+          `${OWNER}: Fastify's trustProxy is true, so any client can choose its own rate-limit key by sending X-Forwarded-For; set it to your proxies' addresses or ranges (trustProxy: '10.0.0.0/8'), not to a hop count, which recent Fastify releases ignore`,
         );
       }
     }
@@ -331,6 +346,14 @@ function floodgatePlugin(
         }
         hook = baseHooks;
       } else {
+        if (typeof config !== 'object' || config === null) {
+          throw invalidOption(
+            `${OWNER} (route ${route.method} ${route.url})`,
+            'config.rateLimit',
+            'true, false, or an object of route options (limiter, algorithm, cost, keyGenerator, …)',
+            config,
+          );
+        }
         hook = hooks.get(config);
         if (hook === undefined) {
           hook = hooksFor(`${OWNER} (route ${route.method} ${route.url})`, config);

@@ -434,6 +434,9 @@ for (const { name, Fastify } of fastifyVersions) {
       });
       for (let i = 0; i < 3; i++) await app.inject({ url: '/', headers: { 'x-forwarded-for': `198.51.100.${i}` } });
       deepStrictEqual(sink.codes, ['FLOODGATE_TRUST_ALL_PROXIES']);
+      // The advice fits Fastify: addresses, never a hop count (which Fastify 5 ignores, see below).
+      ok(sink.messages[0]?.includes("set it to your proxies' addresses or ranges"), sink.messages[0]);
+      ok(sink.messages[0]?.includes('not to a hop count'), sink.messages[0]);
       const quiet = warnings();
       const listed = await appWith({ limiter: slidingLimiter(9, 60_000).limiter, warn: quiet.warn }, undefined, {
         trustProxy: '127.0.0.1',
@@ -566,6 +569,10 @@ for (const { name, Fastify } of fastifyVersions) {
         // @ts-expect-error cost is a number or a function
         app.get('/cost', { config: { rateLimit: { cost: '5' } } }, async () => 'c');
       throws(badCost, /cost must be a function/);
+      const five = () =>
+        // @ts-expect-error a primitive other than true or false is refused by tsc too
+        app.get('/five', { config: { rateLimit: 5 } }, async () => 'f');
+      throws(five, /config.rateLimit must be true, false/);
       // Unknown names are not a type error: Fastify infers a route's own config type from the
       // literal and intersects it with ours. The plugin rejects them when the route is added.
       throws(
@@ -802,6 +809,16 @@ for (const { name, Fastify } of fastifyVersions) {
         withRoute({ cost: 1 }, { global: false }),
         'floodgate (route GET /r): limiter or algorithm/policies is required (the plugin has none), got neither',
       );
+      for (const [value, shown] of [
+        [5, '5'],
+        ['on', '"on"'],
+        [null, 'null'],
+      ] as const) {
+        await rejectsOption(
+          withRoute(value),
+          `floodgate (route GET /r): config.rateLimit must be true, false, or an object of route options (limiter, algorithm, cost, keyGenerator, …), got ${shown}`,
+        );
+      }
     });
   });
 }

@@ -23,6 +23,18 @@ export async function fastifyApp(): Promise<void> {
   });
   const hook: preHandlerHookHandler = app.rateLimit({ limiter, cost: 2 });
   void hook;
+  app.get('/on', { config: { rateLimit: true } }, async () => 'ok');
+  app.get('/off', { config: { rateLimit: false } }, async () => 'ok');
+  app.get('/own', { config: { rateLimit: { limiter, cost: 2 } } }, async () => 'ok');
+  app.route({ method: 'GET', url: '/own2', config: { rateLimit: { limiter } }, handler: async () => 'ok' });
+  // @ts-expect-error config.rateLimit is true, false or an options object, not a number
+  app.get('/n', { config: { rateLimit: 5 } }, async () => 'ok');
+  // @ts-expect-error not a string either
+  app.get('/s', { config: { rateLimit: 'on' } }, async () => 'ok');
+  // @ts-expect-error nor in the full route form
+  app.route({ method: 'GET', url: '/r', config: { rateLimit: 100 }, handler: async () => 'ok' });
+  // @ts-expect-error nor a bigint
+  app.get('/b', { config: { rateLimit: 5n } }, async () => 'ok');
   // @ts-expect-error the decorator takes route options, not a limit number
   app.rateLimit(5);
   await app.register(floodgate, {
