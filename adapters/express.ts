@@ -1,7 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision, Limiter } from 'floodgate';
-import { type Charge, charged, RequestEnd } from './counting.js';
-import { decideRequest, type Outcome } from './decide.js';
 import {
   type CommonOptions,
   checkCreatedInRequest,
@@ -14,8 +12,8 @@ import {
   type WarningHandler,
 } from './engine.js';
 import { asError } from './errors.js';
-import { longestRetryAfter } from './headers.js';
-import { type RateLimitInfo, recordOnRequest } from './request-info.js';
+import { createLifecycle, type Port } from './lifecycle.js';
+import type { RateLimitInfo } from './request-info.js';
 import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
 export type { LimiterFunction, WarningCode, WarningHandler } from './engine.js';
@@ -95,16 +93,14 @@ function send(res: Response, body: MessageBody): void {
 }
 
 /**
- * Passes a hook's error on. A limited response's status and `Retry-After` are undone first: the
- * request failed on a bug in the app's hook, not on the rate limit, so the app's error handler or
- * Express's own should answer it as any other error (500), not as a 429.
+ * Undoes a limited response's status and `Retry-After` when a hook of the app failed: the request
+ * failed on a bug, not on the rate limit, so the app's error handler or Express's own should
+ * answer it as any other error (500), not as a 429.
  */
-function fail(res: Response, next: NextFunction, status: number | undefined, error: Error): void {
-  if (status !== undefined && !res.headersSent) {
-    res.statusCode = status;
-    res.removeHeader('retry-after');
-  }
-  next(error);
+function undoLimit(res: Response, prior: number | undefined): void {
+  if (prior === undefined || res.headersSent) return;
+  res.statusCode = prior;
+  res.removeHeader('retry-after');
 }
 
 function checkBody(value: unknown): MessageBody {
@@ -166,134 +162,55 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware<Limite
   let messageFunction: MessageFunction | undefined;
   if (typeof given.message === 'function') messageFunction = given.message as MessageFunction;
   else message = given.message === undefined ? DEFAULT_MESSAGE : checkBody(given.message);
-  const { writer, shadow, statusCode, onDecision, onLimited, counting, requestProperty } = engine;
-  // The key and cost asked with are needed to refund a request or to put its key on it.
-  const needsCharge = counting !== undefined || requestProperty !== undefined || engine.limiterOf !== undefined;
-
-  /**
-   * Gives the request back once it ends, if it should not count. 'finish' comes when the response
-   * is handed to the OS, 'close' when the connection goes first (a client that gave up) and also
-   * after 'finish'; `res.writableFinished` tells the two apart, and the end acts once, on
-   * whichever is first. One listener for both, with `on`: `once` would wrap each in another closure.
-   */
-  function watchEnd(req: Request, res: Response, charge: Charge): void {
-    if (counting === undefined) return;
-    const end = new RequestEnd(counting, notices, OWNER, charge, req, res);
-    const listener = (): void => end.end(res.writableFinished, res.statusCode);
-    res.on('finish', listener);
-    res.on('close', listener);
-  }
-
-  /** Sends the limited response's body; `status` is the one before the limit's, for {@link fail}. */
-  function limited(req: Request, res: Response, next: NextFunction, decision: Decision, status: number): void {
-    if (messageFunction === undefined) {
-      send(res, message as MessageBody);
-      return;
-    }
-    const body = messageFunction(req, res, decision);
-    if (isThenable(body)) {
-      void sendLater(res, next, body, status);
-      return;
-    }
-    send(res, checkBody(body));
-  }
+  const { statusCode } = engine;
 
   async function sendLater(
     res: Response,
     next: NextFunction,
     body: PromiseLike<MessageBody>,
-    status: number,
+    prior: number | undefined,
   ): Promise<void> {
     try {
       send(res, checkBody(await body));
     } catch (error) {
-      fail(res, next, status, asError(error, OWNER, 'message'));
+      undoLimit(res, prior);
+      next(asError(error, OWNER, 'message'));
     }
   }
 
-  /** Applies a Decision: headers, hooks, then either `next()` or the limited response. */
-  function respond(
-    req: Request,
-    res: Response,
-    next: NextFunction,
-    decision: Decision,
-    charge: Charge | undefined,
-  ): void {
-    // Something else answered while the decision was pending (a request-timeout middleware): the
-    // request is over, and setting headers now would throw ERR_HTTP_HEADERS_SENT into next(err).
-    if (res.headersSent) return;
-    let pass: boolean;
-    // Which hook runs, to name it in the error, and the status before the limit's, to restore.
-    let source = 'onDecision';
-    let status: number | undefined;
-    try {
-      const denies = !decision.allowed && !shadow;
-      // A limiter picked per request has a writer of its own (made once per limiter).
-      const w = engine.limiterOf === undefined ? writer : engine.writerFor(charge?.limiter);
-      if (w !== undefined) w.write(res, setHeader, decision, w.needsWallClock ? Date.now() : 0, denies);
-      if (requestProperty !== undefined && charge !== undefined) {
-        recordOnRequest(req, requestProperty, decision, charge.key, denies);
+  const port: Port<Request, Response, NextFunction> = {
+    checkProxy: checkProxySetup,
+    setHeader,
+    getHeader: (res, name) => res.getHeader(name),
+    answered: (res) => res.headersSent,
+    stopWhenAnswered: true,
+    beginLimit(res) {
+      const prior = res.statusCode;
+      res.status(statusCode);
+      return prior;
+    },
+    undoLimit,
+    limit(req, res, next, decision, prior) {
+      if (messageFunction === undefined) {
+        send(res, message as MessageBody);
+        return;
       }
-      if (onDecision !== undefined) onDecision(req, decision);
-      source = 'onLimited';
-      if (decision.allowed) {
-        pass = true;
-      } else if (shadow) {
-        if (onLimited !== undefined) onLimited(req, res, decision);
-        pass = !res.headersSent;
-      } else {
-        pass = false;
-        status = res.statusCode;
-        res.setHeader('retry-after', longestRetryAfter(res.getHeader('retry-after'), decision));
-        res.status(statusCode);
-        if (onLimited !== undefined) onLimited(req, res, decision);
-        source = 'message';
-        if (!res.headersSent) limited(req, res, next, decision, status);
-      }
-    } catch (error) {
-      fail(res, next, status, asError(error, OWNER, source));
-      return;
-    }
-    if (!pass) return;
-    if (charge !== undefined && charged(decision, charge.cost)) watchEnd(req, res, charge);
-    // Outside the try: an error thrown further down the chain is not this middleware's.
-    next();
-  }
-
-  async function settle(
-    req: Request,
-    res: Response,
-    next: NextFunction,
-    pending: PromiseLike<Outcome>,
-    charge: Charge | undefined,
-  ): Promise<void> {
-    let outcome: Outcome;
-    try {
-      outcome = await pending;
-    } catch (error) {
-      // The callbacks' failures are Errors already (decideRequest names them): what is left is the limiter's.
-      next(asError(error, OWNER, "the limiter's decide"));
-      return;
-    }
-    if (outcome === undefined) next();
-    else respond(req, res, next, outcome, charge);
-  }
-
-  function floodgateMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (!notices.forwardedForDone) checkProxySetup(req, notices);
-    const charge: Charge | undefined = needsCharge ? { key: '', cost: 0, limiter: undefined } : undefined;
-    let outcome: Outcome | PromiseLike<Outcome>;
-    try {
-      outcome = decideRequest(engine, req, res, charge);
-    } catch (error) {
-      next(asError(error, OWNER, "the limiter's decide"));
-      return;
-    }
-    if (outcome === undefined) next();
-    // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
-    // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
-    else if (isThenable(outcome)) void settle(req, res, next, outcome, charge);
-    else respond(req, res, next, outcome, charge);
-  }
+      const body = messageFunction(req, res, decision);
+      if (isThenable(body)) void sendLater(res, next, body, prior);
+      else send(res, checkBody(body));
+    },
+    pass: (next) => next(),
+    fail: (next, error) => next(error),
+    watchEnd(_req, res, end) {
+      // 'finish' comes when the response is handed to the OS, 'close' when the connection goes
+      // first (a client that gave up) and also after 'finish'; `res.writableFinished` tells the
+      // two apart, and the end acts once, on whichever is first. One listener for both, with
+      // `on`: `once` would wrap each in another closure.
+      const listener = (): void => end.end(res.writableFinished, res.statusCode);
+      res.on('finish', listener);
+      res.on('close', listener);
+    },
+  };
+  const floodgateMiddleware: RequestHandler = createLifecycle(engine, port);
   return Object.assign(floodgateMiddleware, { limiter: engine.limiter });
 }

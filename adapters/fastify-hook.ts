@@ -1,11 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Decision } from 'floodgate';
-import { type Charge, charged, RequestEnd } from './counting.js';
-import { decideRequest, type Outcome } from './decide.js';
+import type { RequestEnd } from './counting.js';
 import type { Engine, Notices } from './engine.js';
-import { asError } from './errors.js';
-import { longestRetryAfter, retryAfterSeconds } from './headers.js';
-import { recordOnRequest } from './request-info.js';
+import { retryAfterSeconds } from './headers.js';
+import { createLifecycle, type Port } from './lifecycle.js';
 import { invalidOption, isThenable } from './validate.js';
 
 const OWNER = 'floodgate';
@@ -87,79 +85,6 @@ function messageOf(limit: RouteLimit, request: FastifyRequest, decision: Decisio
 }
 
 /** Applies a Decision: headers, hooks, then `done()` or `done(RateLimitedError)`. */
-/** Watches a charged request's end, for the limits that give some requests back. */
-type Watch = (request: FastifyRequest, reply: FastifyReply, charge: Charge) => void;
-
-function respond(
-  limit: RouteLimit,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-  decision: Decision,
-  charge: Charge | undefined,
-  watch: Watch,
-): void {
-  const { owner, writer, onDecision, onLimited, shadow, statusCode, requestProperty } = limit.engine;
-  let error: RateLimitedError | undefined;
-  // Which hook runs, to name it in the error, and whether Retry-After was set, to undo.
-  let source = 'onDecision';
-  let limiting = false;
-  try {
-    const denies = !decision.allowed && !shadow;
-    // A limiter picked per request has a writer of its own (made once per limiter).
-    const w = limit.engine.limiterOf === undefined ? writer : limit.engine.writerFor(charge?.limiter);
-    if (w !== undefined) w.write(reply, setHeader, decision, w.needsWallClock ? Date.now() : 0, denies);
-    if (requestProperty !== undefined && charge !== undefined) {
-      recordOnRequest(request, requestProperty, decision, charge.key, denies);
-    }
-    if (onDecision !== undefined) onDecision(request, decision);
-    if (!decision.allowed) {
-      // The status is left to the error handler, which reads the error's `statusCode`: setting it
-      // here would stick (Fastify remembers a status once set), so a handler that redirects or
-      // rewrites the response would send it with the limit's status.
-      if (!shadow) {
-        limiting = true;
-        reply.header('retry-after', longestRetryAfter(reply.getHeader('retry-after'), decision));
-      }
-      source = 'onLimited';
-      if (onLimited !== undefined) onLimited(request, reply, decision);
-      // A hook that answered the request itself must not be followed by done().
-      if (reply.sent) return;
-      source = 'message';
-      if (!shadow) error = new RateLimitedError(messageOf(limit, request, decision), statusCode, decision);
-    }
-  } catch (thrown) {
-    // A bug in the app's hook, not a rate limit: the error handler answers it as any other error
-    // (500, logged as an error) rather than as a limited request, so no Retry-After either.
-    if (limiting && !reply.sent) reply.removeHeader('retry-after');
-    done(asError(thrown, owner, source));
-    return;
-  }
-  if (charge !== undefined && charged(decision, charge.cost)) watch(request, reply, charge);
-  done(error);
-}
-
-async function settle(
-  limit: RouteLimit,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-  pending: PromiseLike<Outcome>,
-  charge: Charge | undefined,
-  watch: Watch,
-): Promise<void> {
-  let outcome: Outcome;
-  try {
-    outcome = await pending;
-  } catch (error) {
-    // The callbacks' failures are Errors already (decideRequest names them): what is left is the limiter's.
-    done(asError(error, limit.engine.owner, "the limiter's decide"));
-    return;
-  }
-  if (outcome === undefined) done();
-  else respond(limit, request, reply, done, outcome, charge, watch);
-}
-
 /** Once-only check, on the first request carrying X-Forwarded-For: did Fastify use it? */
 function checkForwardedFor(request: FastifyRequest, notices: Notices): void {
   if (request.headers['x-forwarded-for'] === undefined) return;
@@ -176,24 +101,39 @@ function checkForwardedFor(request: FastifyRequest, notices: Notices): void {
 }
 
 /**
- * The hooks for one route: the request hook decides, writes the headers, then calls `done()` or
- * `done(RateLimitedError)`; with `skipFailedRequests` or `skipSuccessfulRequests`, an onResponse
- * hook and the raw response's 'close' (a client that gave up before the response) give the
- * request back when it ends, once, whichever comes first.
+ * The hooks for one route: the request hook runs the shared lifecycle (see createLifecycle),
+ * ending in `done()` or `done(RateLimitedError)`; with `skipFailedRequests` or
+ * `skipSuccessfulRequests`, an onResponse hook and the raw response's 'close' (a client that gave
+ * up before the response) give the request back when it ends, once, whichever comes first.
  */
-export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
+export function makeHooks(limit: RouteLimit, _notices: Notices): Hooks {
   const { engine } = limit;
-  const { counting } = engine;
+  const { counting, statusCode } = engine;
   // The end of each watched request in flight, for the onResponse hook to find.
   const ends = new WeakMap<FastifyRequest, End>();
 
-  function watch(request: FastifyRequest, reply: FastifyReply, charge: Charge): void {
-    if (counting === undefined) return;
-    const end = new RequestEnd(counting, notices, engine.owner, charge, request, reply);
-    ends.set(request, end);
-    const raw = reply.raw;
-    raw.on('close', () => end.end(raw.writableFinished, reply.statusCode));
-  }
+  const port: Port<FastifyRequest, FastifyReply, HookHandlerDoneFunction> = {
+    checkProxy: checkForwardedFor,
+    setHeader,
+    getHeader: (reply, name) => reply.getHeader(name),
+    answered: (reply) => reply.sent,
+    stopWhenAnswered: false,
+    // The status is left to the error handler, which reads the error's `statusCode`: setting it
+    // here would stick (Fastify remembers a status once set), so a handler that redirects or
+    // rewrites the response would send it with the limit's status.
+    beginLimit: () => undefined,
+    undoLimit: (reply) => reply.removeHeader('retry-after'),
+    limit(request, _reply, done, decision) {
+      done(new RateLimitedError(messageOf(limit, request, decision), statusCode, decision));
+    },
+    pass: (done) => done(),
+    fail: (done, error) => done(error),
+    watchEnd(request, reply, end) {
+      ends.set(request, end);
+      const raw = reply.raw;
+      raw.on('close', () => end.end(raw.writableFinished, reply.statusCode));
+    },
+  };
 
   const onResponse: Hook | undefined =
     counting === undefined
@@ -207,30 +147,5 @@ export function makeHooks(limit: RouteLimit, notices: Notices): Hooks {
           done();
         };
 
-  function floodgateHook(
-    this: FastifyInstance,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    done: HookHandlerDoneFunction,
-  ): void {
-    if (!notices.forwardedForDone) checkForwardedFor(request, notices);
-    // The key and cost asked with are needed to refund a request or to put its key on it.
-    const charge: Charge | undefined =
-      counting !== undefined || engine.requestProperty !== undefined || engine.limiterOf !== undefined
-        ? { key: '', cost: 0, limiter: undefined }
-        : undefined;
-    let outcome: Outcome | PromiseLike<Outcome>;
-    try {
-      outcome = decideRequest(engine, request, reply, charge);
-    } catch (error) {
-      done(asError(error, engine.owner, "the limiter's decide"));
-      return;
-    }
-    if (outcome === undefined) done();
-    // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
-    // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
-    else if (isThenable(outcome)) void settle(limit, request, reply, done, outcome, charge, watch);
-    else respond(limit, request, reply, done, outcome, charge, watch);
-  }
-  return { request: floodgateHook, onResponse };
+  return { request: createLifecycle(engine, port), onResponse };
 }

@@ -1,0 +1,140 @@
+import type { Decision } from 'floodgate';
+import { type Charge, charged, RequestEnd } from './counting.js';
+import { decideRequest, type Outcome } from './decide.js';
+import type { Engine, Notices } from './engine.js';
+import { asError } from './errors.js';
+import { longestRetryAfter, type SetHeader } from './headers.js';
+import { recordOnRequest } from './request-info.js';
+import { isThenable } from './validate.js';
+
+/**
+ * What one framework contributes to the request lifecycle: how to read and write its response,
+ * send or hand on a limited response, go on, and pass an error on. `Next` is what the framework
+ * gives a middleware or hook to continue with (Express `next`, Fastify `done`).
+ */
+export interface Port<Req, Res, Next> {
+  /** Once-only checks of the trust-proxy setup, on requests until `notices.forwardedForDone`. */
+  checkProxy(req: Req, notices: Notices): void;
+  /** Sets one response header; a module-level function, never a closure. */
+  readonly setHeader: SetHeader<Res>;
+  getHeader(res: Res, name: string): unknown;
+  /** Whether the response has been answered already (by something else, or by `onLimited`). */
+  answered(res: Res): boolean;
+  /**
+   * Whether a response answered while the decision was pending ends the lifecycle there (Express:
+   * setting headers on it would throw into `next(err)`).
+   */
+  readonly stopWhenAnswered: boolean;
+  /**
+   * Marks the response limited before `onLimited` runs; returns what {@link Port.undoLimit}
+   * needs to undo it (Express sets the status and returns the one before; Fastify leaves the
+   * status to the error handler).
+   */
+  beginLimit(res: Res): number | undefined;
+  /** Undoes {@link Port.beginLimit} when a hook of the app failed: that failure is no rate limit. */
+  undoLimit(res: Res, prior: number | undefined): void;
+  /** Answers a limited request, or hands it on; `prior` as {@link Port.beginLimit} returned. */
+  limit(req: Req, res: Res, next: Next, decision: Decision, prior: number | undefined): void;
+  /** Goes on to the next middleware or hook. */
+  pass(next: Next): void;
+  /** Passes an error on to the framework's error handling. */
+  fail(next: Next, error: Error): void;
+  /** Calls `end.end(…)` when the response has finished or the connection has closed. */
+  watchEnd(req: Req, res: Res, end: RequestEnd<Req, Res>): void;
+}
+
+/**
+ * The request lifecycle both adapters share: decide (skip, limiter, key, cost), write the
+ * headers (per limiter, adding to earlier limiters'), put the Decision on the request, call the
+ * hooks, then go on or answer the limited request, and watch the end of a request that may be
+ * given back. Each framework brings a {@link Port}.
+ */
+export function createLifecycle<Req extends object, Res, Next>(
+  engine: Engine<Req, Res>,
+  port: Port<Req, Res, Next>,
+): (req: Req, res: Res, next: Next) => void {
+  const { owner, writer, shadow, onDecision, onLimited, counting, requestProperty, notices } = engine;
+  // The key and cost asked with are needed to refund a request, to put its key on it, or (with a
+  // limiter picked per request) to know which limiter decided.
+  const needsCharge = counting !== undefined || requestProperty !== undefined || engine.limiterOf !== undefined;
+
+  /** Applies a Decision: headers, hooks, then going on or the limited response. */
+  function respond(req: Req, res: Res, next: Next, decision: Decision, charge: Charge | undefined): void {
+    if (port.stopWhenAnswered && port.answered(res)) return;
+    // Which hook runs, to name it in the error, and what to undo when it fails.
+    let source = 'onDecision';
+    let limiting = false;
+    let prior: number | undefined;
+    try {
+      const denies = !decision.allowed && !shadow;
+      // A limiter picked per request has a writer of its own (made once per limiter).
+      const w = engine.limiterOf === undefined ? writer : engine.writerFor(charge?.limiter);
+      if (w !== undefined) w.write(res, port.setHeader, decision, w.needsWallClock ? Date.now() : 0, denies);
+      if (requestProperty !== undefined && charge !== undefined) {
+        recordOnRequest(req, requestProperty, decision, charge.key, denies);
+      }
+      if (onDecision !== undefined) onDecision(req, decision);
+      source = 'onLimited';
+      if (!decision.allowed) {
+        if (!shadow) {
+          limiting = true;
+          port.setHeader(res, 'retry-after', longestRetryAfter(port.getHeader(res, 'retry-after'), decision));
+          prior = port.beginLimit(res);
+        }
+        if (onLimited !== undefined) onLimited(req, res, decision);
+        // A hook that answered the request itself must not be followed by anything.
+        if (port.answered(res)) return;
+        if (limiting) {
+          source = 'message';
+          port.limit(req, res, next, decision, prior);
+          return;
+        }
+      }
+    } catch (thrown) {
+      if (limiting && !port.answered(res)) port.undoLimit(res, prior);
+      port.fail(next, asError(thrown, owner, source));
+      return;
+    }
+    if (counting !== undefined && charge !== undefined && charged(decision, charge.cost)) {
+      port.watchEnd(req, res, new RequestEnd(counting, notices, owner, charge, req, res));
+    }
+    // Outside the try: an error thrown further down the chain is not this limiter's.
+    port.pass(next);
+  }
+
+  async function settle(
+    req: Req,
+    res: Res,
+    next: Next,
+    pending: PromiseLike<Outcome>,
+    charge: Charge | undefined,
+  ): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await pending;
+    } catch (error) {
+      // The callbacks' failures are Errors already (decideRequest names them): what is left is the limiter's.
+      port.fail(next, asError(error, owner, "the limiter's decide"));
+      return;
+    }
+    if (outcome === undefined) port.pass(next);
+    else respond(req, res, next, outcome, charge);
+  }
+
+  return function floodgateLifecycle(req: Req, res: Res, next: Next): void {
+    if (!notices.forwardedForDone) port.checkProxy(req, notices);
+    const charge: Charge | undefined = needsCharge ? { key: '', cost: 0, limiter: undefined } : undefined;
+    let outcome: Outcome | PromiseLike<Outcome>;
+    try {
+      outcome = decideRequest(engine, req, res, charge);
+    } catch (error) {
+      port.fail(next, asError(error, owner, "the limiter's decide"));
+      return;
+    }
+    if (outcome === undefined) port.pass(next);
+    // Not `instanceof Promise`: a decide wrapped by the app may return another realm's promise or
+    // any thenable. A Decision has no `then`, so the sync path pays one missed property read.
+    else if (isThenable(outcome)) void settle(req, res, next, outcome, charge);
+    else respond(req, res, next, outcome, charge);
+  };
+}
