@@ -1,5 +1,5 @@
 import type { Decision, Limiter } from 'floodgate';
-import type { Notices } from './engine.js';
+import type { Notices } from './notices.js';
 import { isThenable, optionalBoolean, optionalFunction } from './validate.js';
 
 /** Tells whether a finished request succeeded, sync or async. */

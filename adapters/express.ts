@@ -1,24 +1,16 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision, Limiter } from 'floodgate';
-import {
-  type CommonOptions,
-  checkCreatedInRequest,
-  createEngine,
-  ENGINE_OPTIONS,
-  type Engine,
-  type LimiterFunction,
-  Notices,
-  resolveWarn,
-  type WarningHandler,
-} from './engine.js';
+import { type CommonOptions, createEngine, ENGINE_OPTIONS, type Engine, type LimiterFunction } from './engine.js';
 import { asError } from './errors.js';
 import { createLifecycle, type Port } from './lifecycle.js';
+import { checkCreatedInRequest, Notices, resolveWarn, type WarningHandler } from './notices.js';
 import type { RateLimitInfo } from './request-info.js';
 import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
 
-export type { LimiterFunction, WarningCode, WarningHandler } from './engine.js';
+export type { LimiterFunction } from './engine.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
 export { ipKeyGenerator } from './ip.js';
+export type { WarningCode, WarningHandler } from './notices.js';
 export type { RateLimitInfo } from './request-info.js';
 
 declare global {

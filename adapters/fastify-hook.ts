@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Decision } from 'floodgate';
 import type { RequestEnd } from './counting.js';
-import type { Engine, Notices } from './engine.js';
+import type { Engine } from './engine.js';
 import { retryAfterSeconds } from './headers.js';
 import { createLifecycle, type Port } from './lifecycle.js';
+import type { Notices } from './notices.js';
 import { invalidOption, isThenable } from './validate.js';
 
 const OWNER = 'floodgate';

@@ -13,17 +13,13 @@ import fp from 'fastify-plugin';
 import { type Decision, FloodgateError, type Limiter } from 'floodgate';
 import {
   type CommonOptions,
-  checkCreatedInRequest,
   checkEngineOptions,
   createEngine,
   ENGINE_OPTIONS,
   hasOwnLimiter,
   LIMITER_OPTIONS,
   type LimiterFunction,
-  Notices,
   resolveLimiter,
-  resolveWarn,
-  type WarningHandler,
 } from './engine.js';
 import {
   clientIp,
@@ -34,13 +30,15 @@ import {
   type RouteLimit,
   resolveMessage,
 } from './fastify-hook.js';
+import { checkCreatedInRequest, Notices, resolveWarn, type WarningHandler } from './notices.js';
 import type { RateLimitInfo } from './request-info.js';
 import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
 
-export type { LimiterFunction, WarningCode, WarningHandler } from './engine.js';
+export type { LimiterFunction } from './engine.js';
 export { type Hook as FloodgateHook, RateLimitedError } from './fastify-hook.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
 export { ipKeyGenerator } from './ip.js';
+export type { WarningCode, WarningHandler } from './notices.js';
 export type { RateLimitInfo } from './request-info.js';
 
 /** Options a route can set under `config.rateLimit`; each overrides the plugin's for that route. */

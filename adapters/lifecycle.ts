@@ -1,9 +1,10 @@
 import type { Decision } from 'floodgate';
 import { type Charge, charged, RequestEnd } from './counting.js';
 import { decideRequest, type Outcome } from './decide.js';
-import type { Engine, Notices } from './engine.js';
+import type { Engine } from './engine.js';
 import { asError } from './errors.js';
 import { longestRetryAfter, type SetHeader } from './headers.js';
+import type { Notices } from './notices.js';
 import { recordOnRequest } from './request-info.js';
 import { isThenable } from './validate.js';
 
