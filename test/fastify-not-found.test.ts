@@ -67,6 +67,11 @@ for (const { name, Fastify } of fastifyVersions) {
       ]);
     });
 
+    test("with hook: 'preHandler' too", async () => {
+      const app = await appWith({ limiter: slidingLimiter(1, 10_000).limiter, hook: 'preHandler' });
+      deepStrictEqual([(await app.inject('/a')).statusCode, (await app.inject('/b')).statusCode], [404, 429]);
+    });
+
     test('with global: false, not-found requests are not limited', async () => {
       const limiter = slidingLimiter(1, 10_000).limiter;
       const app = await appWith({ limiter, global: false });
