@@ -1,27 +1,16 @@
 import { type AcquireOptions, acquireOptions, acquireSlot, type WaitQueues, wakeFirst } from './acquire.js';
+import { type BlockOptions, type CallOptions, callChecks } from './call-checks.js';
 import { combiner } from './combine.js';
-import { FloodgateError } from './errors.js';
+import type { FloodgateError } from './errors.js';
 import { storageKey } from './keys.js';
-import { isStore, type LimiterOptions, MAX_BLOCK_MS, resolveOptions } from './limiter-options.js';
-import { checkOptionsObject, invalidOption, show } from './options.js';
+import { isStore, type LimiterOptions, resolveOptions } from './limiter-options.js';
 import { outagePolicy, storeFailure } from './outage.js';
 import { noteBinding } from './shared-prefix.js';
-import { decideThenOf } from './stores/decide-then.js';
+import { storeCalls } from './store-calls.js';
 import type { Decision, PolicySpec, StoreBinding } from './types.js';
 
+export type { BlockOptions, CallOptions } from './call-checks.js';
 export type { LimiterOptions, StoreErrorPolicy } from './limiter-options.js';
-
-/** Options of a single call. */
-export interface CallOptions {
-  /** Units this call costs: a non-negative integer no larger than the smallest limit. Defaults to 1. */
-  cost?: number;
-}
-
-/** Options of `limiter.block`. */
-export interface BlockOptions {
-  /** How long the key stays blocked, in milliseconds: a positive integer up to 1e15. */
-  durationMs: number;
-}
 
 /** A configured rate limiter. Create one with {@link createLimiter}. */
 export interface Limiter {
@@ -82,104 +71,19 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const bindOptions = { prefix, policies, blockDurationMs };
   const binding: StoreBinding = store.bind(bindOptions);
   noteBinding(store, prefix);
-  const decideThen = decideThenOf(binding);
   const fallback = isStore(onStoreError) ? onStoreError.bind(bindOptions) : undefined;
-  let smallest = policies[0] as PolicySpec;
-  for (const p of policies) if (p.algorithm.limit < smallest.algorithm.limit) smallest = p;
-  const maxCost = smallest.algorithm.limit;
-  const combine = combiner(policies);
-  const { succeeded, failed } = outagePolicy(onStoreError, onOutage, fallback, combine, maxCost);
-
-  function checkCost(cost: unknown): number {
-    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0) {
-      throw new FloodgateError('ERR_INVALID_COST', `cost must be a non-negative integer, got ${show(cost)}`);
-    }
-    if (cost > maxCost) {
-      throw new FloodgateError(
-        'ERR_COST_EXCEEDS_LIMIT',
-        `cost ${cost} can never be allowed: policy ${show(smallest.name)} has a limit of ${maxCost}`,
-      );
-    }
-    return cost;
-  }
-
-  /** Runs one store call, answering under the failure policy when the store fails. */
-  function call(
-    run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>,
-  ): Decision | Promise<Decision> {
-    const onFailure = (error: unknown) => failed(error, run);
-    let result: readonly Decision[] | Promise<readonly Decision[]>;
-    try {
-      result = run(binding);
-    } catch (error) {
-      return onFailure(error);
-    }
-    // A synchronous answer is an array. Anything else is awaited as a promise, which it may be
-    // without being `instanceof Promise` (a store built in another realm, such as a test
-    // runner's VM context); `Promise.resolve` returns a native promise as it is.
-    if (Array.isArray(result)) return succeeded(result);
-    return Promise.resolve(result).then(succeeded, onFailure);
-  }
-
-  function run(key: string, cost: number, charge: boolean): Decision | Promise<Decision> {
-    if (decideThen !== undefined) {
-      const onFailure = (error: unknown) => failed(error, (b) => b.decide(key, cost, charge));
-      try {
-        return decideThen(key, cost, charge, succeeded, onFailure);
-      } catch (error) {
-        return onFailure(error);
-      }
-    }
-    return call((b) => b.decide(key, cost, charge));
-  }
-
-  function decide(key: string, cost = 1): Decision | Promise<Decision> {
-    return run(storageKey(key), checkCost(cost), true);
-  }
-
-  function callCost(owner: string, options: CallOptions | undefined): number {
-    if (options === undefined) return 1;
-    checkOptionsObject(owner, options, ['cost']);
-    // Only `undefined` means "not given": a null cost is a mistake to report, not a cost of 1.
-    return checkCost(options.cost === undefined ? 1 : options.cost);
-  }
-
-  // A refund of more than the smallest limit could only be a mistake: no call charged that much.
-  function refundCost(options: CallOptions | undefined): number {
-    const given = checkOptionsObject('refund', options, ['cost'], false);
-    const cost = given.cost === undefined ? 1 : given.cost;
-    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0 || cost > maxCost) {
-      throw new FloodgateError(
-        typeof cost === 'number' && Number.isSafeInteger(cost) && cost > maxCost
-          ? 'ERR_COST_EXCEEDS_LIMIT'
-          : 'ERR_INVALID_COST',
-        `refund: cost must be a non-negative integer no larger than the smallest limit (${maxCost}, policy ${show(smallest.name)}), got ${show(cost)}`,
-      );
-    }
-    return cost;
-  }
-
-  function blockMs(options: BlockOptions | undefined): number {
-    const given = checkOptionsObject('block', options, ['durationMs']);
-    const ms = given.durationMs;
-    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1 || ms > MAX_BLOCK_MS) {
-      throw invalidOption('block', 'durationMs', 'a positive integer number of milliseconds up to 1e15', ms);
-    }
-    return ms;
-  }
-
-  function settle(result: Decision | Promise<Decision>): Promise<Decision> {
-    return result instanceof Promise ? result : Promise.resolve(result);
-  }
-
+  const { checkCost, callCost, refundCost, blockMs } = callChecks(policies);
+  const limit = Math.min(...policies.map((p) => p.algorithm.limit));
+  const outage = outagePolicy(onStoreError, onOutage, fallback, combiner(policies), limit);
+  const { call, decide: run } = storeCalls(binding, outage);
   const queues: WaitQueues = new Map();
 
   // Not `async`: an async wrapper costs a second promise per call. Invalid input still rejects
   // rather than throws.
-  const limiter: Limiter = {
+  return {
     policies,
     prefix,
-    decide,
+    decide: (key, cost = 1) => run(storageKey(key), checkCost(cost), true),
     consume(key, callOptions) {
       try {
         return settle(run(storageKey(key), callCost('consume', callOptions), true));
@@ -194,24 +98,16 @@ export function createLimiter(options: LimiterOptions): Limiter {
         return Promise.reject(error);
       }
     },
-    refund(key, callOptions) {
-      try {
-        const k = storageKey(key);
-        const cost = refundCost(callOptions);
-        // A waiter sleeping out a wait that the refund may have shortened asks again now.
-        return settle(call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    async refund(key, callOptions) {
+      const k = storageKey(key);
+      const cost = refundCost(callOptions);
+      // A waiter sleeping out a wait that the refund may have shortened asks again now.
+      return settle(call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
     },
-    block(key, blockOptions) {
-      try {
-        const k = storageKey(key);
-        const ms = blockMs(blockOptions);
-        return settle(call((b) => b.block(k, ms)));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    async block(key, blockOptions) {
+      const k = storageKey(key);
+      const ms = blockMs(blockOptions);
+      return settle(call((b) => b.block(k, ms)));
     },
     async reset(key) {
       const k = storageKey(key);
@@ -235,5 +131,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return acquireSlot(queues, k, maxWaitMs, signal, () => run(k, checked, true));
     },
   };
-  return limiter;
+}
+
+function settle(result: Decision | Promise<Decision>): Promise<Decision> {
+  return result instanceof Promise ? result : Promise.resolve(result);
 }

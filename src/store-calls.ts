@@ -1,0 +1,47 @@
+import type { OutagePolicy } from './outage.js';
+import { decideThenOf } from './stores/decide-then.js';
+import type { Decision, StoreBinding } from './types.js';
+
+/** How a limiter asks its store, answering under its failure policy when the store fails. */
+export interface StoreCalls {
+  /** Runs one store call on the binding (or, failing, on the fallback) and combines the answer. */
+  call(run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>): Decision | Promise<Decision>;
+  /** Decides `cost` for `key`, charging it with `charge`. */
+  decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision>;
+}
+
+export function storeCalls(binding: StoreBinding, { succeeded, failed }: OutagePolicy): StoreCalls {
+  const decideThen = decideThenOf(binding);
+
+  function call(
+    run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>,
+  ): Decision | Promise<Decision> {
+    const onFailure = (error: unknown) => failed(error, run);
+    let result: readonly Decision[] | Promise<readonly Decision[]>;
+    try {
+      result = run(binding);
+    } catch (error) {
+      return onFailure(error);
+    }
+    // A synchronous answer is an array. Anything else is awaited as a promise, which it may be
+    // without being `instanceof Promise` (a store built in another realm, such as a test
+    // runner's VM context); `Promise.resolve` returns a native promise as it is.
+    if (Array.isArray(result)) return succeeded(result);
+    return Promise.resolve(result).then(succeeded, onFailure);
+  }
+
+  return {
+    call,
+    decide(key, cost, charge) {
+      if (decideThen !== undefined) {
+        const onFailure = (error: unknown) => failed(error, (b) => b.decide(key, cost, charge));
+        try {
+          return decideThen(key, cost, charge, succeeded, onFailure);
+        } catch (error) {
+          return onFailure(error);
+        }
+      }
+      return call((b) => b.decide(key, cost, charge));
+    },
+  };
+}
