@@ -1,0 +1,170 @@
+/**
+ * Every ```ts, ```typescript and ```js block in README.md and docs/*.md is type-checked (one `tsc`
+ * run for all of them) and, unless its first line is `// fragment`, run on its own:
+ *
+ * - a block that calls `listen(` is started with `PORT` set to a free port, must answer
+ *   `GET /` with a status below 500, and is then stopped by pid;
+ * - any other block must exit with code 0.
+ *
+ * Blocks get `REDIS_URL` of a `redis-server` this test starts. They are written to `.docs-check/`
+ * inside the repository, so `floodgate` imports resolve through tsconfig paths, as in the tests.
+ */
+import { strictEqual } from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { freePort, type RedisServer, startRedis } from './helpers/redis.js';
+
+const root = join(import.meta.dirname, '..');
+const dir = join(root, '.docs-check');
+const RUN_TIMEOUT_MS = 15_000;
+
+interface Block {
+  /** `README.md:41`: the file and the line of the opening fence. */
+  readonly where: string;
+  readonly file: string;
+  readonly code: string;
+  readonly fragment: boolean;
+  readonly listens: boolean;
+}
+
+/** The code blocks of one Markdown file that the docs promise to be TypeScript or JavaScript. */
+export function extractBlocks(name: string, text: string): Block[] {
+  const blocks: Block[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(ts|typescript|js)\s*$/.exec(lines[i] ?? '');
+    if (!open) continue;
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && !/^```\s*$/.test(lines[i] ?? ''); i++) body.push(lines[i] ?? '');
+    const code = body.join('\n');
+    const slug = `${name.replace(/[^a-z0-9]+/gi, '-')}-${start + 1}`.toLowerCase();
+    blocks.push({
+      where: `${name}:${start + 1}`,
+      file: `${slug}.ts`,
+      code,
+      fragment: /^\s*\/\/ fragment\b/.test(body[0] ?? ''),
+      listens: /\blisten\(/.test(code),
+    });
+  }
+  return blocks;
+}
+
+function allBlocks(): Block[] {
+  const files = ['README.md', ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
+    f.endsWith('.md'),
+  );
+  return files.flatMap((f) => extractBlocks(f, readFileSync(join(root, f), 'utf8')));
+}
+
+const blocks = allBlocks();
+
+/** Polls until `GET /` on the port answers, and returns its status. */
+async function firstAnswer(port: number, child: ChildProcess, output: () => string): Promise<number> {
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening:\n${output()}`);
+    const status = await new Promise<number | undefined>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET' }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.once('error', () => resolve(undefined));
+      req.end();
+    });
+    if (status !== undefined) return status;
+    if (Date.now() > deadline) throw new Error(`no answer on port ${port} within ${RUN_TIMEOUT_MS} ms:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function runBlock(block: Block, redisUrl: string): Promise<void> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, block.file)], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c;
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    if (block.listens) {
+      const status = await firstAnswer(port, child, () => out);
+      if (status >= 500) throw new Error(`GET / answered ${status}:\n${out}`);
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        exited,
+        new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), RUN_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (code !== 0) throw new Error(`${code === 'timeout' ? 'did not exit' : `exited with ${code}`}:\n${out}`);
+    }
+  } finally {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGKILL');
+    }
+    await exited;
+  }
+}
+
+describe('docs code blocks', () => {
+  let redis: RedisServer | undefined;
+
+  before(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    for (const block of blocks) {
+      // `export {}` makes every block a module, so top-level await and local names are its own.
+      writeFileSync(join(dir, block.file), `${block.code}\nexport {};\n`);
+    }
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ extends: '../tsconfig.json', include: ['./*.ts'], compilerOptions: { noEmit: true } }),
+    );
+    if (blocks.some((b) => !b.fragment && b.code.includes('REDIS_URL'))) redis = await startRedis();
+  });
+
+  after(async () => {
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('there are blocks to check', () => {
+    strictEqual(blocks.length > 0, true);
+  });
+
+  test('every block type-checks (one tsc run)', async () => {
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    try {
+      await promisify(execFile)(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { cwd: root });
+    } catch (error) {
+      const output = String((error as { stdout?: string }).stdout ?? error);
+      // Name each failing block by its Markdown file and line, not the temporary file.
+      const named = output.replace(/\.docs-check\/([a-z0-9-]+)\.ts/g, (whole, slug: string) => {
+        const block = blocks.find((b) => b.file === `${slug}.ts`);
+        return block ? `${block.where} (block)` : whole;
+      });
+      throw new Error(`code blocks do not type-check:\n${named}`);
+    }
+  });
+
+  for (const block of blocks) {
+    if (block.fragment) continue;
+    test(`${block.where} runs as pasted${block.listens ? ' (serves GET /)' : ''}`, async () => {
+      await runBlock(block, redis?.url ?? 'redis://127.0.0.1:1');
+    });
+  }
+});
