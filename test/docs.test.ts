@@ -3,7 +3,9 @@
  * run for all of them) and, unless its first line is `// fragment`, run on its own:
  *
  * - a block that calls `listen(` is started with `PORT` set to a free port, must answer
- *   `GET /` with a status below 500, and is then stopped by pid;
+ *   `GET /` with a status below 500, and is then stopped by pid; when an ```http block of a
+ *   limited response follows it, `GET /` is sent until it is limited and that response must
+ *   have the status, every header shown and the body;
  * - any other block must exit with code 0.
  *
  * Blocks get `REDIS_URL` of a `redis-server` this test starts. They are written to `.docs-check/`
@@ -29,6 +31,34 @@ interface Block {
   readonly code: string;
   readonly fragment: boolean;
   readonly listens: boolean;
+  /** The limited response the docs show after a server block (an ```http block), if any. */
+  readonly limited?: LimitedResponse;
+}
+
+interface LimitedResponse {
+  readonly status: number;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly body: string;
+}
+
+/** Parses an ```http block: a status line, `name: value` lines, a blank line, the body. */
+function parseHttp(lines: readonly string[]): LimitedResponse | undefined {
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '');
+  if (!status) return undefined;
+  const headers = new Map<string, string>();
+  let i = 1;
+  for (; i < lines.length && lines[i] !== ''; i++) {
+    const [name, ...value] = (lines[i] ?? '').split(':');
+    headers.set((name ?? '').trim().toLowerCase(), value.join(':').trim());
+  }
+  return {
+    status: Number(status[1]),
+    headers,
+    body: lines
+      .slice(i + 1)
+      .join('\n')
+      .trim(),
+  };
 }
 
 /** The code blocks of one Markdown file that the docs promise to be TypeScript or JavaScript. */
@@ -42,6 +72,17 @@ export function extractBlocks(name: string, text: string): Block[] {
     const body: string[] = [];
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i] ?? ''); i++) body.push(lines[i] ?? '');
     const code = body.join('\n');
+    // The next fenced block, when it is an ```http response before any other code block.
+    let limited: LimitedResponse | undefined;
+    for (let j = i + 1; j < lines.length; j++) {
+      if (/^```http\s*$/.test(lines[j] ?? '')) {
+        const http: string[] = [];
+        for (j++; j < lines.length && !/^```\s*$/.test(lines[j] ?? ''); j++) http.push(lines[j] ?? '');
+        limited = parseHttp(http);
+        break;
+      }
+      if (/^```/.test(lines[j] ?? '')) break;
+    }
     const slug = `${name.replace(/[^a-z0-9]+/gi, '-')}-${start + 1}`.toLowerCase();
     blocks.push({
       where: `${name}:${start + 1}`,
@@ -49,6 +90,7 @@ export function extractBlocks(name: string, text: string): Block[] {
       code,
       fragment: /^\s*\/\/ fragment\b/.test(body[0] ?? ''),
       listens: /\blisten\(/.test(code),
+      ...(limited === undefined ? {} : { limited }),
     });
   }
   return blocks;
@@ -63,20 +105,48 @@ function allBlocks(): Block[] {
 
 const blocks = allBlocks();
 
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+function get(port: number): Promise<Answer | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.once('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
+/** Sends `GET /` until a response is limited, and checks it against the one the docs show. */
+async function checkLimited(port: number, want: LimitedResponse): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const answer = await get(port);
+    if (answer === undefined) throw new Error('the server stopped answering');
+    if (answer.status < 400) continue;
+    strictEqual(answer.status, want.status, 'status of the limited response');
+    for (const [name, value] of want.headers) strictEqual(answer.headers[name], value, `header ${name}`);
+    strictEqual(answer.body.trim(), want.body, 'body of the limited response');
+    return;
+  }
+  throw new Error('100 requests and none was limited');
+}
+
 /** Polls until `GET /` on the port answers, and returns its status. */
 async function firstAnswer(port: number, child: ChildProcess, output: () => string): Promise<number> {
   const deadline = Date.now() + RUN_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening:\n${output()}`);
-    const status = await new Promise<number | undefined>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET' }, (res) => {
-        res.resume();
-        resolve(res.statusCode);
-      });
-      req.once('error', () => resolve(undefined));
-      req.end();
-    });
-    if (status !== undefined) return status;
+    const answer = await get(port);
+    if (answer !== undefined) return answer.status;
     if (Date.now() > deadline) throw new Error(`no answer on port ${port} within ${RUN_TIMEOUT_MS} ms:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -101,6 +171,7 @@ async function runBlock(block: Block, redisUrl: string): Promise<void> {
     if (block.listens) {
       const status = await firstAnswer(port, child, () => out);
       if (status >= 500) throw new Error(`GET / answered ${status}:\n${out}`);
+      if (block.limited !== undefined) await checkLimited(port, block.limited);
     } else {
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
@@ -163,7 +234,8 @@ describe('docs code blocks', () => {
 
   for (const block of blocks) {
     if (block.fragment) continue;
-    test(`${block.where} runs as pasted${block.listens ? ' (serves GET /)' : ''}`, async () => {
+    const serves = block.limited !== undefined ? ' (serves GET /, then the limited response shown)' : ' (serves GET /)';
+    test(`${block.where} runs as pasted${block.listens ? serves : ''}`, async () => {
       await runBlock(block, redis?.url ?? 'redis://127.0.0.1:1');
     });
   }
