@@ -24,6 +24,12 @@ const root = join(import.meta.dirname, '..');
 const dir = join(root, '.docs-check');
 const RUN_TIMEOUT_MS = 15_000;
 
+// Blocks still running when this process exits (a failed or interrupted run) are killed by pid.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+});
+
 interface Block {
   /** `README.md:41`: the file and the line of the opening fence. */
   readonly where: string;
@@ -159,6 +165,8 @@ async function runBlock(block: Block, redisUrl: string): Promise<void> {
     env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, NODE_NO_WARNINGS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   child.stdout?.on('data', (c: Buffer) => {
     out += c;
