@@ -27,7 +27,13 @@ const RUN_TIMEOUT_MS = 15_000;
 // Blocks still running when this process exits (a failed or interrupted run) are killed by pid.
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const child of running) if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  for (const child of running) {
+    try {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // It has exited on its own meanwhile.
+    }
+  }
 });
 
 interface Block {
