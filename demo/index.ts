@@ -6,13 +6,22 @@
  * second part uses real time: `acquire` waits for slots. The last part starts an Express and a
  * Fastify app on loopback ports and shows the status codes and headers a burst gets back.
  */
-import { type Algorithm, createLimiter, type Decision, MemoryStore, slidingWindowLog, tokenBucket } from 'floodgate';
+import {
+  type Algorithm,
+  createLimiter,
+  type Decision,
+  fixedWindow,
+  MemoryStore,
+  slidingWindowCounter,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
 import { runHttpDemo } from './http.js';
 
 const pad = (value: string | number, width: number) => String(value).padStart(width);
 
 function line(at: number, label: string, d: Decision): string {
-  const verdict = d.allowed ? 'allowed' : 'DENIED ';
+  const verdict = d.allowed ? 'allowed' : d.blocked ? 'BLOCKED' : 'DENIED ';
   const wait = d.allowed ? '' : `  retry after ${d.retryAfterMs} ms`;
   return `  t=${pad(at, 5)} ms  ${label.padEnd(9)} ${verdict}  remaining ${pad(d.remaining, 2)}/${d.limit}  reset in ${pad(d.resetMs, 4)} ms${wait}`;
 }
@@ -56,6 +65,41 @@ await timeline(
   tokenBucket({ capacity: 5, refillPerSecond: 5 }),
   burst,
 );
+await timeline(
+  'Fixed window: limit 5 per 1000 ms window (cheapest; a burst may straddle two windows)',
+  fixedWindow({ limit: 5, windowMs: 1000 }),
+  burst,
+);
+await timeline(
+  'Sliding-window counter: limit 5 per 1000 ms (the previous window weighted by its overlap)',
+  slidingWindowCounter({ limit: 5, windowMs: 1000 }),
+  burst,
+);
+
+console.log('\nLogin lock-out: 3 failed attempts per 10 s, then locked for 60 s; a success is refunded');
+{
+  let now = 0;
+  const limiter = createLimiter({
+    algorithm: slidingWindowLog({ limit: 3, windowMs: 10_000 }),
+    blockDurationMs: 60_000,
+    store: new MemoryStore({ clock: () => now, sweepIntervalMs: false }),
+  });
+  for (const [at, outcome] of [
+    [0, 'success'],
+    [1000, 'fail'],
+    [2000, 'fail'],
+    [3000, 'fail'],
+    [4000, 'fail'],
+    [30_000, 'fail'],
+    [64_000, 'fail'],
+  ] as const) {
+    now = at;
+    const d = await limiter.consume('alice');
+    // Only failed attempts count: a success gives its unit back (the refund tells what is left).
+    const shown = d.allowed && outcome === 'success' ? await limiter.refund('alice') : d;
+    console.log(line(at, d.allowed ? outcome : 'attempt', shown));
+  }
+}
 
 console.log('\nMulti-policy: burst 3 (token bucket) AND 4 per 10 s (sliding log), all-or-nothing');
 {
