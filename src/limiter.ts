@@ -75,7 +75,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const { checkCost, callCost, refundCost, blockMs } = callChecks(policies);
   const limit = Math.min(...policies.map((p) => p.algorithm.limit));
   const outage = outagePolicy(onStoreError, onOutage, fallback, combiner(policies), limit);
-  const { call, decide: run } = storeCalls(binding, outage);
+  const { call, decide: run } = storeCalls(binding, outage, policies.length);
   const queues: WaitQueues = new Map();
 
   // Not `async`: an async wrapper costs a second promise per call. Invalid input still rejects
@@ -133,6 +133,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
   };
 }
 
+// `Promise.resolve` hands a native promise back as it is, and wraps anything else: no
+// `instanceof` test first, which costs a prototype walk on every synchronous Decision.
 function settle(result: Decision | Promise<Decision>): Promise<Decision> {
-  return result instanceof Promise ? result : Promise.resolve(result);
+  return Promise.resolve(result);
 }

@@ -21,6 +21,8 @@ export function storeFailure(error: unknown, what: string): FloodgateError {
 export interface OutagePolicy {
   /** A successful answer: ends a running outage and combines the policies' Decisions. */
   succeeded(decisions: readonly Decision[]): Decision;
+  /** A successful answer of a single-policy limiter, whose Decision is the policy's: ends a running outage. */
+  answered(decision: Decision): Decision;
   /**
    * A failed call: reports the outage (once), then answers under `onStoreError`. With a fallback
    * store, `retry` asks it; when the fallback fails too, the call is denied (`degraded`, with the
@@ -78,6 +80,10 @@ export function outagePolicy(
     succeeded(decisions) {
       outage = false;
       return combine(decisions);
+    },
+    answered(decision) {
+      outage = false;
+      return decision;
     },
     failed(error, retry) {
       const storeError = storeFailure(error, 'failed');

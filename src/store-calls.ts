@@ -1,5 +1,5 @@
 import type { OutagePolicy } from './outage.js';
-import { decideThenOf } from './stores/decide-then.js';
+import { decideOneOf, decideThenOf } from './stores/decide-then.js';
 import type { Decision, StoreBinding } from './types.js';
 
 /** How a limiter asks its store, answering under its failure policy when the store fails. */
@@ -10,8 +10,13 @@ export interface StoreCalls {
   decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision>;
 }
 
-export function storeCalls(binding: StoreBinding, { succeeded, failed }: OutagePolicy): StoreCalls {
+export function storeCalls(
+  binding: StoreBinding,
+  { succeeded, answered, failed }: OutagePolicy,
+  policyCount: number,
+): StoreCalls {
   const decideThen = decideThenOf(binding);
+  const decideOne = policyCount === 1 ? decideOneOf(binding) : undefined;
 
   function call(
     run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>,
@@ -33,6 +38,14 @@ export function storeCalls(binding: StoreBinding, { succeeded, failed }: OutageP
   return {
     call,
     decide(key, cost, charge) {
+      // The in-memory hot path: no array to unwrap, and no closure made unless the store fails.
+      if (decideOne !== undefined) {
+        try {
+          return answered(decideOne(key, cost, charge));
+        } catch (error) {
+          return failed(error, (b) => b.decide(key, cost, charge));
+        }
+      }
       if (decideThen !== undefined) {
         const onFailure = (error: unknown) => failed(error, (b) => b.decide(key, cost, charge));
         try {

@@ -3,6 +3,7 @@ import { FloodgateError } from '../errors.js';
 import { checkOptionsObject, invalidOption, optionalFunction, show, waitUntil } from '../options.js';
 import type { BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { applyBlock, blockedDecision } from './block.js';
+import { pairDecideOne } from './decide-then.js';
 import { Room, type Table } from './memory-room.js';
 
 /** Options of {@link MemoryStore}. */
@@ -169,30 +170,32 @@ export class MemoryStore implements Store {
       const table = tables[0] as Table;
       const { algorithm, states } = table;
       const only = [table];
-      return {
-        decide(key: string, cost: number, charge: boolean): readonly Decision[] {
-          const now = clock();
-          const left = blockLeft(key, now);
-          // An expired state decides like no state (the Algorithm contract), so the hot path
-          // needs no expiry check; the sweeps reclaim expired keys.
-          const state = states.get(key);
-          if (left > 0) return [blockedDecision(algorithm.evaluate(state, now, cost, false), left)];
-          const decision = algorithm.evaluate(state, now, cost, charge);
-          if (charge && cost > 0) {
-            if (decision.allowed) {
-              if (state === undefined) room.admit(only, only, key, cost, now);
-              // Algorithms charge in place where they can; then the map needs no second write.
-              const next = algorithm.charge(state, now, cost);
-              if (next !== state) states.set(key, next);
-            } else if (lockout > 0) {
-              setBlock(key, now + lockout, now);
-              return [blockedDecision(decision, lockout)];
-            }
+      function decideOne(key: string, cost: number, charge: boolean): Decision {
+        const now = clock();
+        const left = blockLeft(key, now);
+        // An expired state decides like no state (the Algorithm contract), so the hot path
+        // needs no expiry check; the sweeps reclaim expired keys.
+        const state = states.get(key);
+        if (left > 0) return blockedDecision(algorithm.evaluate(state, now, cost, false), left);
+        const decision = algorithm.evaluate(state, now, cost, charge);
+        if (charge && cost > 0) {
+          if (decision.allowed) {
+            if (state === undefined) room.admit(only, only, key, cost, now);
+            // Algorithms charge in place where they can; then the map needs no second write.
+            const next = algorithm.charge(state, now, cost);
+            if (next !== state) states.set(key, next);
+          } else if (lockout > 0) {
+            setBlock(key, now + lockout, now);
+            return blockedDecision(decision, lockout);
           }
-          return [decision];
-        },
-        ...rest,
-      };
+        }
+        return decision;
+      }
+      const decide = (key: string, cost: number, charge: boolean): readonly Decision[] => [
+        decideOne(key, cost, charge),
+      ];
+      pairDecideOne(decide, decideOne);
+      return { decide, ...rest };
     }
     return {
       decide(key: string, cost: number, charge: boolean): readonly Decision[] {
