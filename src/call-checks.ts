@@ -36,17 +36,20 @@ export function callChecks(policies: readonly PolicySpec[]): CallChecks {
   for (const p of policies) if (p.algorithm.limit < smallest.algorithm.limit) smallest = p;
   const maxCost = smallest.algorithm.limit;
 
+  // The error is built apart: the check alone is small enough for V8 to inline into every call.
   function checkCost(cost: unknown): number {
-    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0) {
-      throw new FloodgateError('ERR_INVALID_COST', `cost must be a non-negative integer, got ${show(cost)}`);
-    }
-    if (cost > maxCost) {
-      throw new FloodgateError(
-        'ERR_COST_EXCEEDS_LIMIT',
-        `cost ${cost} can never be allowed: policy ${show(smallest.name)} has a limit of ${maxCost}`,
-      );
-    }
+    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0 || cost > maxCost) throw costError(cost);
     return cost;
+  }
+
+  function costError(cost: unknown): FloodgateError {
+    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0) {
+      return new FloodgateError('ERR_INVALID_COST', `cost must be a non-negative integer, got ${show(cost)}`);
+    }
+    return new FloodgateError(
+      'ERR_COST_EXCEEDS_LIMIT',
+      `cost ${cost} can never be allowed: policy ${show(smallest.name)} has a limit of ${maxCost}`,
+    );
   }
 
   return {

@@ -29,6 +29,11 @@ export function storageKey(key: unknown): string {
   }
   const wellFormed = key.isWellFormed();
   if (key.length <= MAX_KEY_LENGTH && key.charCodeAt(0) !== HASHED && wellFormed) return key;
+  return hashedKey(key, wellFormed);
+}
+
+// Apart from `storageKey`, so that the check every call makes stays small enough to inline.
+function hashedKey(key: string, wellFormed: boolean): string {
   const hash = createHash('sha256');
   if (wellFormed) hash.update(key);
   else hash.update(ILL_FORMED).update(key, 'utf16le');
