@@ -69,8 +69,8 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
   // The smallest whole number of milliseconds r with tokensAt(now + r) >= at, for `at` on the
   // grid (where that is refilled(now + r) >= at): the very test that decides the retry, so waiting
   // exactly r and retrying succeeds. The estimate is off by float rounding only; the loops fix it.
-  function msUntil(at: number, now: number): number {
-    const y = refilled(now);
+  // `y` is `refilled(now)`, which the caller has already computed for `tokensAt`.
+  function msUntil(at: number, now: number, y: number): number {
     if (y >= at) return 0;
     let r = Math.ceil(((at - y) * 1000) / refillPerSecond);
     if (!(r < HUGE_MS)) return r;
@@ -81,7 +81,8 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
   }
 
   function evaluate(state: TokenBucketState | undefined, now: number, cost: number, charge: boolean): Decision {
-    const n = tokensAt(now);
+    const y = refilled(now);
+    const n = Math.floor(y * GRID) / GRID;
     const base = state === undefined || state < n ? n : state;
     // Tokens missing from a full bucket; exact, as both numbers lie on the grid.
     const debt = base - n;
@@ -92,7 +93,7 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
         allowed,
         limit: capacity,
         remaining: Math.floor(capacity - (fullAt - n)),
-        resetMs: msUntil(fullAt, now),
+        resetMs: msUntil(fullAt, now, y),
         retryAfterMs: 0,
       };
     }
@@ -100,8 +101,8 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
       allowed,
       limit: capacity,
       remaining: Math.floor(capacity - debt),
-      resetMs: msUntil(base, now),
-      retryAfterMs: allowed ? 0 : msUntil(base - (capacity - cost), now),
+      resetMs: msUntil(base, now, y),
+      retryAfterMs: allowed ? 0 : msUntil(base - (capacity - cost), now, y),
     };
   }
 
