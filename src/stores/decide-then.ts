@@ -34,7 +34,8 @@ export function decideThenOf(binding: StoreBinding): DecideThen | undefined {
 /**
  * A single-policy binding's `decide` for a store that answers synchronously: that policy's
  * Decision itself. The array `decide` must return is an allocation per call that the limiter
- * would only unwrap again, a tenth of an in-memory `consume`. It may throw, as `decide` may.
+ * would only unwrap again (through `Array.isArray`, `succeeded` and `combine`). It may throw, as
+ * `decide` may.
  */
 export type DecideOne = (key: string, cost: number, charge: boolean) => Decision;
 
