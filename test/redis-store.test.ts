@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import {
   type Algorithm,
@@ -13,9 +14,9 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
-import { Redis } from 'ioredis';
 import { DENY_CACHE_MAX_KEYS, DenyCache } from '../src/stores/redis/deny-cache.js';
 import { heapAfterGc } from './helpers/gc.js';
+import { IOREDIS_VERSION, Redis } from './helpers/ioredis.js';
 import { type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
@@ -36,6 +37,15 @@ function pick(d: Decision): Pick<Decision, 'allowed' | 'retryAfterMs' | 'resetMs
 function code(error: unknown): string | undefined {
   return error instanceof FloodgateError ? error.code : undefined;
 }
+
+test('the Redis suites build their clients from the ioredis FLOODGATE_TEST_IOREDIS names (5 unless set)', (t) => {
+  const major = process.env.FLOODGATE_TEST_IOREDIS ?? '5';
+  const loaded = createRequire(import.meta.url)(major === '6' ? 'ioredis6' : 'ioredis') as { Redis: unknown };
+  strictEqual(IOREDIS_VERSION.split('.')[0], major);
+  strictEqual(Redis, loaded.Redis);
+  ok(client instanceof (loaded.Redis as typeof Redis));
+  t.diagnostic(`ioredis ${IOREDIS_VERSION}`);
+});
 
 describe('RedisStore options', () => {
   test('a limiter may have up to 16 policies on the Redis store, all decided in one script', async () => {

@@ -7,6 +7,7 @@ import core = require('floodgate');
 import expressEntry = require('floodgate/express');
 import fastifyEntry = require('floodgate/fastify');
 import testing = require('floodgate/testing');
+import ioredis = require('ioredis');
 
 import type { FastifyPluginCallback } from 'fastify';
 
@@ -16,6 +17,11 @@ function expectType<T extends true>(_proof: T): void {}
 const limiter = core.createLimiter({
   algorithm: core.slidingWindowLog({ limit: 100, windowMs: 60_000 }),
   store: new core.MemoryStore(),
+});
+
+export const shared = core.createLimiter({
+  algorithm: core.slidingWindowLog({ limit: 100, windowMs: 60_000 }),
+  store: new core.RedisStore({ client: new ioredis.Redis({ lazyConnect: true }), timeoutMs: 50 }),
 });
 
 const app = express();
@@ -33,6 +39,8 @@ export async function check(): Promise<void> {
 export function misuse(): void {
   // @ts-expect-error a limit is a number
   core.slidingWindowLog({ limit: '100', windowMs: 60_000 });
+  // @ts-expect-error a client is an ioredis instance, not its options
+  new core.RedisStore({ client: { host: '127.0.0.1' } });
   // @ts-expect-error a status code is a number
   expressEntry.rateLimit({ limiter, statusCode: '429' });
   // @ts-expect-error the contract is a list of scenarios

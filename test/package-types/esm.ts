@@ -6,10 +6,18 @@
  */
 import express from 'express';
 import Fastify, { type FastifyPluginCallback } from 'fastify';
-import { createLimiter, type Decision, type FloodgateErrorCode, MemoryStore, slidingWindowLog } from 'floodgate';
+import {
+  createLimiter,
+  type Decision,
+  type FloodgateErrorCode,
+  MemoryStore,
+  RedisStore,
+  slidingWindowLog,
+} from 'floodgate';
 import { type RateLimitOptions, rateLimit } from 'floodgate/express';
 import floodgate, { type FloodgatePluginOptions, type RateLimitedError } from 'floodgate/fastify';
 import { type ContractScenario, storeContract } from 'floodgate/testing';
+import { Redis } from 'ioredis';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(_proof: T): void {}
@@ -17,6 +25,11 @@ function expectType<T extends true>(_proof: T): void {}
 const limiter = createLimiter({
   algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
   store: new MemoryStore(),
+});
+
+export const shared = createLimiter({
+  algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }),
+  store: new RedisStore({ client: new Redis({ lazyConnect: true }), timeoutMs: 50 }),
 });
 
 const app = express();
@@ -40,6 +53,8 @@ export async function check(): Promise<void> {
 export function misuse(): void {
   // @ts-expect-error a limit is a number
   slidingWindowLog({ limit: '100', windowMs: 60_000 });
+  // @ts-expect-error a client is an ioredis instance, not its options
+  new RedisStore({ client: { host: '127.0.0.1' } });
   // @ts-expect-error a status code is a number
   rateLimit({ limiter, statusCode: '429' });
   // @ts-expect-error the hook is 'onRequest' or 'preHandler'
