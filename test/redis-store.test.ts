@@ -15,9 +15,10 @@ import {
   tokenBucket,
 } from 'floodgate';
 import { DENY_CACHE_MAX_KEYS, DenyCache } from '../src/stores/redis/deny-cache.js';
+import { notReadyReason } from '../src/stores/redis/status.js';
 import { heapAfterGc } from './helpers/gc.js';
 import { IOREDIS_VERSION, Redis } from './helpers/ioredis.js';
-import { type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
+import { freePort, type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
@@ -200,12 +201,74 @@ describe('failures are coded errors', () => {
       });
       const first = await limiter.consume('k');
       strictEqual(first.cause?.code, 'ERR_STORE_UNAVAILABLE');
+      strictEqual(
+        first.cause?.message,
+        'RedisStore: the client has not connected yet (it was created with lazyConnect) and is connecting now, so the script was not sent',
+      );
       await new Promise<void>((resolve) => lazy.once('ready', () => resolve()));
       const second = await limiter.consume('k');
       deepStrictEqual(second, { allowed: true, limit: 3, remaining: 2, resetMs: 1000, retryAfterMs: 0 });
     } finally {
       lazy.disconnect();
     }
+  });
+});
+
+describe('a client that is not ready is answered in words', () => {
+  async function causeOf(c: Redis, what: 'consume' | 'reset'): Promise<string | undefined> {
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+      store: new RedisStore({ client: c, timeoutMs: PATIENT_MS }),
+      prefix: randomPrefix('status'),
+      onStoreError: 'throw',
+      onOutage: () => undefined,
+    });
+    try {
+      await (what === 'consume' ? limiter.consume('k') : limiter.reset('k'));
+    } catch (error) {
+      strictEqual(code(error), 'ERR_STORE_UNAVAILABLE');
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+
+  test('closed (status end): it will not reconnect', async () => {
+    const closed = new Redis(server.url);
+    await closed.ping();
+    const ended = new Promise<void>((resolve) => closed.once('end', () => resolve()));
+    closed.disconnect();
+    await ended;
+    strictEqual(closed.status, 'end');
+    const end =
+      'the client is closed and will not reconnect (quit() or disconnect() was called, or its retryStrategy stopped reconnecting)';
+    strictEqual(await causeOf(closed, 'consume'), `RedisStore: ${end}, so the script was not sent`);
+    strictEqual(await causeOf(closed, 'reset'), `RedisStore: ${end}, so the reset was not sent`);
+  });
+
+  test('no server (status connecting or reconnecting): still connecting, or waiting to reconnect', async () => {
+    const nowhere = new Redis(await freePort(), '127.0.0.1');
+    nowhere.on('error', () => undefined);
+    try {
+      const message = await causeOf(nowhere, 'consume');
+      ok(
+        message === 'RedisStore: the client is still connecting to Redis, so the script was not sent' ||
+          message ===
+            'RedisStore: the client lost its connection to Redis and is waiting to reconnect, so the script was not sent',
+        message,
+      );
+    } finally {
+      nowhere.disconnect();
+    }
+  });
+
+  test('every ioredis status has words of its own; an unknown one is quoted', () => {
+    const statuses = ['wait', 'connecting', 'connect', 'reconnecting', 'close', 'end', 'disconnecting', 'monitoring'];
+    const reasons = statuses.map(notReadyReason);
+    strictEqual(new Set(reasons).size, statuses.length);
+    for (const [i, reason] of reasons.entries()) {
+      ok(reason.startsWith('the client ') && !reason.includes(`"${statuses[i]}"`), reason);
+    }
+    strictEqual(notReadyReason('sleeping'), 'the client is "sleeping", not ready');
   });
 });
 
