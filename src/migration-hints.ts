@@ -23,8 +23,7 @@ const HINTS: Readonly<Record<string, string>> = {
   timeWindow: `@fastify/rate-limit's { max, timeWindow } is ${SAME}; windowMs is a number of milliseconds`,
   points: FLEXIBLE,
   duration: FLEXIBLE,
-  blockDuration:
-    "rate-limiter-flexible's blockDuration is createLimiter's blockDurationMs here, in milliseconds rather than seconds",
+  blockDuration: "rate-limiter-flexible's blockDuration is blockDurationMs here, in milliseconds rather than seconds",
 };
 
 /**

@@ -35,7 +35,7 @@ const HINTS: readonly (readonly [name: string, value: unknown, hint: string])[] 
   [
     'blockDuration',
     60,
-    "rate-limiter-flexible's blockDuration is createLimiter's blockDurationMs here, in milliseconds rather than seconds",
+    "rate-limiter-flexible's blockDuration is blockDurationMs here, in milliseconds rather than seconds",
   ],
 ];
 
