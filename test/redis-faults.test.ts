@@ -240,7 +240,9 @@ test('Redis killed (SIGKILL) for 3 s, then restarted on its port', async (t) => 
       server = await start(server.port);
       restartedAt = performance.now();
       readyAt = await ready;
-      await sleep(500);
+      // At least 1.5 s after the restart, as before the wait for the client, and 500 ms of calls
+      // after it reconnected.
+      await sleep(Math.max(500, restartedAt + 1500 - performance.now()));
     })(),
   );
   lag.stop();
