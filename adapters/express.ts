@@ -5,7 +5,7 @@ import { asError } from './errors.js';
 import { createLifecycle, type Port } from './lifecycle.js';
 import { checkCreatedInRequest, Notices, resolveWarn, type WarningHandler } from './notices.js';
 import type { RateLimitInfo } from './request-info.js';
-import { checkOptionsObject, invalidOption, isThenable } from './validate.js';
+import { checkOptionsObject, invalidOption, isThenable, migrationHint } from './validate.js';
 
 export type { LimiterFunction } from './engine.js';
 export type { HeaderFormat, HeadersOption } from './headers.js';
@@ -146,7 +146,7 @@ export function rateLimit(
 ): RateLimitMiddleware<undefined>;
 export function rateLimit(options: RateLimitOptions): RateLimitMiddleware;
 export function rateLimit(options: RateLimitOptions): RateLimitMiddleware<Limiter | undefined> {
-  const given = checkOptionsObject(OWNER, options, KNOWN);
+  const given = checkOptionsObject(OWNER, options, KNOWN, true, migrationHint);
   const notices = new Notices(resolveWarn(OWNER, given.warn));
   checkCreatedInRequest(OWNER, notices);
   const engine: Engine<Request, Response> = createEngine(OWNER, given, notices, clientIp);

@@ -32,7 +32,7 @@ import {
 } from './fastify-hook.js';
 import { checkCreatedInRequest, Notices, resolveWarn, type WarningHandler } from './notices.js';
 import type { RateLimitInfo } from './request-info.js';
-import { checkOptionsObject, invalidOption, optionalBoolean } from './validate.js';
+import { checkOptionsObject, invalidOption, migrationHint, optionalBoolean } from './validate.js';
 
 export type { LimiterFunction } from './engine.js';
 export { type Hook as FloodgateHook, RateLimitedError } from './fastify-hook.js';
@@ -190,7 +190,7 @@ function floodgatePlugin(
   done: (error?: Error) => void,
 ): void {
   try {
-    const given = checkOptionsObject(OWNER, options ?? {}, PLUGIN_KNOWN);
+    const given = checkOptionsObject(OWNER, options ?? {}, PLUGIN_KNOWN, true, migrationHint);
     const global = optionalBoolean(OWNER, 'global', given.global, true);
     // Only `undefined` means "not given": a null hook is a mistake to report, like a null global.
     const hookName = given.hook === undefined ? 'onRequest' : given.hook;
@@ -264,7 +264,7 @@ function floodgatePlugin(
 
     /** The hooks of a limit whose options are the plugin's overridden by `config`. */
     function hooksFor(owner: string, config: unknown): Hooks {
-      const own = checkOptionsObject(owner, config, ROUTE_KNOWN);
+      const own = checkOptionsObject(owner, config, ROUTE_KNOWN, true, migrationHint);
       const merged: Record<string, unknown> = { ...inherited };
       if (hasOwnLimiter(own)) for (const name of ['limiter', ...LIMITER_OPTIONS]) delete merged[name];
       Object.assign(merged, own);

@@ -2,7 +2,7 @@ import { invalidOption } from 'floodgate';
 
 // The adapters reach the core only through its public entry, which exports the option checks the
 // core itself uses, so every option error reads alike: `<owner>: <name> must be <allowed>, got <value>`.
-export { checkOptionsObject, describeValue as show, invalidOption, optionalFunction } from 'floodgate';
+export { checkOptionsObject, describeValue as show, invalidOption, migrationHint, optionalFunction } from 'floodgate';
 
 export function optionalBoolean(owner: string, name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;

@@ -6,7 +6,6 @@ import { pathToFileURL } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLimiter, MemoryStore, RedisStore, type Store, slidingWindowLog, tokenBucket } from 'floodgate';
 import floodgate, { RateLimitedError } from 'floodgate/fastify';
-import { Redis } from 'ioredis';
 
 /** Builds the app on `store`; nothing listens until `listen` is called. */
 export async function createApp(store: Store = new MemoryStore()): Promise<FastifyInstance> {
@@ -47,8 +46,35 @@ export async function createApp(store: Store = new MemoryStore()): Promise<Fasti
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const url = process.env.REDIS_URL;
-  const store = url === undefined ? new MemoryStore() : new RedisStore({ client: new Redis(url), timeoutMs: 50 });
+  const store = url === undefined ? new MemoryStore() : await redisStore(url);
   const app = await createApp(store);
   await app.listen({ port: Number(process.env.PORT ?? 3000) });
   console.log(`listening on ${app.listeningOrigin}`);
+}
+
+/**
+ * A Redis store on `url`, after waiting at most 2 s for the connection: with Redis down the app
+ * still starts, answers under its onStoreError policy, and limits through Redis as soon as the
+ * client connects. ioredis is loaded only here, so the in-memory app runs without it installed.
+ */
+async function redisStore(url: string): Promise<RedisStore> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    // Retries 50, 100, 150 ms… apart, at most 1 s (plus jitter, so many processes do not retry
+    // in step): limits are back within about a second of Redis, on ioredis 5 and 6 alike.
+    retryStrategy: (attempt) => Math.min(attempt * 50, 1_000) + Math.random() * 100,
+  });
+  // Without a listener, ioredis prints every failed reconnect as an unhandled 'error' event;
+  // the limiter reports an outage once, through onOutage.
+  client.on('error', () => {});
+  if (client.status !== 'ready') {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2_000);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  return new RedisStore({ client, timeoutMs: 50 });
 }

@@ -23,6 +23,7 @@ export {
   type LimiterOptions,
   type StoreErrorPolicy,
 } from './limiter.js';
+export { migrationHint } from './migration-hints.js';
 export {
   checkOptionsObject,
   invalidOption,

@@ -1,7 +1,8 @@
 import { checkAlgorithm } from './algorithms/contract.js';
 import type { FloodgateError } from './errors.js';
 import { FloodgateError as Coded } from './errors.js';
-import { checkOptionsObject, invalidOption, optionalFunction } from './options.js';
+import { checkLimiterOptions } from './migration-hints.js';
+import { invalidOption, optionalFunction } from './options.js';
 import { MemoryStore } from './stores/memory.js';
 import type { Algorithm, PolicySpec, Store } from './types.js';
 
@@ -98,7 +99,7 @@ function resolvePolicies(given: Record<string, unknown>): PolicySpec[] {
 
 /** Checks every option of {@link createLimiter} once and fills in the defaults. */
 export function resolveOptions(options: LimiterOptions): ResolvedOptions {
-  const given = checkOptionsObject(OWNER, options, [
+  const given = checkLimiterOptions(OWNER, options, [
     'algorithm',
     'policies',
     'store',

@@ -23,13 +23,16 @@ export function invalidOption(owner: string, name: string, expected: string, val
 /**
  * Checks that `options` is a plain object whose names are all in `known`, so a typo such as
  * `windowMS` fails loudly instead of silently falling back to a default. With `required` false,
- * `undefined` stands for "no options".
+ * `undefined` stands for "no options". `hint` may say more about an unknown name than the list
+ * of allowed ones: where a limiter's options are taken, `migrationHint` says what another
+ * rate limiter's option is called here.
  */
 export function checkOptionsObject(
   owner: string,
   options: unknown,
   known: readonly string[],
   required = true,
+  hint?: (name: string) => string | undefined,
 ): Record<string, unknown> {
   if (options === undefined && !required) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -37,10 +40,8 @@ export function checkOptionsObject(
   }
   for (const name of Object.keys(options)) {
     if (!known.includes(name)) {
-      throw new FloodgateError(
-        'ERR_INVALID_OPTION',
-        `${owner}: unknown option ${JSON.stringify(name)}; allowed options are ${known.join(', ')}`,
-      );
+      const more = hint?.(name) ?? `allowed options are ${known.join(', ')}`;
+      throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: unknown option ${JSON.stringify(name)}; ${more}`);
     }
   }
   return options as Record<string, unknown>;

@@ -572,8 +572,8 @@ for (const { name, express } of expressVersions) {
 
     test('each bad option names itself, its value and what is allowed', () => {
       rejectsOption(
-        () => rateLimit({ limiter, windowMs: 5 } as RateLimitOptions),
-        'rateLimit: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, requestPropertyName, message, warn',
+        () => rateLimit({ limiter, windowMS: 5 } as RateLimitOptions),
+        'rateLimit: unknown option "windowMS"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, requestPropertyName, message, warn',
       );
       rejectsOption(
         () => rateLimit({} as RateLimitOptions),

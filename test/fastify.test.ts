@@ -701,8 +701,8 @@ for (const { name, Fastify } of fastifyVersions) {
 
     test('plugin options', async () => {
       await rejectsOption(
-        register({ limiter, windowMs: 5 }),
-        'floodgate: unknown option "windowMs"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, requestPropertyName, message, global, hook, warn',
+        register({ limiter, windowMS: 5 }),
+        'floodgate: unknown option "windowMS"; allowed options are limiter, algorithm, policies, store, prefix, blockDurationMs, onStoreError, onOutage, headers, statusCode, skip, cost, keyGenerator, ipv6Subnet, shadow, onDecision, onLimited, skipFailedRequests, skipSuccessfulRequests, requestWasSuccessful, requestPropertyName, message, global, hook, warn',
       );
       await rejectsOption(
         register({}),

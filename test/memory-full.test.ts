@@ -15,7 +15,7 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
-import { Redis } from 'ioredis';
+import { Redis } from './helpers/ioredis.js';
 import { freePort } from './helpers/redis.js';
 
 const quiet = { onOutage: () => {} };

@@ -13,7 +13,7 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
-import { Redis } from 'ioredis';
+import { Redis } from './helpers/ioredis.js';
 import { type RedisServer, randomPrefix, startRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here unless a test says so: a busy machine must not fail them. */

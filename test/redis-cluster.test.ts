@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLimiter, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from './helpers/ioredis.js';
 import { type RedisClusterServers, randomPrefix, startCluster } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */

@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import {
   type Algorithm,
@@ -13,10 +14,11 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
-import { Redis } from 'ioredis';
 import { DENY_CACHE_MAX_KEYS, DenyCache } from '../src/stores/redis/deny-cache.js';
+import { notReadyReason } from '../src/stores/redis/status.js';
 import { heapAfterGc } from './helpers/gc.js';
-import { type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
+import { IOREDIS_VERSION, Redis } from './helpers/ioredis.js';
+import { freePort, type RedisServer, randomPrefix, startRedis, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
@@ -36,6 +38,15 @@ function pick(d: Decision): Pick<Decision, 'allowed' | 'retryAfterMs' | 'resetMs
 function code(error: unknown): string | undefined {
   return error instanceof FloodgateError ? error.code : undefined;
 }
+
+test('the Redis suites build their clients from the ioredis FLOODGATE_TEST_IOREDIS names (5 unless set)', (t) => {
+  const major = process.env.FLOODGATE_TEST_IOREDIS ?? '5';
+  const loaded = createRequire(import.meta.url)(major === '6' ? 'ioredis6' : 'ioredis') as { Redis: unknown };
+  strictEqual(IOREDIS_VERSION.split('.')[0], major);
+  strictEqual(Redis, loaded.Redis);
+  ok(client instanceof (loaded.Redis as typeof Redis));
+  t.diagnostic(`ioredis ${IOREDIS_VERSION}`);
+});
 
 describe('RedisStore options', () => {
   test('a limiter may have up to 16 policies on the Redis store, all decided in one script', async () => {
@@ -190,12 +201,74 @@ describe('failures are coded errors', () => {
       });
       const first = await limiter.consume('k');
       strictEqual(first.cause?.code, 'ERR_STORE_UNAVAILABLE');
+      strictEqual(
+        first.cause?.message,
+        'RedisStore: the client has not connected yet (it was created with lazyConnect) and is connecting now, so the script was not sent',
+      );
       await new Promise<void>((resolve) => lazy.once('ready', () => resolve()));
       const second = await limiter.consume('k');
       deepStrictEqual(second, { allowed: true, limit: 3, remaining: 2, resetMs: 1000, retryAfterMs: 0 });
     } finally {
       lazy.disconnect();
     }
+  });
+});
+
+describe('a client that is not ready is answered in words', () => {
+  async function causeOf(c: Redis, what: 'consume' | 'reset'): Promise<string | undefined> {
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
+      store: new RedisStore({ client: c, timeoutMs: PATIENT_MS }),
+      prefix: randomPrefix('status'),
+      onStoreError: 'throw',
+      onOutage: () => undefined,
+    });
+    try {
+      await (what === 'consume' ? limiter.consume('k') : limiter.reset('k'));
+    } catch (error) {
+      strictEqual(code(error), 'ERR_STORE_UNAVAILABLE');
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+
+  test('closed (status end): it will not reconnect', async () => {
+    const closed = new Redis(server.url);
+    await closed.ping();
+    const ended = new Promise<void>((resolve) => closed.once('end', () => resolve()));
+    closed.disconnect();
+    await ended;
+    strictEqual(closed.status, 'end');
+    const end =
+      'the client is closed and will not reconnect (quit() or disconnect() was called, or its retryStrategy stopped reconnecting)';
+    strictEqual(await causeOf(closed, 'consume'), `RedisStore: ${end}, so the script was not sent`);
+    strictEqual(await causeOf(closed, 'reset'), `RedisStore: ${end}, so the reset was not sent`);
+  });
+
+  test('no server (status connecting or reconnecting): still connecting, or waiting to reconnect', async () => {
+    const nowhere = new Redis(await freePort(), '127.0.0.1');
+    nowhere.on('error', () => undefined);
+    try {
+      const message = await causeOf(nowhere, 'consume');
+      ok(
+        message === 'RedisStore: the client is still connecting to Redis, so the script was not sent' ||
+          message ===
+            'RedisStore: the client lost its connection to Redis and is waiting to reconnect, so the script was not sent',
+        message,
+      );
+    } finally {
+      nowhere.disconnect();
+    }
+  });
+
+  test('every ioredis status has words of its own; an unknown one is quoted', () => {
+    const statuses = ['wait', 'connecting', 'connect', 'reconnecting', 'close', 'end', 'disconnecting', 'monitoring'];
+    const reasons = statuses.map(notReadyReason);
+    strictEqual(new Set(reasons).size, statuses.length);
+    for (const [i, reason] of reasons.entries()) {
+      ok(reason.startsWith('the client ') && !reason.includes(`"${statuses[i]}"`), reason);
+    }
+    strictEqual(notReadyReason('sleeping'), 'the client is "sleeping", not ready');
   });
 });
 
@@ -728,6 +801,8 @@ describe('deny cache', () => {
         store: new RedisStore({ client, timeoutMs, clock }),
         prefix,
         onStoreError: 'throw',
+        // The timeouts here are the test's own doing: no console warning for them.
+        onOutage: () => undefined,
       }),
       truth: createLimiter({
         algorithm: log(),

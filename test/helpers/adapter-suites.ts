@@ -10,7 +10,6 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
-import { Redis } from 'ioredis';
 import {
   allowedAndLimited,
   PIPELINED_REMAINING,
@@ -20,6 +19,7 @@ import {
   SwitchableStore,
   sleep,
 } from './http.js';
+import { Redis } from './ioredis.js';
 import { randomPrefix, startRedis } from './redis.js';
 
 /** An adapter's app listening on a loopback port. */

@@ -12,8 +12,8 @@ import {
   type StoreErrorPolicy,
   slidingWindowLog,
 } from 'floodgate';
-import { Redis } from 'ioredis';
 import { pipeline, SwitchableStore } from './http.js';
+import { Redis } from './ioredis.js';
 import { randomPrefix, startRedis } from './redis.js';
 
 /** The counting options both adapters take, as the suites pass them. */

@@ -7,7 +7,8 @@
  * - {@link randomPrefix}: a fresh key prefix, so tests never need FLUSHALL.
  *
  * Every server started here is also SIGKILLed when the test process exits, so a failed test
- * leaves nothing behind; still call `stop()` in `after`.
+ * leaves nothing behind; still call `stop()` in `after`. Clients are built from the ioredis that
+ * `FLOODGATE_TEST_IOREDIS` selects (5 or 6; see ./ioredis.ts).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Redis } from './ioredis.js';
 
 const run = promisify(execFile);
 

@@ -12,6 +12,14 @@ for (const entry of ['floodgate/express', 'floodgate/fastify']) {
   if (!file.includes('node_modules') || !file.endsWith('.cjs')) throw new Error(`CJS: ${entry} resolved to ${file}`);
 }
 if (typeof rateLimit !== 'function') throw new Error('CJS: floodgate/express has no rateLimit');
+// Resolvers that ignore the exports map (older bundlers and test runners) load a subpath as the
+// folder of that name, through its package.json's main: the same file require() finds.
+const path = require('node:path');
+const packageDir = path.dirname(require.resolve('floodgate/package.json'));
+for (const sub of ['express', 'fastify', 'testing']) {
+  if (require(path.join(packageDir, sub)) !== require(`floodgate/${sub}`))
+    throw new Error(`CJS: the ${sub} folder does not load floodgate/${sub}`);
+}
 try {
   rateLimit({ limiter: {} });
   throw new Error('CJS: rateLimit accepted a bad limiter');

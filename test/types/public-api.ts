@@ -19,6 +19,7 @@ import {
   type MAX_KEY_LENGTH,
   MemoryStore,
   type MemoryStoreOptions,
+  type migrationHint,
   type monotonicClock,
   type PolicySpec,
   type SlidingWindowLogState,
@@ -90,6 +91,7 @@ expectType<Equal<Algorithm['name'], string>>(true);
 expectType<Equal<StoreErrorPolicy, 'allow' | 'deny' | 'throw' | Store>>(true);
 expectType<Equal<typeof limiter.policies, readonly PolicySpec[]>>(true);
 expectType<Equal<Clock, () => number>>(true);
+expectType<Equal<typeof migrationHint, (name: string) => string | undefined>>(true);
 expectType<Equal<typeof monotonicClock, Clock>>(true);
 expectType<Equal<typeof MAX_KEY_LENGTH, 128>>(true);
 expectType<Equal<FloodgateError['code'], FloodgateErrorCode>>(true);

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { FloodgateError } from '../../errors.js';
 import type { DecideScript } from './script.js';
+import { notReadyReason } from './status.js';
 
 /** An ioredis client, single node or Cluster; the user creates and owns it. */
 export type RedisClient = Redis | Cluster;
@@ -182,7 +183,7 @@ export class Caller {
       this.#failing();
       throw new FloodgateError(
         'ERR_STORE_UNAVAILABLE',
-        `RedisStore: client is ${status}, not ready; ${what} not attempted`,
+        `RedisStore: ${notReadyReason(status)}, so the ${what} was not sent`,
       );
     }
     return performance.now() + this.#timeoutMs;

@@ -1,0 +1,47 @@
+/**
+ * The ioredis the Redis suites build their clients from: 5 (the `ioredis` devDependency) by
+ * default, or 6 (`ioredis6`, an alias of `ioredis@6`) with `FLOODGATE_TEST_IOREDIS=6`. CI runs
+ * the Redis suites on both, as the peer range allows either.
+ *
+ * Both are typed as ioredis 5's classes: the suites are written once, and the store's own types
+ * are checked against ioredis 6's separately (test/types.test.ts).
+ */
+import { createRequire } from 'node:module';
+import * as ioredis5 from 'ioredis';
+import * as ioredis6 from 'ioredis6';
+
+const chosen = process.env.FLOODGATE_TEST_IOREDIS ?? '5';
+if (chosen !== '5' && chosen !== '6') {
+  throw new Error(`FLOODGATE_TEST_IOREDIS must be 5 or 6 (the ioredis major the Redis suites use), got ${chosen}`);
+}
+const chosenModule = (chosen === '6' ? ioredis6 : ioredis5) as unknown as typeof ioredis5;
+
+export const Redis = chosenModule.Redis;
+export type Redis = ioredis5.Redis;
+export const Cluster = chosenModule.Cluster;
+export type Cluster = ioredis5.Cluster;
+
+/** The version of the ioredis in use, read from its package.json, e.g. `6.1.0`. */
+export const IOREDIS_VERSION: string = (
+  createRequire(import.meta.url)(chosen === '6' ? 'ioredis6/package.json' : 'ioredis/package.json') as {
+    version: string;
+  }
+).version;
+
+/**
+ * The wait before reconnect attempt `attempt` (counted from 1) under the default `retryStrategy`
+ * of the ioredis in use, as its source has it (node_modules/ioredis/built/redis/RedisOptions.js):
+ * ioredis 5 waits `min(attempt × 50, 2000)` ms; ioredis 6 waits `min(2^(attempt-1) × 50, 5000)`
+ * ms plus a random 0–199 ms. docs/redis.md quotes both; the fault suite checks them.
+ */
+export function defaultReconnectDelay(attempt: number): { min: number; max: number } {
+  if (chosen === '5') {
+    const ms = Math.min(attempt * 50, 2000);
+    return { min: ms, max: ms };
+  }
+  const ms = Math.min(2 ** (attempt - 1) * 50, 5000);
+  return { min: ms, max: ms + 199 };
+}
+
+/** The longest wait between two reconnect attempts under the default `retryStrategy`. */
+export const MAX_RECONNECT_DELAY_MS = chosen === '5' ? 2000 : 5199;
