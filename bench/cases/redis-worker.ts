@@ -12,10 +12,10 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { serve } from '../lib/ipc.js';
 import { quantileSorted } from '../lib/stats.js';
-import { fastAlgorithm, memoryAlgorithm, redisPrefix } from './redis-policies.js';
+import { FLOODGATE_KINDS, type FloodgateKind, fastAlgorithm, memoryAlgorithm, redisPrefix } from './redis-policies.js';
 
-type Impl = 'floodgate-token-bucket' | 'floodgate-sliding-log' | 'rate-limiter-flexible';
-const IMPLS: readonly Impl[] = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'];
+const IMPLS = [...FLOODGATE_KINDS.map((k) => `floodgate-${k}` as const), 'rate-limiter-flexible'] as const;
+type Impl = (typeof IMPLS)[number];
 
 /** Hard bound on calls per measurement, whatever the clock says. */
 const MAX_OPS = 4_000_000;
@@ -43,7 +43,7 @@ function makeCall(impl: Impl, client: Redis, policy: 'fast' | 'memory'): Call {
         },
       );
   }
-  const kind = impl === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
+  const kind = impl.slice('floodgate-'.length) as FloodgateKind;
   const algorithm = policy === 'fast' ? fastAlgorithm(kind) : memoryAlgorithm(kind);
   return floodgateCall(
     createLimiter({ algorithm, store: new RedisStore({ client, timeoutMs: 1000 }), prefix: redisPrefix(kind) }),
@@ -119,7 +119,7 @@ async function warmThenDrive(call: Call, nextKey: () => string, request: Request
 async function throughputWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
   const [implArg, port, keyspace] = args;
   const impl = implArg as Impl;
-  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  if (!(IMPLS as readonly string[]).includes(impl)) throw new Error(`unknown impl ${implArg}`);
   const client = await connect(Number(port));
   const call = makeCall(impl, client, 'fast');
   const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
@@ -216,7 +216,7 @@ async function usedMemory(client: Redis): Promise<number> {
 async function memory(args: string[]): Promise<unknown> {
   const [implArg, port, keysArg] = args;
   const impl = implArg as Impl;
-  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  if (!(IMPLS as readonly string[]).includes(impl)) throw new Error(`unknown impl ${implArg}`);
   const count = Number(keysArg);
   const client = await connect(Number(port));
   try {

@@ -5,9 +5,9 @@ import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
 import type { QuietReport } from '../lib/machine.js';
 import { CPU, run } from '../lib/proc.js';
 import { median, range, round, roundOrder } from '../lib/stats.js';
-import type { FloodgateKind } from './redis-policies.js';
+import { FLOODGATE_KINDS, type FloodgateKind } from './redis-policies.js';
 
-const CLIENTS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
+const CLIENTS = [...FLOODGATE_KINDS.map((k) => `floodgate-${k}` as const), 'rate-limiter-flexible'] as const;
 type Client = (typeof CLIENTS)[number];
 /** A replay by redis-benchmark of one script call: floodgate's, rate-limiter-flexible's, or the floor. */
 type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
@@ -17,7 +17,10 @@ type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
  */
 type IoredisReplay = `ioredis-${FloodgateKind | 'floor'}`;
 type Contender = Client | IoredisReplay | `redis-benchmark-${Replay}`;
-const IOREDIS_REPLAYS: readonly IoredisReplay[] = ['ioredis-token-bucket', 'ioredis-sliding-log', 'ioredis-floor'];
+const IOREDIS_REPLAYS: readonly IoredisReplay[] = [
+  ...FLOODGATE_KINDS.map((k) => `ioredis-${k}` as const),
+  'ioredis-floor',
+];
 
 const IN_FLIGHT = [1, 256] as const;
 
@@ -140,7 +143,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   const { measureMs, warmupMs, keyspace } = profile.redis;
   const scriptCalls: RedisResult['scriptCalls'] = {};
   const reasons = new Map<Contender, string>();
-  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+  for (const kind of FLOODGATE_KINDS) {
     try {
       scriptCalls[kind] = await captureScriptCall(redis.port, kind);
     } catch (error) {
@@ -152,8 +155,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   const contenders: Contender[] = [
     ...CLIENTS,
     ...IOREDIS_REPLAYS,
-    'redis-benchmark-token-bucket',
-    'redis-benchmark-sliding-log',
+    ...FLOODGATE_KINDS.map((k) => `redis-benchmark-${k}` as const),
     'redis-benchmark-rate-limiter-flexible',
     'redis-benchmark-floor',
   ];
@@ -261,8 +263,8 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         const theirs = (samples.get(key(other, inFlight)) ?? []).map((x) => x.decisionsPerSec);
         if (theirs.length === dps.length && dps.length > 0) row[field] = ratioSummary(dps, theirs);
       };
-      if (c === 'floodgate-token-bucket' || c === 'floodgate-sliding-log') {
-        const kind = c === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
+      if (c.startsWith('floodgate-')) {
+        const kind = c.slice('floodgate-'.length) as FloodgateKind;
         assign('vsRateLimiterFlexible', 'rate-limiter-flexible');
         assign('vsRedisBenchmark', `redis-benchmark-${kind}`);
         assign('vsIoredis', `ioredis-${kind}`);

@@ -38,6 +38,14 @@ export interface Results {
   targets: Target[];
 }
 
+/** The algorithms as the report's lines name them. */
+const LABELS = {
+  'token-bucket': 'token bucket',
+  'sliding-log': 'sliding log',
+  'fixed-window': 'fixed window',
+  'sliding-counter': 'sliding-window counter',
+} as const;
+
 const ok = <T extends object>(x: T | { error: string } | undefined): T | undefined =>
   x === undefined || 'error' in x ? undefined : (x as T);
 
@@ -61,7 +69,7 @@ function metCell(met: boolean | null): string {
   return met === null ? 'not measured' : met ? '**met**' : '**missed**';
 }
 
-/** The targets of issue 6 (and issue 4's Redis latency), each judged on this run's medians. */
+/** floodgate's speed and size targets, each judged on this run's medians. */
 export function judgeTargets(r: Results): Target[] {
   const targets: Target[] = [];
   const http = ok<HttpResult>(r.http);
@@ -100,6 +108,21 @@ export function judgeTargets(r: Results): Target[] {
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(tb?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
       met: v === undefined || !Number.isFinite(v.median) ? null : v.median >= 1,
+    });
+  }
+  for (const [mode, min] of [
+    ['consume', 1],
+    ['decide', 1.5],
+  ] as const) {
+    const fw = row(`floodgate-fixed-window-${mode}`, 1000);
+    const v = fw?.vs?.['express-rate-limit'];
+    targets.push({
+      case: `memory, 1k keys: fixed window \`${mode}\` ÷ express-rate-limit store`,
+      peers,
+      target: `≥ ${min.toFixed(2)}`,
+      floodgate:
+        v === undefined ? 'n/a' : `${fmtRate(fw?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
+      met: v === undefined || !Number.isFinite(v.median) ? null : v.median >= min,
     });
   }
   for (const mode of ['consume', 'decide'] as const) {
@@ -141,12 +164,27 @@ export function judgeTargets(r: Results): Target[] {
       met: o?.available && w !== undefined && Number.isFinite(w.median) ? w.median > 1 : null,
     });
   }
+  for (const kind of ['fixed-window', 'sliding-counter'] as const) {
+    const o = rrow(`floodgate-${kind}`, 256);
+    const rb = rrow(`redis-benchmark-${kind}`, 256);
+    const w = o?.vsRateLimiterFlexible;
+    targets.push({
+      case: `Redis, 256 in flight: ${LABELS[kind]} ÷ rate-limiter-flexible`,
+      peers: `rate-limiter-flexible ${fmtRate(rlf256?.medianDecisionsPerSec)}/s; redis-benchmark of the same script ${fmtRate(rb?.medianDecisionsPerSec)}/s`,
+      target: '≥ 1.00',
+      floodgate:
+        o?.available && w !== undefined
+          ? `${fmtRate(o.medianDecisionsPerSec)}/s, ${fmtRatio(w.median)}${fmtRange(w.range)}`
+          : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: o?.available && w !== undefined && Number.isFinite(w.median) ? w.median >= 1 : null,
+    });
+  }
   const rlf1 = rrow('rate-limiter-flexible', 1);
   const floor1 = rrow('ioredis-floor', 1);
   for (const kind of ['token-bucket', 'sliding-log'] as const) {
     const o = rrow(`floodgate-${kind}`, 1);
     targets.push({
-      case: `Redis, 1 in flight: ${kind.replace('-', ' ')} p50 latency (issue 4)`,
+      case: `Redis, 1 in flight: ${kind.replace('-', ' ')} p50 latency`,
       peers:
         `rate-limiter-flexible ${fmtUs(rlf1?.medianP50Us)} µs` +
         (floor1?.available ? `; floor script through bare ioredis ${fmtUs(floor1.medianP50Us)} µs` : ''),
@@ -157,15 +195,32 @@ export function judgeTargets(r: Results): Target[] {
   }
 
   const memory = ok<MemoryResult>(r.memory);
-  const tbMem = memory?.heap.find((x) => x.impl === 'floodgate-token-bucket');
   const peerMem = memory?.heap.filter((x) => !x.impl.startsWith('floodgate') && x.available);
-  targets.push({
-    case: `memory per key, ${memory?.keys.toLocaleString('en-US') ?? '?'} keys, token bucket`,
-    peers: (peerMem ?? []).map((x) => `${x.impl} ${x.heapBytesPerKey} B`).join('; ') || 'n/a',
-    target: '≤ 120 B',
-    floodgate: tbMem?.available ? `${tbMem.heapBytesPerKey} B` : 'n/a',
-    met: tbMem?.available && tbMem.heapBytesPerKey !== undefined ? tbMem.heapBytesPerKey <= 120 : null,
-  });
+  for (const [kind, max] of [
+    ['token-bucket', 120],
+    ['fixed-window', 80],
+    ['sliding-counter', 80],
+  ] as const) {
+    const mem = memory?.heap.find((x) => x.impl === `floodgate-${kind}`);
+    targets.push({
+      case: `memory per key, ${memory?.keys.toLocaleString('en-US') ?? '?'} keys, ${LABELS[kind]}`,
+      peers: (peerMem ?? []).map((x) => `${x.impl} ${x.heapBytesPerKey} B`).join('; ') || 'n/a',
+      target: `≤ ${max} B`,
+      floodgate: mem?.available ? `${mem.heapBytesPerKey} B` : 'n/a',
+      met: mem?.available && mem.heapBytesPerKey !== undefined ? mem.heapBytesPerKey <= max : null,
+    });
+  }
+  const rlfKey = memory?.redis.find((x) => x.impl === 'rate-limiter-flexible');
+  for (const kind of ['fixed-window', 'sliding-counter'] as const) {
+    const key = memory?.redis.find((x) => x.impl === `floodgate-${kind}`);
+    targets.push({
+      case: `Redis, one key's \`MEMORY USAGE\`, ${LABELS[kind]}`,
+      peers: rlfKey?.available ? `rate-limiter-flexible ${rlfKey.memoryUsageBytes} B` : 'n/a',
+      target: '≤ 100 B',
+      floodgate: key?.available ? `${key.memoryUsageBytes} B` : 'n/a',
+      met: key?.available && typeof key.memoryUsageBytes === 'number' ? key.memoryUsageBytes <= 100 : null,
+    });
+  }
 
   const hot = ok<HotKeyResult>(r.hotKey);
   targets.push({
@@ -201,7 +256,7 @@ export function renderMarkdown(r: Results): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     '',
-    '## Targets (issue 6)',
+    '## Targets',
     '',
     '| case | peers, this run | target | floodgate, this run (median, min–max of rounds) | |',
     '|---|---|---|---|---|',
