@@ -11,5 +11,7 @@ export const CORE_IMPLS = [
   'rate-limiter-flexible',
   'express-rate-limit',
   'reference-clock-and-promise',
+  'reference-clock-and-map',
+  'reference-clock-map-and-promise',
 ] as const;
 export type CoreImpl = (typeof CORE_IMPLS)[number];

@@ -27,6 +27,15 @@ const BATCH = 1000;
 /** A call that may or may not be async, and tells whether it was denied. */
 type Call = (key: string) => boolean | Promise<boolean>;
 
+/** The five numbers every limiter here answers with (floodgate's Decision). */
+interface Answer {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs: number;
+}
+
 /**
  * Sliding-log window per key count: a log keeps every call of the last window, so a limit that is
  * never reached means rate × window entries per key. The window is picked so that each key's log
@@ -116,6 +125,29 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
           }).then((d) => !d.allowed),
         close() {},
       };
+    }
+    case 'reference-clock-and-map':
+    case 'reference-clock-map-and-promise': {
+      // The floor of an exact counter kept in memory, whatever its algorithm: read the clock, get a
+      // key's count from a Map and set it back (a count is a number, written back per call, as
+      // floodgate's window counters keep it), make a fresh answer; then, for the second, hand it
+      // back in a promise. No key check, no cost, no windows.
+      const counts = new Map<string, number>();
+      const answer = (key: string): Answer => {
+        const now = performance.now();
+        const used = counts.get(key) ?? 0;
+        counts.set(key, used + 1);
+        return {
+          allowed: now >= 0 && used < HUGE,
+          limit: HUGE,
+          remaining: HUGE - used - 1,
+          resetMs: 0,
+          retryAfterMs: 0,
+        };
+      };
+      return impl === 'reference-clock-and-map'
+        ? { call: (key) => !answer(key).allowed, close() {} }
+        : { call: (key) => Promise.resolve(answer(key)).then((d) => !d.allowed), close() {} };
     }
     case 'express-rate-limit': {
       // The store the middleware awaits once per request; the middleware denies when totalHits > limit.

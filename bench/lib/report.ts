@@ -116,9 +116,14 @@ export function judgeTargets(r: Results): Target[] {
   ] as const) {
     const fw = row(`floodgate-fixed-window-${mode}`, 1000);
     const v = fw?.vs?.['express-rate-limit'];
+    // The floor of the same work with no limiter around it, measured in the same rounds.
+    const floor = row(mode === 'decide' ? 'reference-clock-and-map' : 'reference-clock-map-and-promise', 1000);
+    const floorVs = floor?.vs?.['express-rate-limit'];
     targets.push({
       case: `memory, 1k keys: fixed window \`${mode}\` ÷ express-rate-limit store`,
-      peers,
+      peers:
+        `${peers}; ${floor?.impl ?? 'floor'} (no limiter) ${fmtRate(floor?.medianOpsPerSec)}/s` +
+        (floorVs === undefined ? '' : `, ${fmtRatio(floorVs.median)}`),
       target: `≥ ${min.toFixed(2)}`,
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(fw?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
@@ -299,7 +304,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in core) push(`Failed: ${core.error}`, '');
   else {
     push(
-      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter.`,
+      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter. reference-clock-and-map is the floor of any exact counter kept in memory: one clock read, a count read from a Map and written back, a fresh five-field answer, and no limiter (no key or cost check, no window); reference-clock-map-and-promise hands that answer back in a promise.`,
       '',
       '| keys | implementation | decisions/s | ÷ rate-limiter-flexible | ÷ express-rate-limit store |',
       '|---|---|---|---|---|',
