@@ -1,0 +1,202 @@
+/**
+ * This checkout against another one (say, a worktree at an earlier commit), on rows both measure:
+ * in-memory decisions/s at 1,000 keys (case 2's workers) and Redis decisions/s at 256 in flight
+ * and p50 latency at 1 in flight (case 3's workers). Each round measures every row on both sides
+ * back to back, in alternating order, and the figure reported is the median of the per-round
+ * ratios this ÷ other, so a burst of noise from elsewhere on the machine hits one round rather
+ * than one side. express-rate-limit and rate-limiter-flexible run the same code on both sides:
+ * their ratios show how far noise alone moves a ratio.
+ *
+ *   node --import tsx bench/compare.ts --base=<other checkout> [--rounds=N] [--only=core,redis] [--out=file.json]
+ *
+ * Both checkouts need `npm ci`; dist/ is built in both first, and each side's workers load
+ * floodgate from their own checkout's build. Each side gets its own redis-server (on free
+ * loopback ports, stopped by pid at the end), as their scripts may store a key differently.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
+import { machineInfo, waitQuiet } from './lib/machine.js';
+import { CPU, ROOT, stopAllChildren } from './lib/proc.js';
+import { type BenchRedis, startRedis } from './lib/redis-server.js';
+import { median, range, round, roundOrder } from './lib/stats.js';
+
+const CORE_ROWS = [
+  'floodgate-token-bucket-decide',
+  'floodgate-token-bucket-consume',
+  'floodgate-sliding-log-decide',
+  'floodgate-sliding-log-consume',
+  'express-rate-limit',
+  'rate-limiter-flexible',
+] as const;
+const REDIS_ROWS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
+const CORE = { keys: 1000, measureMs: 300, warmupMs: 300 };
+const REDIS = { keyspace: 10_000, measureMs: 1500, warmupMs: 300 };
+/** Redis figures compared: what the main run's targets judge at each in-flight count. */
+const REDIS_FIGURES = [
+  { inFlight: 256, field: 'decisionsPerSec', label: 'decisions/s, 256 in flight' },
+  { inFlight: 1, field: 'p50Us', label: 'p50 µs, 1 in flight' },
+] as const;
+
+type Side = 'this' | 'base';
+const SIDES: readonly Side[] = ['this', 'base'];
+
+function parseArgs(argv: string[]): { base: string; rounds: number; only: Set<string>; out: string | undefined } {
+  let base: string | undefined;
+  let rounds = 8;
+  let only = new Set(['core', 'redis']);
+  let out: string | undefined;
+  for (const arg of argv) {
+    if (arg.startsWith('--base=')) base = resolve(arg.slice(7));
+    else if (arg.startsWith('--rounds=')) rounds = Number(arg.slice(9));
+    else if (arg.startsWith('--only=')) only = new Set(arg.slice(7).split(','));
+    else if (arg.startsWith('--out=')) out = resolve(arg.slice(6));
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  if (base === undefined)
+    throw new Error('usage: bench/compare.ts --base=<other checkout> [--rounds=N] [--only=core,redis]');
+  if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 100)
+    throw new Error(`--rounds must be 1 to 100, got ${rounds}`);
+  for (const name of only)
+    if (name !== 'core' && name !== 'redis') throw new Error(`unknown case ${name}; cases: core, redis`);
+  return { base, rounds, only, out };
+}
+
+function log(line: string): void {
+  process.stderr.write(`[compare] ${line}\n`);
+}
+
+function build(dir: string): void {
+  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: dir, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building dist/ in ${dir} failed:\n${built.stdout}${built.stderr}`);
+}
+
+interface Row {
+  case: 'core' | 'redis';
+  row: string;
+  figure: string;
+  this: number[];
+  base: number[];
+}
+
+function summary(r: Row) {
+  const ratios = r.this.map((x, i) => x / (r.base[i] as number));
+  return {
+    ...r,
+    medianThis: round(median(r.this), 1),
+    medianBase: round(median(r.base), 1),
+    ratios: ratios.map((x) => round(x, 3)),
+    medianRatio: round(median(ratios), 3),
+    ratioRange: range(ratios).map((x) => round(x, 3)),
+  };
+}
+
+async function main(): Promise<void> {
+  const { base, rounds, only, out } = parseArgs(process.argv.slice(2));
+  const dirs: Record<Side, string> = { this: ROOT, base };
+  for (const side of SIDES) build(dirs[side]);
+  // Both sides' bench tsconfigs drop the source paths alike: each worker resolves `floodgate`
+  // through its own checkout's package.json, to that checkout's dist/.
+  process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
+  const started = { date: new Date().toISOString(), loadavg: loadavg().map((x) => round(x, 2)) };
+  log(`this ${ROOT}, base ${base}; ${rounds} rounds; load average ${started.loadavg.join(' ')}`);
+  const rows = new Map<string, Row>();
+  const sample = (c: Row['case'], row: string, figure: string, side: Side, value: number): void => {
+    const id = `${c}|${row}|${figure}`;
+    const r = rows.get(id) ?? { case: c, row, figure, this: [], base: [] };
+    r[side].push(value);
+    rows.set(id, r);
+  };
+  const workers: IpcWorker[] = [];
+  const servers: BenchRedis[] = [];
+  const busy: number[] = [];
+  try {
+    const core = new Map<string, IpcWorker>();
+    const redis = new Map<string, IpcWorker>();
+    if (only.has('core')) {
+      for (const row of CORE_ROWS) {
+        for (const side of SIDES) {
+          const w = await startIpcWorker(resolve(dirs[side], 'bench/cases/core-worker.ts'), ['serve', row], CPU.load);
+          workers.push(w);
+          core.set(`${row}|${side}`, w);
+        }
+      }
+    }
+    if (only.has('redis')) {
+      for (const side of SIDES) {
+        const server = await startRedis(CPU.server);
+        servers.push(server);
+        for (const row of REDIS_ROWS) {
+          const w = await startIpcWorker(
+            resolve(dirs[side], 'bench/cases/redis-worker.ts'),
+            ['serve', 'throughput', row, String(server.port), String(REDIS.keyspace)],
+            CPU.load,
+          );
+          workers.push(w);
+          redis.set(`${row}|${side}`, w);
+        }
+      }
+    }
+    for (let r = 0; r < rounds; r++) {
+      const q = await waitQuiet(3000);
+      busy.push(round(q.busy ?? Number.NaN, 2));
+      for (const row of only.has('core') ? roundOrder(CORE_ROWS, r) : []) {
+        for (const side of roundOrder(SIDES, r)) {
+          const m = await (core.get(`${row}|${side}`) as IpcWorker).request<{ opsPerSec: number; denied: number }>(
+            CORE,
+            60_000,
+          );
+          if (m.denied > 0) throw new Error(`${row} (${side}) denied ${m.denied} calls`);
+          sample('core', row, 'decisions/s, 1,000 keys', side, m.opsPerSec);
+        }
+      }
+      for (const { inFlight, field, label } of only.has('redis') ? REDIS_FIGURES : []) {
+        for (const row of roundOrder(REDIS_ROWS, r)) {
+          for (const side of roundOrder(SIDES, r)) {
+            const m = await (redis.get(`${row}|${side}`) as IpcWorker).request<Record<string, number>>(
+              { inFlight, measureMs: REDIS.measureMs, warmupMs: REDIS.warmupMs },
+              60_000,
+            );
+            sample('redis', row, label, side, m[field] as number);
+          }
+        }
+      }
+      log(`round ${r + 1}/${rounds} done (busy ${busy.at(-1)} before it, load average ${loadavg()[0]?.toFixed(2)})`);
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+  const result = {
+    this: ROOT,
+    base,
+    rounds,
+    started,
+    ended: { date: new Date().toISOString(), loadavg: loadavg().map((x) => round(x, 2)) },
+    machine: machineInfo(),
+    busyBeforeRounds: busy,
+    rows: [...rows.values()].map(summary),
+  };
+  console.log(`| case | row | figure | base | this | this ÷ base, median (min–max of ${rounds} rounds) |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const r of result.rows) {
+    console.log(
+      `| ${r.case} | ${r.row} | ${r.figure} | ${r.medianBase} | ${r.medianThis} | ${r.medianRatio.toFixed(3)} (${r.ratioRange[0]?.toFixed(3)}–${r.ratioRange[1]?.toFixed(3)}) |`,
+    );
+  }
+  if (out !== undefined) writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
+}
+
+main().then(
+  () => {
+    stopAllChildren();
+    process.exit(0);
+  },
+  (error: unknown) => {
+    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    stopAllChildren();
+    process.exit(1);
+  },
+);
