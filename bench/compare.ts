@@ -88,9 +88,28 @@ function summary(r: Row) {
     medianThis: round(median(r.this), 1),
     medianBase: round(median(r.base), 1),
     ratios: ratios.map((x) => round(x, 3)),
+    pairs: ratios.filter((x) => Number.isFinite(x)).length,
     medianRatio: round(median(ratios), 3),
     ratioRange: range(ratios).map((x) => round(x, 3)),
   };
+}
+
+let failed = 0;
+
+/**
+ * One measurement, or undefined when it failed (a Redis call timing out on a machine starved by
+ * other jobs, say): that round's ratio for the row is then left out, and the failures counted.
+ */
+async function measured<T>(measure: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await measure();
+  } catch (error) {
+    failed++;
+    log(
+      `a measurement failed, its round left out: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
+    );
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -144,22 +163,23 @@ async function main(): Promise<void> {
       busy.push(round(q.busy ?? Number.NaN, 2));
       for (const row of only.has('core') ? roundOrder(CORE_ROWS, r) : []) {
         for (const side of roundOrder(SIDES, r)) {
-          const m = await (core.get(`${row}|${side}`) as IpcWorker).request<{ opsPerSec: number; denied: number }>(
-            CORE,
-            60_000,
+          const m = await measured(() =>
+            (core.get(`${row}|${side}`) as IpcWorker).request<{ opsPerSec: number; denied: number }>(CORE, 60_000),
           );
-          if (m.denied > 0) throw new Error(`${row} (${side}) denied ${m.denied} calls`);
-          sample('core', row, 'decisions/s, 1,000 keys', side, m.opsPerSec);
+          if (m !== undefined && m.denied > 0) throw new Error(`${row} (${side}) denied ${m.denied} calls`);
+          sample('core', row, 'decisions/s, 1,000 keys', side, m?.opsPerSec ?? Number.NaN);
         }
       }
       for (const { inFlight, field, label } of only.has('redis') ? REDIS_FIGURES : []) {
         for (const row of roundOrder(REDIS_ROWS, r)) {
           for (const side of roundOrder(SIDES, r)) {
-            const m = await (redis.get(`${row}|${side}`) as IpcWorker).request<Record<string, number>>(
-              { inFlight, measureMs: REDIS.measureMs, warmupMs: REDIS.warmupMs },
-              60_000,
+            const m = await measured(() =>
+              (redis.get(`${row}|${side}`) as IpcWorker).request<Record<string, number>>(
+                { inFlight, measureMs: REDIS.measureMs, warmupMs: REDIS.warmupMs },
+                60_000,
+              ),
             );
-            sample('redis', row, label, side, m[field] as number);
+            sample('redis', row, label, side, m?.[field] ?? Number.NaN);
           }
         }
       }
@@ -177,13 +197,14 @@ async function main(): Promise<void> {
     ended: { date: new Date().toISOString(), loadavg: loadavg().map((x) => round(x, 2)) },
     machine: machineInfo(),
     busyBeforeRounds: busy,
+    failedMeasurements: failed,
     rows: [...rows.values()].map(summary),
   };
-  console.log(`| case | row | figure | base | this | this ÷ base, median (min–max of ${rounds} rounds) |`);
-  console.log('|---|---|---|---|---|---|');
+  console.log('| case | row | figure | base | this | this ÷ base, median (min–max) | rounds |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of result.rows) {
     console.log(
-      `| ${r.case} | ${r.row} | ${r.figure} | ${r.medianBase} | ${r.medianThis} | ${r.medianRatio.toFixed(3)} (${r.ratioRange[0]?.toFixed(3)}–${r.ratioRange[1]?.toFixed(3)}) |`,
+      `| ${r.case} | ${r.row} | ${r.figure} | ${r.medianBase} | ${r.medianThis} | ${r.medianRatio.toFixed(3)} (${r.ratioRange[0]?.toFixed(3)}–${r.ratioRange[1]?.toFixed(3)}) | ${r.pairs} |`,
     );
   }
   if (out !== undefined) writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
