@@ -1,7 +1,7 @@
 /**
  * This checkout against another one (say, a worktree at an earlier commit), on rows both measure:
  * in-memory decisions/s at 1,000 keys (case 2's workers) and Redis decisions/s at 256 in flight
- * and p50 latency at 1 in flight (case 3's workers). Each round measures every row on both sides
+ * and p50 latency at 1 in flight (case 3's workers), with the server's own time per script call. Each round measures every row on both sides
  * back to back, in alternating order, and the figure reported is the median of the per-round
  * ratios this ÷ other, so a burst of noise from elsewhere on the machine hits one round rather
  * than one side. express-rate-limit and rate-limiter-flexible run the same code on both sides:
@@ -94,6 +94,18 @@ function summary(r: Row) {
   };
 }
 
+/** Server time per script call since the last `CONFIG RESETSTAT`, in µs (EVALSHA and EVAL). */
+async function serverUsPerCall(server: BenchRedis): Promise<number> {
+  const info = await server.cli('INFO', 'commandstats');
+  let calls = 0;
+  let usec = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return calls > 0 ? usec / calls : Number.NaN;
+}
+
 let failed = 0;
 
 /**
@@ -173,13 +185,19 @@ async function main(): Promise<void> {
       for (const { inFlight, field, label } of only.has('redis') ? REDIS_FIGURES : []) {
         for (const row of roundOrder(REDIS_ROWS, r)) {
           for (const side of roundOrder(SIDES, r)) {
-            const m = await measured(() =>
-              (redis.get(`${row}|${side}`) as IpcWorker).request<Record<string, number>>(
+            const server = servers[SIDES.indexOf(side)] as BenchRedis;
+            const m = await measured(async (): Promise<Record<string, number>> => {
+              await server.cli('CONFIG', 'RESETSTAT');
+              const figures = await (redis.get(`${row}|${side}`) as IpcWorker).request<Record<string, number>>(
                 { inFlight, measureMs: REDIS.measureMs, warmupMs: REDIS.warmupMs },
                 60_000,
-              ),
-            );
+              );
+              return { ...figures, serverUs: await serverUsPerCall(server) };
+            });
             sample('redis', row, label, side, m?.[field] ?? Number.NaN);
+            // The server's own time per script call: what a script's extra command costs, and less
+            // moved by the client's share of a busy machine than decisions/s are.
+            sample('redis', row, `Redis µs per call, ${inFlight} in flight`, side, m?.serverUs ?? Number.NaN);
           }
         }
       }
