@@ -1,7 +1,9 @@
 /**
  * This checkout against another one (say, a worktree at an earlier commit), on rows both measure:
  * in-memory decisions/s at 1,000 keys (case 2's workers) and Redis decisions/s at 256 in flight
- * and p50 latency at 1 in flight (case 3's workers), with the server's own time per script call. Each round measures every row on both sides
+ * and p50 latency at 1 in flight (case 3's workers), with the server's own time per script call
+ * and the client's CPU time per call. In-memory rows are also given per second of the worker's
+ * own CPU time, which the machine's other jobs move far less than decisions per wall second. Each round measures every row on both sides
  * back to back, in alternating order, and the figure reported is the median of the per-round
  * ratios this ÷ other, so a burst of noise from elsewhere on the machine hits one round rather
  * than one side. express-rate-limit and rate-limiter-flexible run the same code on both sides:
@@ -18,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
-import { machineInfo, waitQuiet } from './lib/machine.js';
+import { machineInfo, processCpuMicros, waitQuiet } from './lib/machine.js';
 import { CPU, ROOT, stopAllChildren } from './lib/proc.js';
 import { type BenchRedis, startRedis } from './lib/redis-server.js';
 import { median, range, round, roundOrder } from './lib/stats.js';
@@ -32,7 +34,8 @@ const CORE_ROWS = [
   'rate-limiter-flexible',
 ] as const;
 const REDIS_ROWS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
-const CORE = { keys: 1000, measureMs: 300, warmupMs: 300 };
+/** Longer than the main run's 300 ms, so the worker's CPU time (in 10 ms ticks) is read to ~1 %. */
+const CORE = { keys: 1000, measureMs: 1000, warmupMs: 300 };
 const REDIS = { keyspace: 10_000, measureMs: 1500, warmupMs: 300 };
 /** Redis figures compared: what the main run's targets judge at each in-flight count. */
 const REDIS_FIGURES = [
@@ -170,16 +173,25 @@ async function main(): Promise<void> {
         }
       }
     }
+    // A first measurement per core worker, not counted: it includes the worker's warm-up and first
+    // pass over the keys, which would count in its CPU time.
+    for (const w of core.values()) await w.request({ ...CORE, measureMs: 100 }, 60_000);
     for (let r = 0; r < rounds; r++) {
       const q = await waitQuiet(3000);
       busy.push(round(q.busy ?? Number.NaN, 2));
       for (const row of only.has('core') ? roundOrder(CORE_ROWS, r) : []) {
         for (const side of roundOrder(SIDES, r)) {
-          const m = await measured(() =>
-            (core.get(`${row}|${side}`) as IpcWorker).request<{ opsPerSec: number; denied: number }>(CORE, 60_000),
-          );
+          const worker = core.get(`${row}|${side}`) as IpcWorker;
+          const m = await measured(async () => {
+            const cpu = processCpuMicros(worker.pid);
+            const figures = await worker.request<{ opsPerSec: number; ops: number; denied: number }>(CORE, 60_000);
+            return { ...figures, cpuUs: processCpuMicros(worker.pid) - cpu };
+          });
           if (m !== undefined && m.denied > 0) throw new Error(`${row} (${side}) denied ${m.denied} calls`);
           sample('core', row, 'decisions/s, 1,000 keys', side, m?.opsPerSec ?? Number.NaN);
+          // Per second of the worker's own CPU time: what the machine's other jobs move least, as
+          // time spent waiting for a core is not counted.
+          sample('core', row, 'decisions per CPU-second, 1,000 keys', side, m ? (m.ops * 1e6) / m.cpuUs : Number.NaN);
         }
       }
       for (const { inFlight, field, label } of only.has('redis') ? REDIS_FIGURES : []) {
@@ -198,6 +210,7 @@ async function main(): Promise<void> {
             // The server's own time per script call: what a script's extra command costs, and less
             // moved by the client's share of a busy machine than decisions/s are.
             sample('redis', row, `Redis µs per call, ${inFlight} in flight`, side, m?.serverUs ?? Number.NaN);
+            sample('redis', row, `client CPU µs per call, ${inFlight} in flight`, side, m?.clientCpuUs ?? Number.NaN);
           }
         }
       }
