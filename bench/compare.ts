@@ -9,7 +9,8 @@
  * than one side. express-rate-limit and rate-limiter-flexible run the same code on both sides:
  * their ratios show how far noise alone moves a ratio.
  *
- *   node --import tsx bench/compare.ts --base=<other checkout> [--rounds=N] [--only=core,redis] [--out=file.json]
+ *   node --import tsx bench/compare.ts --base=<other checkout> [--rounds=N] [--only=core,redis]
+ *     [--core-rows=<case 2 contender>,…] [--out=file.json]
  *
  * Both checkouts need `npm ci`; dist/ is built in both first, and each side's workers load
  * floodgate from their own checkout's build. Each side gets its own redis-server (on free
@@ -46,13 +47,24 @@ const REDIS_FIGURES = [
 type Side = 'this' | 'base';
 const SIDES: readonly Side[] = ['this', 'base'];
 
-function parseArgs(argv: string[]): { base: string; rounds: number; only: Set<string>; out: string | undefined } {
+interface Args {
+  base: string;
+  rounds: number;
+  only: Set<string>;
+  coreRows: readonly string[];
+  out: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
   let base: string | undefined;
   let rounds = 8;
   let only = new Set(['core', 'redis']);
+  let coreRows: readonly string[] = CORE_ROWS;
   let out: string | undefined;
   for (const arg of argv) {
     if (arg.startsWith('--base=')) base = resolve(arg.slice(7));
+    // Any of case 2's contenders that both checkouts have, for a look at another row.
+    else if (arg.startsWith('--core-rows=')) coreRows = arg.slice(12).split(',');
     else if (arg.startsWith('--rounds=')) rounds = Number(arg.slice(9));
     else if (arg.startsWith('--only=')) only = new Set(arg.slice(7).split(','));
     else if (arg.startsWith('--out=')) out = resolve(arg.slice(6));
@@ -64,7 +76,7 @@ function parseArgs(argv: string[]): { base: string; rounds: number; only: Set<st
     throw new Error(`--rounds must be 1 to 100, got ${rounds}`);
   for (const name of only)
     if (name !== 'core' && name !== 'redis') throw new Error(`unknown case ${name}; cases: core, redis`);
-  return { base, rounds, only, out };
+  return { base, rounds, only, coreRows, out };
 }
 
 function log(line: string): void {
@@ -128,7 +140,7 @@ async function measured<T>(measure: () => Promise<T>): Promise<T | undefined> {
 }
 
 async function main(): Promise<void> {
-  const { base, rounds, only, out } = parseArgs(process.argv.slice(2));
+  const { base, rounds, only, coreRows, out } = parseArgs(process.argv.slice(2));
   const dirs: Record<Side, string> = { this: ROOT, base };
   for (const side of SIDES) build(dirs[side]);
   // Both sides' bench tsconfigs drop the source paths alike: each worker resolves `floodgate`
@@ -150,7 +162,7 @@ async function main(): Promise<void> {
     const core = new Map<string, IpcWorker>();
     const redis = new Map<string, IpcWorker>();
     if (only.has('core')) {
-      for (const row of CORE_ROWS) {
+      for (const row of coreRows) {
         for (const side of SIDES) {
           const w = await startIpcWorker(resolve(dirs[side], 'bench/cases/core-worker.ts'), ['serve', row], CPU.load);
           workers.push(w);
@@ -179,7 +191,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const q = await waitQuiet(3000);
       busy.push(round(q.busy ?? Number.NaN, 2));
-      for (const row of only.has('core') ? roundOrder(CORE_ROWS, r) : []) {
+      for (const row of only.has('core') ? roundOrder(coreRows, r) : []) {
         for (const side of roundOrder(SIDES, r)) {
           const worker = core.get(`${row}|${side}`) as IpcWorker;
           const m = await measured(async () => {
