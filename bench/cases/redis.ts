@@ -30,6 +30,10 @@ interface Sample {
   p99Us: number;
   /** Server time per script call (`INFO commandstats`: EVALSHA and EVAL usec / calls). */
   serverUs?: number;
+  /** Server time in script calls per decision, µs (a script call may decide several). */
+  serverUsPerDecision?: number;
+  /** Script calls per decision: 1, or less when the store sends calls waiting together as one. */
+  scriptCallsPerDecision?: number;
   /** The ioredis worker's own CPU time per call (user + system), µs. */
   clientCpuUs?: number;
   denied?: number;
@@ -49,6 +53,10 @@ export interface RedisContender {
   medianP99Us: number;
   /** Redis server time per script call, µs (median of rounds). */
   medianServerUs: number;
+  /** Redis server time per decision, µs (median of rounds). */
+  medianServerUsPerDecision: number;
+  /** Script calls per decision (median of rounds). */
+  medianScriptCallsPerDecision: number;
   /** The client process's CPU time per call, µs (median of rounds); ioredis rows only. */
   medianClientCpuUs: number;
   /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
@@ -219,6 +227,9 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
               );
             }
             sample.serverUs = await serverUsPerCall(ctx);
+            // redis-benchmark sends one decision per script call; the workers count their own.
+            sample.serverUsPerDecision ??= sample.serverUs;
+            sample.scriptCallsPerDecision ??= 1;
             samples.set(key(c, inFlight), [...(samples.get(key(c, inFlight)) ?? []), sample]);
           } catch (error) {
             const reason = error instanceof Error ? error.message : String(error);
@@ -253,6 +264,8 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         medianP50Us: round(median(s.map((x) => x.p50Us)), 1),
         medianP99Us: round(median(s.map((x) => x.p99Us)), 1),
         medianServerUs: round(median(s.map((x) => x.serverUs ?? Number.NaN)), 2),
+        medianServerUsPerDecision: round(median(s.map((x) => x.serverUsPerDecision ?? Number.NaN)), 2),
+        medianScriptCallsPerDecision: round(median(s.map((x) => x.scriptCallsPerDecision ?? Number.NaN)), 3),
         medianClientCpuUs: round(median(s.map((x) => x.clientCpuUs ?? Number.NaN)), 2),
         deniedOrDegraded: s.reduce((a, x) => a + (x.denied ?? 0) + (x.degraded ?? 0), 0),
       };

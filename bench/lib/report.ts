@@ -331,24 +331,24 @@ export function renderMarkdown(r: Results): string {
           .map(([f, s]) => `\`${s}\` for ${f} in flight`)
           .join(', ')}. ` +
         'Latency at 256 in flight includes queueing; redis-benchmark reports per-batch latency when pipelining, so it is omitted there. ' +
-        '"Redis µs per call" is the server\'s own time per script call (`INFO commandstats`, EVALSHA and EVAL). ' +
+        '"Redis µs per decision" is the server\'s own time in script calls (`INFO commandstats`, EVALSHA and EVAL) per decision; floodgate\'s store sends the calls that wait together as one script call, and "script calls per decision" says how many it took (1 for one call per decision). ' +
         'redis-benchmark-floor replays the least a decision on the Redis clock asks of the server, with no decision in it ' +
         '(`TIME`, `GET`, `SET … PX`, a four-number reply). ' +
         "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
         'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
-        '"Client CPU µs per call" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured calls, harness included.',
+        '"Client CPU µs per decision" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
       '',
-      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | client CPU µs per call | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of redis.rows) {
       if (!row.available) {
-        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | |`);
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | | |`);
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
       push(
-        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUs) ? row.medianServerUs.toFixed(1) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
       );
     }
     push('');
