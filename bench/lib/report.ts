@@ -407,7 +407,7 @@ export function renderMarkdown(r: Results): string {
       '',
       '![Requests allowed around a window boundary](boundary-burst.svg)',
       '',
-      `Most requests allowed in any 1 s (limit 10): express-rate-limit's fixed window ${chart.maxPerSecond['fixed-window']}, floodgate's fixed window ${chart.maxPerSecond['floodgate-fixed-window']}, sliding window counter ${chart.maxPerSecond['sliding-window-counter']}, sliding log ${chart.maxPerSecond['sliding-log']}, token bucket ${chart.maxPerSecond['token-bucket']}.`,
+      `Most requests allowed in any 1 s (limit 10): express-rate-limit's fixed window ${chart.maxPerSecond['fixed-window']}, floodgate's fixed window ${chart.maxPerSecond['floodgate-fixed-window']}, floodgate's sliding-window counter ${chart.maxPerSecond['sliding-window-counter']}, sliding log ${chart.maxPerSecond['sliding-log']} and token bucket ${chart.maxPerSecond['token-bucket']}.`,
       '',
     );
   }
