@@ -347,8 +347,12 @@ export function renderMarkdown(r: Results): string {
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
+      const retried =
+        row.retried === undefined
+          ? ''
+          : ` (${row.retried} measurement${row.retried > 1 ? 's' : ''} taken again after a stall)`;
       push(
-        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+        `| ${row.inFlight} | ${row.id}${retried} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
       );
     }
     push('');
