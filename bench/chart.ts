@@ -1,5 +1,5 @@
 /**
- * The boundary-burst chart: a client bursts at a fixed window's boundary against three limiters
+ * The boundary-burst chart: a client bursts at a fixed window's boundary against five limiters
  * with the same limit (10 per second), in one real run, and the allowed requests are drawn per
  * 100 ms with the total allowed over the last second.
  *
@@ -14,7 +14,14 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MemoryStore as ErlMemoryStore, type Options as ErlOptions } from 'express-rate-limit';
-import { createLimiter, MemoryStore, slidingWindowLog, tokenBucket } from 'floodgate';
+import {
+  createLimiter,
+  fixedWindow,
+  MemoryStore,
+  slidingWindowCounter,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
 import { ROOT } from './lib/proc.js';
 
 const LIMIT = 10;
@@ -31,7 +38,8 @@ export function schedule(): number[] {
   return times;
 }
 
-type LimiterId = 'sliding-log' | 'token-bucket' | 'fixed-window';
+/** `fixed-window` is express-rate-limit's; floodgate's own is `floodgate-fixed-window`. */
+type LimiterId = 'sliding-log' | 'token-bucket' | 'fixed-window' | 'floodgate-fixed-window' | 'sliding-window-counter';
 
 interface Sent {
   at: number;
@@ -68,6 +76,15 @@ export async function burstRun(): Promise<ChartResult> {
     algorithm: tokenBucket({ capacity: LIMIT, refillPerSecond: LIMIT }),
     store: new MemoryStore({ clock, sweepIntervalMs: false }),
   });
+  // Its windows are aligned to whole seconds of the injected clock, which starts at 0 with the run.
+  const window = createLimiter({
+    algorithm: fixedWindow({ limit: LIMIT, windowMs: WINDOW_MS }),
+    store: new MemoryStore({ clock, sweepIntervalMs: false }),
+  });
+  const counter = createLimiter({
+    algorithm: slidingWindowCounter({ limit: LIMIT, windowMs: WINDOW_MS }),
+    store: new MemoryStore({ clock, sweepIntervalMs: false }),
+  });
   const fixed = new ErlMemoryStore();
   fixed.init({ windowMs: WINDOW_MS } as ErlOptions);
   const sent: Sent[] = [];
@@ -81,18 +98,32 @@ export async function burstRun(): Promise<ChartResult> {
       maxLatenessMs = Math.max(maxLatenessMs, now - at);
       const a = await log.consume('client');
       const b = await bucket.consume('client');
+      const w = await window.consume('client');
+      const c = await counter.consume('client');
       // express-rate-limit's middleware allows while totalHits <= limit.
       const info = await fixed.increment('client');
       if (info.totalHits === 1) fixedWindowStarts.push(now);
       sent.push({
         at: now,
-        allowed: { 'sliding-log': a.allowed, 'token-bucket': b.allowed, 'fixed-window': info.totalHits <= LIMIT },
+        allowed: {
+          'sliding-log': a.allowed,
+          'token-bucket': b.allowed,
+          'fixed-window': info.totalHits <= LIMIT,
+          'floodgate-fixed-window': w.allowed,
+          'sliding-window-counter': c.allowed,
+        },
       });
     }
   } finally {
     fixed.shutdown();
   }
-  const maxPerSecond = { 'sliding-log': 0, 'token-bucket': 0, 'fixed-window': 0 };
+  const maxPerSecond = {
+    'sliding-log': 0,
+    'token-bucket': 0,
+    'fixed-window': 0,
+    'floodgate-fixed-window': 0,
+    'sliding-window-counter': 0,
+  };
   for (const id of Object.keys(maxPerSecond) as LimiterId[]) {
     for (const s of sent) {
       const n = sent.filter((x) => x.allowed[id] && x.at > s.at - WINDOW_MS && x.at <= s.at).length;
@@ -110,6 +141,18 @@ const PANELS: { id: LimiterId; title: string; note: string; color: string }[] = 
     title: 'Fixed window: express-rate-limit MemoryStore (limit 10, windowMs 1000)',
     note: 'each window opens at the first request after the last one ended; bursts on both sides of a boundary both pass',
     color: '#d1495b',
+  },
+  {
+    id: 'floodgate-fixed-window',
+    title: 'floodgate fixedWindow({ limit: 10, windowMs: 1000 })',
+    note: 'windows aligned to whole seconds of the clock: the same double burst across a boundary passes',
+    color: '#b5533c',
+  },
+  {
+    id: 'sliding-window-counter',
+    title: 'floodgate slidingWindowCounter({ limit: 10, windowMs: 1000 })',
+    note: "the last window's count, weighted by how much of it the last 1 s still covers, plus this window's",
+    color: '#6a4c93',
   },
   {
     id: 'sliding-log',
@@ -142,7 +185,7 @@ export function renderSvg(result: ChartResult): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="${left}" y="30" font-size="19" font-weight="bold" fill="#222">Requests allowed around a window boundary, limit 10 per second</text>`,
-    `<text x="${left}" y="52" font-size="12.5" fill="#444">Client: 1 request at 0 s, 10 at 0.85–0.94 s, 10 at 1.01–1.10 s, then 20 per second. One real run; all three limiters see the same requests.</text>`,
+    `<text x="${left}" y="52" font-size="12.5" fill="#444">Client: 1 request at 0 s, 10 at 0.85–0.94 s, 10 at 1.01–1.10 s, then 20 per second. One real run; all five limiters see the same requests.</text>`,
     `<text x="${left}" y="70" font-size="12.5" fill="#444">Bars: allowed per 100 ms (grey: sent). Line: allowed in the last 1 s. Dashed: the limit.</text>`,
   );
   PANELS.forEach((panel, index) => {

@@ -2,7 +2,7 @@
  * The benchmark runner: `npm run bench` (full) or `npm run bench:quick` (about a minute; CI's
  * smoke test, which asserts nothing about speed).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,flood,chart] [--out=dir]
+ *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,flood,chart] [--rounds=N] [--out=dir]
  *
  * It starts its own redis-server on a free loopback port (stopped by pid at the end, on error
  * too), installs wrk if it is missing and it can (else uses autocannon), runs every case with
@@ -33,9 +33,18 @@ import { judgeTargets, type Results, renderMarkdown } from './lib/report.js';
 const CASES = ['http', 'core', 'redis', 'memory', 'hotkey', 'flood', 'chart'] as const;
 type CaseName = (typeof CASES)[number];
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<CaseName>; out: string | undefined } {
+interface Args {
+  quick: boolean;
+  only: Set<CaseName>;
+  /** Rounds of every case, in place of the profile's own (for a focused look, not a full run). */
+  rounds: number | undefined;
+  out: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
   let quick = false;
   let only = new Set<CaseName>(CASES);
+  let rounds: number | undefined;
   let out: string | undefined;
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
@@ -44,11 +53,17 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<CaseName>; out: 
       for (const n of names)
         if (!(CASES as readonly string[]).includes(n)) throw new Error(`unknown case ${n}; cases: ${CASES.join(', ')}`);
       only = new Set(names as CaseName[]);
+    } else if (arg.startsWith('--rounds=')) {
+      rounds = Number(arg.slice(9));
+      if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 100)
+        throw new Error(`--rounds must be a whole number from 1 to 100, got ${arg.slice(9)}`);
     } else if (arg.startsWith('--out=')) out = arg.slice(6);
     else
-      throw new Error(`unknown argument ${arg}; usage: bench/run.ts [--quick] [--only=${CASES.join(',')}] [--out=dir]`);
+      throw new Error(
+        `unknown argument ${arg}; usage: bench/run.ts [--quick] [--only=${CASES.join(',')}] [--rounds=N] [--out=dir]`,
+      );
   }
-  return { quick, only, out };
+  return { quick, only, rounds, out };
 }
 
 const started = performance.now();
@@ -76,10 +91,14 @@ function useBuild(): string {
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  const { quick, only, out } = parseArgs(argv);
+  const { quick, only, rounds, out } = parseArgs(argv);
   const code = useBuild();
   log(`floodgate loaded from ${code}`);
-  const profile = PROFILES[quick ? 'quick' : 'full'];
+  const chosen = PROFILES[quick ? 'quick' : 'full'];
+  const profile =
+    rounds === undefined
+      ? chosen
+      : { ...chosen, rounds: { http: rounds, core: rounds, redis: rounds, hotKey: rounds, flood: rounds } };
   const outDir = resolve(out ?? resolve(ROOT, 'bench', 'results', quick ? 'quick' : '.'));
   mkdirSync(outDir, { recursive: true });
   log(`profile ${profile.name}, writing to ${outDir}; cases: ${[...only].join(', ')}`);

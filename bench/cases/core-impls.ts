@@ -4,8 +4,14 @@ export const CORE_IMPLS = [
   'floodgate-token-bucket-decide',
   'floodgate-sliding-log-consume',
   'floodgate-sliding-log-decide',
+  'floodgate-fixed-window-consume',
+  'floodgate-fixed-window-decide',
+  'floodgate-sliding-counter-consume',
+  'floodgate-sliding-counter-decide',
   'rate-limiter-flexible',
   'express-rate-limit',
   'reference-clock-and-promise',
+  'reference-clock-and-map',
+  'reference-clock-map-and-promise',
 ] as const;
 export type CoreImpl = (typeof CORE_IMPLS)[number];

@@ -7,7 +7,14 @@
  *     one shot (for profiling with --cpu-prof); prints one JSON line
  */
 import { MemoryStore as ErlMemoryStore, type Options as ErlOptions } from 'express-rate-limit';
-import { createLimiter, type Limiter, slidingWindowLog, tokenBucket } from 'floodgate';
+import {
+  createLimiter,
+  fixedWindow,
+  type Limiter,
+  slidingWindowCounter,
+  slidingWindowLog,
+  tokenBucket,
+} from 'floodgate';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { serve } from '../lib/ipc.js';
 import { CORE_IMPLS, type CoreImpl } from './core-impls.js';
@@ -20,6 +27,15 @@ const BATCH = 1000;
 /** A call that may or may not be async, and tells whether it was denied. */
 type Call = (key: string) => boolean | Promise<boolean>;
 
+/** The five numbers every limiter here answers with (floodgate's Decision). */
+interface Answer {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs: number;
+}
+
 /**
  * Sliding-log window per key count: a log keeps every call of the last window, so a limit that is
  * never reached means rate × window entries per key. The window is picked so that each key's log
@@ -30,27 +46,51 @@ function slidingWindowMs(keys: number): number {
   return Math.max(1, Math.round(keys / 100));
 }
 
-function floodgate(kind: 'token-bucket' | 'sliding-log', keys: number): Limiter {
-  // Limits are never reached: a billion tokens drain by at most ~15 M in a measurement. A refill
-  // of 1 token/s keeps each key's state alive between visits, as it is for real keys, instead of
-  // every call finding an expired bucket.
-  const algorithm =
-    kind === 'token-bucket'
-      ? tokenBucket({ capacity: HUGE, refillPerSecond: 1 })
-      : slidingWindowLog({ limit: HUGE, windowMs: slidingWindowMs(keys) });
-  return createLimiter({ algorithm });
+type Kind = 'token-bucket' | 'sliding-log' | 'fixed-window' | 'sliding-counter';
+
+/**
+ * Limits are never reached: a billion tokens drain by at most ~15 M in a measurement. A refill of
+ * 1 token/s keeps each key's state alive between visits, as it is for real keys, instead of every
+ * call finding an expired bucket. The window counters count in hour-long windows, so a key's
+ * count lives on between visits too. Their state is one number, `window × (limit + 1) + count`
+ * (the counter: `window × (limit + 1)² + previous × (limit + 1) + current`), windows counted from
+ * the first charge's; this case runs within that first window, so the state is the count, an
+ * integer below 2^30, which V8 keeps unboxed, as it does for real limits. The counter's limit is
+ * close to the largest whose `(limit + 1)²` is still an exact integer (above that the state is an
+ * array): one key sees up to ~50 M calls in this case.
+ */
+function floodgate(kind: Kind, keys: number): Limiter {
+  switch (kind) {
+    case 'token-bucket':
+      return createLimiter({ algorithm: tokenBucket({ capacity: HUGE, refillPerSecond: 1 }) });
+    case 'sliding-log':
+      return createLimiter({ algorithm: slidingWindowLog({ limit: HUGE, windowMs: slidingWindowMs(keys) }) });
+    case 'fixed-window':
+      return createLimiter({ algorithm: fixedWindow({ limit: HUGE, windowMs: 3_600_000 }) });
+    case 'sliding-counter':
+      return createLimiter({ algorithm: slidingWindowCounter({ limit: 90_000_000, windowMs: 3_600_000 }) });
+  }
+}
+
+/** The algorithm of a floodgate contender: `floodgate-<kind>-<consume|decide>`. */
+function kindOf(impl: CoreImpl): Kind {
+  return impl.slice('floodgate-'.length, impl.lastIndexOf('-')) as Kind;
 }
 
 function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
   switch (impl) {
     case 'floodgate-token-bucket-consume':
-    case 'floodgate-sliding-log-consume': {
-      const limiter = floodgate(impl.startsWith('floodgate-token') ? 'token-bucket' : 'sliding-log', keys);
+    case 'floodgate-sliding-log-consume':
+    case 'floodgate-fixed-window-consume':
+    case 'floodgate-sliding-counter-consume': {
+      const limiter = floodgate(kindOf(impl), keys);
       return { call: (key) => limiter.consume(key).then((d) => !d.allowed), close() {} };
     }
     case 'floodgate-token-bucket-decide':
-    case 'floodgate-sliding-log-decide': {
-      const limiter = floodgate(impl.startsWith('floodgate-token') ? 'token-bucket' : 'sliding-log', keys);
+    case 'floodgate-sliding-log-decide':
+    case 'floodgate-fixed-window-decide':
+    case 'floodgate-sliding-counter-decide': {
+      const limiter = floodgate(kindOf(impl), keys);
       return {
         call(key) {
           const d = limiter.decide(key, 1);
@@ -85,6 +125,29 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
           }).then((d) => !d.allowed),
         close() {},
       };
+    }
+    case 'reference-clock-and-map':
+    case 'reference-clock-map-and-promise': {
+      // The floor of an exact counter kept in memory, whatever its algorithm: read the clock, get a
+      // key's count from a Map and set it back (a count is a number, written back per call, as
+      // floodgate's window counters keep it), make a fresh answer; then, for the second, hand it
+      // back in a promise. No key check, no cost, no windows.
+      const counts = new Map<string, number>();
+      const answer = (key: string): Answer => {
+        const now = performance.now();
+        const used = counts.get(key) ?? 0;
+        counts.set(key, used + 1);
+        return {
+          allowed: now >= 0 && used < HUGE,
+          limit: HUGE,
+          remaining: HUGE - used - 1,
+          resetMs: 0,
+          retryAfterMs: 0,
+        };
+      };
+      return impl === 'reference-clock-and-map'
+        ? { call: (key) => !answer(key).allowed, close() {} }
+        : { call: (key) => Promise.resolve(answer(key)).then((d) => !d.allowed), close() {} };
     }
     case 'express-rate-limit': {
       // The store the middleware awaits once per request; the middleware denies when totalHits > limit.

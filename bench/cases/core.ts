@@ -23,7 +23,7 @@ export interface CoreRow {
   medianOpsPerSec: number;
   /** Calls denied over all rounds: 0, since no limit is reached. */
   denied: number;
-  /** For floodgate rows: per-round ratio to each peer, and its median. */
+  /** For floodgate and reference rows: per-round ratio to each peer, and its median. */
   vs?: Record<Peer, { ratios: number[]; median: number; range: [number, number] }>;
 }
 
@@ -87,7 +87,7 @@ export async function runCoreCase(ctx: BenchContext): Promise<CoreResult> {
         medianOpsPerSec: round(median(ops), 0),
         denied: denied.get(id(impl, keys)) ?? 0,
       };
-      if (impl.startsWith('floodgate')) {
+      if (impl.startsWith('floodgate') || impl.startsWith('reference')) {
         const vs = {} as NonNullable<CoreRow['vs']>;
         for (const peer of PEERS) {
           const theirs = perRound.get(id(peer, keys)) ?? [];

@@ -1,14 +1,11 @@
 import type { BenchContext } from '../lib/context.js';
 import { CPU, runWorker } from '../lib/proc.js';
 import { round } from '../lib/stats.js';
+import { FLOODGATE_KINDS } from './redis-policies.js';
 
-const HEAP_IMPLS = [
-  'floodgate-token-bucket',
-  'floodgate-sliding-log',
-  'rate-limiter-flexible',
-  'express-rate-limit',
-] as const;
-const REDIS_IMPLS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
+const FLOODGATE = FLOODGATE_KINDS.map((k) => `floodgate-${k}`);
+const HEAP_IMPLS = [...FLOODGATE, 'rate-limiter-flexible', 'express-rate-limit'];
+const REDIS_IMPLS = [...FLOODGATE, 'rate-limiter-flexible'];
 
 export interface MemoryRow {
   impl: string;

@@ -12,10 +12,10 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { serve } from '../lib/ipc.js';
 import { quantileSorted } from '../lib/stats.js';
-import { fastAlgorithm, memoryAlgorithm, redisPrefix } from './redis-policies.js';
+import { FLOODGATE_KINDS, type FloodgateKind, fastAlgorithm, memoryAlgorithm, redisPrefix } from './redis-policies.js';
 
-type Impl = 'floodgate-token-bucket' | 'floodgate-sliding-log' | 'rate-limiter-flexible';
-const IMPLS: readonly Impl[] = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'];
+const IMPLS = [...FLOODGATE_KINDS.map((k) => `floodgate-${k}` as const), 'rate-limiter-flexible'] as const;
+type Impl = (typeof IMPLS)[number];
 
 /** Hard bound on calls per measurement, whatever the clock says. */
 const MAX_OPS = 4_000_000;
@@ -43,7 +43,7 @@ function makeCall(impl: Impl, client: Redis, policy: 'fast' | 'memory'): Call {
         },
       );
   }
-  const kind = impl === 'floodgate-token-bucket' ? 'token-bucket' : 'sliding-log';
+  const kind = impl.slice('floodgate-'.length) as FloodgateKind;
   const algorithm = policy === 'fast' ? fastAlgorithm(kind) : memoryAlgorithm(kind);
   return floodgateCall(
     createLimiter({ algorithm, store: new RedisStore({ client, timeoutMs: 1000 }), prefix: redisPrefix(kind) }),
@@ -110,23 +110,44 @@ interface Request {
 }
 type Measure = (request: Request) => Promise<unknown>;
 
-/** A warm-up drive, then the measured one. */
-async function warmThenDrive(call: Call, nextKey: () => string, request: Request): Promise<Drive> {
+/** What the server spent on the measured decisions: the worker is its only client meanwhile. */
+interface ServerShare {
+  /** Script calls (EVALSHA and EVAL) per decision: below 1 when the store sends calls together. */
+  scriptCallsPerDecision: number;
+  /** The server's own time in script calls, per decision, µs. */
+  serverUsPerDecision: number;
+}
+
+/** A warm-up drive, then the measured one, with the server's script calls and time over it. */
+async function warmThenDrive(
+  client: Redis,
+  call: Call,
+  nextKey: () => string,
+  request: Request,
+): Promise<Drive & ServerShare> {
   await drive(call, nextKey, request.inFlight, request.warmupMs, false);
-  return drive(call, nextKey, request.inFlight, request.measureMs, true);
+  const before = await scriptStats(client);
+  // Every call of the drive is answered before it returns, so the counters cover exactly them.
+  const m = await drive(call, nextKey, request.inFlight, request.measureMs, true);
+  const after = await scriptStats(client);
+  return {
+    ...m,
+    scriptCallsPerDecision: (after.calls - before.calls) / Math.max(1, m.ops),
+    serverUsPerDecision: (after.usec - before.usec) / Math.max(1, m.ops),
+  };
 }
 
 async function throughputWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
   const [implArg, port, keyspace] = args;
   const impl = implArg as Impl;
-  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  if (!(IMPLS as readonly string[]).includes(impl)) throw new Error(`unknown impl ${implArg}`);
   const client = await connect(Number(port));
   const call = makeCall(impl, client, 'fast');
   const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
   const random = (): string => keys[(Math.random() * keys.length) | 0] as string;
   return {
     async measure(request) {
-      const m = await warmThenDrive(call, random, request);
+      const m = await warmThenDrive(client, call, random, request);
       // A degraded decision is a store failure answered by onStoreError: the figure would not be Redis's.
       if (m.degraded > 0)
         throw new Error(`${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)`);
@@ -162,7 +183,7 @@ async function replayWorker(args: string[]): Promise<{ measure: Measure; close()
   const random = (): string => String((Math.random() * n) | 0).padStart(12, '0');
   return {
     async measure(request) {
-      const m = await warmThenDrive(call, random, request);
+      const m = await warmThenDrive(client, call, random, request);
       return { impl: 'replay', inFlight: request.inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
     },
     close: () => client.disconnect(),
@@ -184,9 +205,9 @@ async function hotKeyWorker(args: string[]): Promise<{ measure: Measure; close()
   return {
     async measure({ inFlight, measureMs, warmupMs }) {
       await drive(call, key, inFlight, warmupMs, false);
-      const before = await scriptCalls(client);
+      const before = (await scriptStats(client)).calls;
       const m = await drive(call, key, inFlight, measureMs, true);
-      const after = await scriptCalls(client);
+      const after = (await scriptStats(client)).calls;
       if (m.degraded > 0)
         throw new Error(`${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)`);
       return {
@@ -200,12 +221,16 @@ async function hotKeyWorker(args: string[]): Promise<{ measure: Measure; close()
   };
 }
 
-/** Script calls (EVALSHA + EVAL) the server has run: one per round trip to decide. */
-async function scriptCalls(client: Redis): Promise<number> {
+/** Script calls (EVALSHA + EVAL) the server has run, one per round trip, and their time in µs. */
+async function scriptStats(client: Redis): Promise<{ calls: number; usec: number }> {
   const info = await client.info('commandstats');
   let calls = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) calls += Number(m[1]);
-  return calls;
+  let usec = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return { calls, usec };
 }
 
 async function usedMemory(client: Redis): Promise<number> {
@@ -216,7 +241,7 @@ async function usedMemory(client: Redis): Promise<number> {
 async function memory(args: string[]): Promise<unknown> {
   const [implArg, port, keysArg] = args;
   const impl = implArg as Impl;
-  if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}`);
+  if (!(IMPLS as readonly string[]).includes(impl)) throw new Error(`unknown impl ${implArg}`);
   const count = Number(keysArg);
   const client = await connect(Number(port));
   try {

@@ -40,6 +40,14 @@ export interface Results {
   targets: Target[];
 }
 
+/** The algorithms as the report's lines name them. */
+const LABELS = {
+  'token-bucket': 'token bucket',
+  'sliding-log': 'sliding log',
+  'fixed-window': 'fixed window',
+  'sliding-counter': 'sliding-window counter',
+} as const;
+
 const ok = <T extends object>(x: T | { error: string } | undefined): T | undefined =>
   x === undefined || 'error' in x ? undefined : (x as T);
 
@@ -63,7 +71,7 @@ function metCell(met: boolean | null): string {
   return met === null ? 'not measured' : met ? '**met**' : '**missed**';
 }
 
-/** The targets of issue 6 (and issue 4's Redis latency), each judged on this run's medians. */
+/** floodgate's speed and size targets, each judged on this run's medians. */
 export function judgeTargets(r: Results): Target[] {
   const targets: Target[] = [];
   const http = ok<HttpResult>(r.http);
@@ -102,6 +110,26 @@ export function judgeTargets(r: Results): Target[] {
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(tb?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
       met: v === undefined || !Number.isFinite(v.median) ? null : v.median >= 1,
+    });
+  }
+  for (const [mode, min] of [
+    ['consume', 1],
+    ['decide', 1.5],
+  ] as const) {
+    const fw = row(`floodgate-fixed-window-${mode}`, 1000);
+    const v = fw?.vs?.['express-rate-limit'];
+    // The floor of the same work with no limiter around it, measured in the same rounds.
+    const floor = row(mode === 'decide' ? 'reference-clock-and-map' : 'reference-clock-map-and-promise', 1000);
+    const floorVs = floor?.vs?.['express-rate-limit'];
+    targets.push({
+      case: `memory, 1k keys: fixed window \`${mode}\` ÷ express-rate-limit store`,
+      peers:
+        `${peers}; ${floor?.impl ?? 'floor'} (no limiter) ${fmtRate(floor?.medianOpsPerSec)}/s` +
+        (floorVs === undefined ? '' : `, ${fmtRatio(floorVs.median)}`),
+      target: `≥ ${min.toFixed(2)}`,
+      floodgate:
+        v === undefined ? 'n/a' : `${fmtRate(fw?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
+      met: v === undefined || !Number.isFinite(v.median) ? null : v.median >= min,
     });
   }
   for (const mode of ['consume', 'decide'] as const) {
@@ -143,12 +171,27 @@ export function judgeTargets(r: Results): Target[] {
       met: o?.available && w !== undefined && Number.isFinite(w.median) ? w.median > 1 : null,
     });
   }
+  for (const kind of ['fixed-window', 'sliding-counter'] as const) {
+    const o = rrow(`floodgate-${kind}`, 256);
+    const rb = rrow(`redis-benchmark-${kind}`, 256);
+    const w = o?.vsRateLimiterFlexible;
+    targets.push({
+      case: `Redis, 256 in flight: ${LABELS[kind]} ÷ rate-limiter-flexible`,
+      peers: `rate-limiter-flexible ${fmtRate(rlf256?.medianDecisionsPerSec)}/s; redis-benchmark of the same script ${fmtRate(rb?.medianDecisionsPerSec)}/s`,
+      target: '≥ 1.00',
+      floodgate:
+        o?.available && w !== undefined
+          ? `${fmtRate(o.medianDecisionsPerSec)}/s, ${fmtRatio(w.median)}${fmtRange(w.range)}`
+          : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: o?.available && w !== undefined && Number.isFinite(w.median) ? w.median >= 1 : null,
+    });
+  }
   const rlf1 = rrow('rate-limiter-flexible', 1);
   const floor1 = rrow('ioredis-floor', 1);
   for (const kind of ['token-bucket', 'sliding-log'] as const) {
     const o = rrow(`floodgate-${kind}`, 1);
     targets.push({
-      case: `Redis, 1 in flight: ${kind.replace('-', ' ')} p50 latency (issue 4)`,
+      case: `Redis, 1 in flight: ${kind.replace('-', ' ')} p50 latency`,
       peers:
         `rate-limiter-flexible ${fmtUs(rlf1?.medianP50Us)} µs` +
         (floor1?.available ? `; floor script through bare ioredis ${fmtUs(floor1.medianP50Us)} µs` : ''),
@@ -159,15 +202,32 @@ export function judgeTargets(r: Results): Target[] {
   }
 
   const memory = ok<MemoryResult>(r.memory);
-  const tbMem = memory?.heap.find((x) => x.impl === 'floodgate-token-bucket');
   const peerMem = memory?.heap.filter((x) => !x.impl.startsWith('floodgate') && x.available);
-  targets.push({
-    case: `memory per key, ${memory?.keys.toLocaleString('en-US') ?? '?'} keys, token bucket`,
-    peers: (peerMem ?? []).map((x) => `${x.impl} ${x.heapBytesPerKey} B`).join('; ') || 'n/a',
-    target: '≤ 120 B',
-    floodgate: tbMem?.available ? `${tbMem.heapBytesPerKey} B` : 'n/a',
-    met: tbMem?.available && tbMem.heapBytesPerKey !== undefined ? tbMem.heapBytesPerKey <= 120 : null,
-  });
+  for (const [kind, max] of [
+    ['token-bucket', 120],
+    ['fixed-window', 80],
+    ['sliding-counter', 80],
+  ] as const) {
+    const mem = memory?.heap.find((x) => x.impl === `floodgate-${kind}`);
+    targets.push({
+      case: `memory per key, ${memory?.keys.toLocaleString('en-US') ?? '?'} keys, ${LABELS[kind]}`,
+      peers: (peerMem ?? []).map((x) => `${x.impl} ${x.heapBytesPerKey} B`).join('; ') || 'n/a',
+      target: `≤ ${max} B`,
+      floodgate: mem?.available ? `${mem.heapBytesPerKey} B` : 'n/a',
+      met: mem?.available && mem.heapBytesPerKey !== undefined ? mem.heapBytesPerKey <= max : null,
+    });
+  }
+  const rlfKey = memory?.redis.find((x) => x.impl === 'rate-limiter-flexible');
+  for (const kind of ['fixed-window', 'sliding-counter'] as const) {
+    const key = memory?.redis.find((x) => x.impl === `floodgate-${kind}`);
+    targets.push({
+      case: `Redis, one key's \`MEMORY USAGE\`, ${LABELS[kind]}`,
+      peers: rlfKey?.available ? `rate-limiter-flexible ${rlfKey.memoryUsageBytes} B` : 'n/a',
+      target: '≤ 100 B',
+      floodgate: key?.available ? `${key.memoryUsageBytes} B` : 'n/a',
+      met: key?.available && typeof key.memoryUsageBytes === 'number' ? key.memoryUsageBytes <= 100 : null,
+    });
+  }
 
   const flood = ok<FloodResult>(r.flood);
   const floodSize = flood?.maxKeys.at(-1);
@@ -220,7 +280,7 @@ export function renderMarkdown(r: Results): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     '',
-    '## Targets (issue 6)',
+    '## Targets',
     '',
     '| case | peers, this run | target | floodgate, this run (median, min–max of rounds) | |',
     '|---|---|---|---|---|',
@@ -263,7 +323,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in core) push(`Failed: ${core.error}`, '');
   else {
     push(
-      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter.`,
+      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter. reference-clock-and-map is the floor of any exact counter kept in memory: one clock read, a count read from a Map and written back, a fresh five-field answer, and no limiter (no key or cost check, no window); reference-clock-map-and-promise hands that answer back in a promise.`,
       '',
       '| keys | implementation | decisions/s | ÷ rate-limiter-flexible | ÷ express-rate-limit store |',
       '|---|---|---|---|---|',
@@ -290,24 +350,28 @@ export function renderMarkdown(r: Results): string {
           .map(([f, s]) => `\`${s}\` for ${f} in flight`)
           .join(', ')}. ` +
         'Latency at 256 in flight includes queueing; redis-benchmark reports per-batch latency when pipelining, so it is omitted there. ' +
-        '"Redis µs per call" is the server\'s own time per script call (`INFO commandstats`, EVALSHA and EVAL). ' +
+        '"Redis µs per decision" is the server\'s own time in script calls (`INFO commandstats`, EVALSHA and EVAL) per decision; floodgate\'s store sends the calls that wait together as one script call, and "script calls per decision" says how many it took (1 for one call per decision). ' +
         'redis-benchmark-floor replays the least a decision on the Redis clock asks of the server, with no decision in it ' +
         '(`TIME`, `GET`, `SET … PX`, a four-number reply). ' +
         "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
         'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
-        '"Client CPU µs per call" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured calls, harness included.',
+        '"Client CPU µs per decision" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
       '',
-      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per call | client CPU µs per call | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of redis.rows) {
       if (!row.available) {
-        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | |`);
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | | |`);
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
+      const retried =
+        row.retried === undefined
+          ? ''
+          : ` (${row.retried} measurement${row.retried > 1 ? 's' : ''} taken again after a stall)`;
       push(
-        `| ${row.inFlight} | ${row.id} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUs) ? row.medianServerUs.toFixed(1) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+        `| ${row.inFlight} | ${row.id}${retried} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
       );
     }
     push('');
@@ -385,7 +449,7 @@ export function renderMarkdown(r: Results): string {
       '',
       '![Requests allowed around a window boundary](boundary-burst.svg)',
       '',
-      `Most requests allowed in any 1 s (limit 10): fixed window ${chart.maxPerSecond['fixed-window']}, sliding log ${chart.maxPerSecond['sliding-log']}, token bucket ${chart.maxPerSecond['token-bucket']}.`,
+      `Most requests allowed in any 1 s (limit 10): express-rate-limit's fixed window ${chart.maxPerSecond['fixed-window']}, floodgate's fixed window ${chart.maxPerSecond['floodgate-fixed-window']}, floodgate's sliding-window counter ${chart.maxPerSecond['sliding-window-counter']}, sliding log ${chart.maxPerSecond['sliding-log']} and token bucket ${chart.maxPerSecond['token-bucket']}.`,
       '',
     );
   }
