@@ -32,6 +32,7 @@ export {
   waitUntil,
 } from './options.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export type { IoredisClient, NodeRedisClient, RedisClient } from './stores/redis/port.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis/store.js';
 export type {
   Algorithm,

@@ -79,8 +79,15 @@ describe('RedisStore options', () => {
 
   test('every option is checked at construction', () => {
     const bad: [Record<string, unknown>, RegExp][] = [
-      [{}, /client must be an ioredis Redis or Cluster instance, got undefined/],
-      [{ client: { status: 'ready' } }, /client must be an ioredis Redis or Cluster instance, got an object/],
+      [
+        {},
+        /client must be an ioredis Redis or Cluster \(ioredis 5 or 6\), or a node-redis client from createClient or createCluster \(node-redis 4, 5 or 6\), got undefined/,
+      ],
+      [{ client: { status: 'ready' } }, /client must be an ioredis Redis or Cluster .*, got an object/],
+      [
+        { client: { isOpen: true, connect() {} } },
+        /client must be an ioredis Redis or Cluster .*node-redis.*, got an object/,
+      ],
       [{ client, timeoutMs: 0 }, /timeoutMs must be a positive integer number of milliseconds.*, got 0/],
       [{ client, timeoutMs: 1.5 }, /timeoutMs must be .*got 1.5/],
       [{ client, timeoutMs: '50' }, /timeoutMs must be .*got "50"/],

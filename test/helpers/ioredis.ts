@@ -1,7 +1,7 @@
 /**
- * The ioredis the Redis suites build their clients from: 5 (the `ioredis` devDependency) by
- * default, or 6 (`ioredis6`, an alias of `ioredis@6`) with `FLOODGATE_TEST_IOREDIS=6`. CI runs
- * the Redis suites on both, as the peer range allows either.
+ * The ioredis the Redis suites build their ioredis clients from: 6 (`ioredis6`, an alias of
+ * `ioredis@6`) when `FLOODGATE_TEST_CLIENT=ioredis6`, else 5 (the `ioredis` devDependency). With a
+ * node-redis client chosen (./clients.ts), the suites still look at Redis through ioredis 5.
  *
  * Both are typed as ioredis 5's classes: the suites are written once, and the store's own types
  * are checked against ioredis 6's separately (test/types.test.ts).
@@ -10,10 +10,9 @@ import { createRequire } from 'node:module';
 import * as ioredis5 from 'ioredis';
 import * as ioredis6 from 'ioredis6';
 
-const chosen = process.env.FLOODGATE_TEST_IOREDIS ?? '5';
-if (chosen !== '5' && chosen !== '6') {
-  throw new Error(`FLOODGATE_TEST_IOREDIS must be 5 or 6 (the ioredis major the Redis suites use), got ${chosen}`);
-}
+import { TEST_CLIENT } from './clients.js';
+
+const chosen = TEST_CLIENT === 'ioredis6' ? '6' : '5';
 const chosenModule = (chosen === '6' ? ioredis6 : ioredis5) as unknown as typeof ioredis5;
 
 export const Redis = chosenModule.Redis;

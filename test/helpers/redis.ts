@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
+import type { RedisClient } from 'floodgate';
+import { closeClient, NODE_REDIS, storeClient, whenReady } from './clients.js';
 import { Redis } from './ioredis.js';
 
 const run = promisify(execFile);
@@ -154,21 +156,31 @@ export async function suiteRedis(): Promise<{ url: string; stop(): Promise<void>
 }
 
 /**
- * Gives a suite its server (see {@link suiteRedis}) and a connected ioredis client: both made in
- * `before`, handed to `ready`, and closed in `after`. The client is pinged first, because the store
- * sends nothing until the client is ready and every earlier call would be degraded.
+ * Gives a suite its server (see {@link suiteRedis}), a connected ioredis client to look at Redis
+ * with, and a ready client of the library `FLOODGATE_TEST_CLIENT` picks for its stores (the same
+ * object when that is the ioredis in use): all made in `before`, handed to `ready`, and closed in
+ * `after`. Both are ready first, because the store sends nothing until its client is ready and
+ * every earlier call would be degraded.
  */
-export function useSuiteRedis(ready: (server: { url: string; stop(): Promise<void> }, client: Redis) => void): void {
+export function useSuiteRedis(
+  ready: (server: { url: string; stop(): Promise<void> }, client: Redis, storeClient: RedisClient) => void,
+): void {
   let server: { url: string; stop(): Promise<void> } | undefined;
   let client: Redis | undefined;
+  let forStore: RedisClient | undefined;
   before(async () => {
     server = await suiteRedis();
     client = new Redis(server.url);
     await client.ping();
-    ready(server, client);
+    if (NODE_REDIS) {
+      forStore = storeClient(server.url);
+      await whenReady(forStore);
+    }
+    ready(server, client, forStore ?? client);
   });
   after(async () => {
     client?.disconnect();
+    if (forStore !== undefined) closeClient(forStore);
     await server?.stop();
   });
 }

@@ -1,51 +1,6 @@
-import type { Cluster, Redis } from 'ioredis';
 import { FloodgateError } from '../../errors.js';
+import type { Corkable, RedisPort } from './port.js';
 import type { DecideScript } from './script.js';
-import { notReadyReason } from './status.js';
-
-/** An ioredis client, single node or Cluster; the user creates and owns it. */
-export type RedisClient = Redis | Cluster;
-
-/** The slice of an ioredis client the store uses, so a duck-typed check can find it. */
-export interface ScriptClient {
-  readonly status: string;
-  /**
-   * EVALSHA with the reply left as bytes (the decide script replies packed doubles). Every ioredis
-   * command has such a Buffer variant at run time, though the typings list only some.
-   */
-  evalshaBuffer(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
-  evalBuffer(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
-  del(...keys: string[]): Promise<number>;
-  connect(): Promise<void>;
-}
-
-/** Whether `value` looks like an ioredis `Redis` or `Cluster`. */
-export function isScriptClient(value: unknown): value is ScriptClient {
-  if (typeof value !== 'object' || value === null) return false;
-  const c = value as Record<string, unknown>;
-  return (
-    typeof c.status === 'string' &&
-    typeof c.evalshaBuffer === 'function' &&
-    typeof c.evalBuffer === 'function' &&
-    typeof c.del === 'function' &&
-    typeof c.connect === 'function'
-  );
-}
-
-/** The part of a socket that can hold writes back until it is uncorked. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-function isCorkable(value: unknown): value is Corkable {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Corkable).cork === 'function' &&
-    typeof (value as Corkable).uncork === 'function'
-  );
-}
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
@@ -91,8 +46,8 @@ export function rethrow(error: unknown): never {
 }
 
 /**
- * Sends one command with a bounded wait. A command is sent only when the client is `ready`:
- * ioredis would otherwise park it in its offline queue for the whole outage, so an unready
+ * Sends one command with a bounded wait. A command is sent only when the client is ready: the
+ * client would otherwise park it in its offline queue for the whole outage, so an unready
  * client is answered at once with `ERR_STORE_UNAVAILABLE` (thrown synchronously, the cheapest
  * answer). A reply after the timeout is swallowed, as is its rejection.
  *
@@ -105,7 +60,7 @@ export function rethrow(error: unknown): never {
  * in the caller.
  */
 export class Caller {
-  readonly #client: ScriptClient;
+  readonly #client: RedisPort;
   readonly #timeoutMs: number;
   /** Calls in send order; settled ones are dropped when the timer next runs. */
   #pending: Pending<unknown>[] = [];
@@ -125,7 +80,7 @@ export class Caller {
   #onFirstReply: (() => void) | undefined;
 
   constructor(
-    client: ScriptClient,
+    client: RedisPort,
     timeoutMs: number,
     batchWrites: boolean,
     onFailing: () => void,
@@ -175,16 +130,10 @@ export class Caller {
    * `ERR_STORE_UNAVAILABLE` without sending anything.
    */
   #deadline(what: string): number {
-    const client = this.#client;
-    const status = client.status;
-    if (status !== 'ready') {
-      // A lazyConnect client waits for its first command, which we would never send.
-      if (status === 'wait') client.connect().catch(() => undefined);
+    const unready = this.#client.unready();
+    if (unready !== undefined) {
       this.#failing();
-      throw new FloodgateError(
-        'ERR_STORE_UNAVAILABLE',
-        `RedisStore: ${notReadyReason(status)}, so the ${what} was not sent`,
-      );
+      throw new FloodgateError('ERR_STORE_UNAVAILABLE', `RedisStore: ${unready}, so the ${what} was not sent`);
     }
     return performance.now() + this.#timeoutMs;
   }
@@ -194,10 +143,8 @@ export class Caller {
     const client = this.#client;
     const { script, keys, args } = pending;
     try {
-      if (script === undefined) return client.del(...keys);
-      return full
-        ? client.evalBuffer(script.source, keys.length, ...keys, ...args)
-        : client.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+      if (script === undefined) return client.del(keys);
+      return full ? client.eval(script.source, keys, args) : client.evalsha(script.sha, keys, args);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -306,8 +253,8 @@ export class Caller {
    */
   #cork(): void {
     if (this.#corked !== undefined) return;
-    const stream = (this.#client as { stream?: unknown }).stream;
-    if (!isCorkable(stream)) return;
+    const stream = this.#client.socket();
+    if (stream === undefined) return;
     this.#corked = stream;
     stream.cork();
     // The calls this cork holds: the one just queued and any queued before the next tick. No

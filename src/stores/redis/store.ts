@@ -1,4 +1,3 @@
-import type { Cluster, Redis } from 'ioredis';
 import { conflictingPolicy, signature } from '../../algorithms/contract.js';
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../../clock.js';
 import { FloodgateError } from '../../errors.js';
@@ -7,21 +6,23 @@ import type { BindOptions, Decision, LuaTwin, PolicySpec, Store, StoreBinding } 
 import { applyBlock } from '../block.js';
 import { pairDecideThen } from '../decide-then.js';
 import { Batcher } from './batch.js';
-import { Caller, isScriptClient, rethrow, same } from './call.js';
+import { Caller, rethrow, same } from './call.js';
 import { DenyCache, PrefixCaches } from './deny-cache.js';
 import { resolveEvictionWarn, startEvictionCheck } from './eviction.js';
 import { hashTag, redisKey } from './keys.js';
-import { ioredisNodes } from './nodes.js';
+import { ACCEPTED_CLIENTS, portOf, type RedisClient } from './port.js';
 import { decideScript, decisionBytes, MAX_POLICIES, OP } from './script.js';
 import { slotOf } from './slot.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * An ioredis `Redis` or `Cluster` client. You create it, configure its reconnection, and close
-   * it; the store only sends commands while it is `ready`. Required.
+   * The Redis client: an ioredis `Redis` or `Cluster` (ioredis 5 or 6), or a node-redis client
+   * from `createClient` or `createCluster` (node-redis 4, 5 or 6). You create it, configure its
+   * reconnection, connect it (node-redis) and close it; the store only sends commands while it
+   * is ready. Required.
    */
-  client: Redis | Cluster;
+  client: RedisClient;
   /**
    * Longest wait for Redis on one call, in milliseconds; past it the call fails with
    * `ERR_STORE_TIMEOUT` and the limiter's `onStoreError` decides. Defaults to 100: far above a
@@ -43,7 +44,8 @@ export interface RedisStoreOptions {
    * the same tick and write them together on the next (`cork`/`uncork`, as node-redis does to its
    * own socket): one system call per burst instead of one per command, which under load is most
    * of what a call costs the client. Commands you send on the same client in that tick go out
-   * with them, in order. Applies to a single-node client; a Cluster's sockets are left alone.
+   * with them, in order. Applies to a single-node ioredis client; a Cluster's sockets are left
+   * alone, and node-redis already does this itself.
    * Defaults to `true`.
    */
   batchWrites?: boolean;
@@ -94,6 +96,13 @@ function isAllowed(decision: Decision): boolean {
  *   store: new RedisStore({ client: new Redis(), timeoutMs: 50 }),
  *   onStoreError: new MemoryStore(),
  * });
+ *
+ * // or with node-redis, connected before use:
+ * import { createClient } from 'redis';
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' });
+ * client.on('error', () => {}); // the store reports failures through onStoreError
+ * await client.connect();
+ * const store = new RedisStore({ client });
  * ```
  */
 export class RedisStore implements Store {
@@ -128,9 +137,8 @@ export class RedisStore implements Store {
       'clock',
       'warn',
     ]);
-    if (!isScriptClient(given.client)) {
-      throw invalidOption(OWNER, 'client', 'an ioredis Redis or Cluster instance', given.client);
-    }
+    const port = portOf(given.client);
+    if (port === undefined) throw invalidOption(OWNER, 'client', ACCEPTED_CLIENTS, given.client);
     // Only `undefined` means "not given": a null is reported, never swapped for the default.
     const timeoutMs = given.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : given.timeoutMs;
     if (
@@ -148,21 +156,21 @@ export class RedisStore implements Store {
     }
     const denyCache = given.denyCache === undefined ? true : given.denyCache;
     if (typeof denyCache !== 'boolean') throw invalidOption(OWNER, 'denyCache', 'true or false', denyCache);
-    this.#cluster = (given.client as { isCluster?: unknown }).isCluster === true;
+    this.#cluster = port.cluster;
     this.#denyCache = denyCache;
     const batchWrites = given.batchWrites === undefined ? true : given.batchWrites;
     if (typeof batchWrites !== 'boolean') throw invalidOption(OWNER, 'batchWrites', 'true or false', batchWrites);
     this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
     const warn = resolveEvictionWarn(OWNER, given.warn);
     this.#caller = new Caller(
-      given.client,
+      port,
       timeoutMs,
       batchWrites,
       () => {
         for (const group of this.#denyCaches.values()) group.clear();
       },
       // Once, after the first reply: the server answers by then, and no decision waits on it.
-      warn === undefined ? undefined : () => startEvictionCheck(() => ioredisNodes(given.client), warn),
+      warn === undefined ? undefined : () => startEvictionCheck(() => port.nodes(), warn),
     );
   }
 

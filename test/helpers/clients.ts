@@ -1,0 +1,152 @@
+/**
+ * The client the Redis suites hand to `RedisStore`, picked by `FLOODGATE_TEST_CLIENT`:
+ *
+ * - `ioredis5` (the default, the `ioredis` devDependency) or `ioredis6` (`ioredis6`, an alias);
+ * - `node-redis4`, `node-redis5` or `node-redis6` (`redis4`, `redis`, `redis6`).
+ *
+ * CI runs the Redis suites once per client. The suites look at what landed in Redis through an
+ * ioredis client of their own (./ioredis.ts), whichever client the store is given, so every
+ * assertion about Redis's contents reads the same whatever client wrote them.
+ */
+import { createRequire } from 'node:module';
+import type { RedisClient } from 'floodgate';
+
+const NAMES = ['ioredis5', 'ioredis6', 'node-redis4', 'node-redis5', 'node-redis6'] as const;
+export type TestClientName = (typeof NAMES)[number];
+
+function chosenName(): TestClientName {
+  const given = process.env.FLOODGATE_TEST_CLIENT ?? 'ioredis5';
+  if (!(NAMES as readonly string[]).includes(given)) {
+    throw new Error(`FLOODGATE_TEST_CLIENT must be one of ${NAMES.join(', ')}, got ${given}`);
+  }
+  return given as TestClientName;
+}
+
+export const TEST_CLIENT: TestClientName = chosenName();
+/** Whether the store's client is a node-redis one (else ioredis). */
+export const NODE_REDIS = TEST_CLIENT.startsWith('node-redis');
+
+const require = createRequire(import.meta.url);
+const MODULES: Record<TestClientName, string> = {
+  ioredis5: 'ioredis',
+  ioredis6: 'ioredis6',
+  'node-redis4': 'redis4',
+  'node-redis5': 'redis',
+  'node-redis6': 'redis6',
+};
+const moduleName = MODULES[TEST_CLIENT];
+
+/** The client library and its version, e.g. `node-redis 5.12.4`, for test names and diagnostics. */
+export const TEST_CLIENT_LABEL = `${NODE_REDIS ? 'node-redis' : 'ioredis'} ${
+  (require(`${moduleName}/package.json`) as { version: string }).version
+}`;
+
+/** What the suites do with a client of either library, beyond handing it to the store. */
+interface IoredisLike {
+  readonly status: string;
+  readonly isCluster: boolean;
+  connect(): Promise<void>;
+  disconnect(): void;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+interface NodeRedisLike {
+  readonly isOpen: boolean;
+  readonly isReady?: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(...args: never[]): Promise<unknown>;
+  destroy?(): void;
+  disconnect?(): Promise<void>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+type IoredisModule = {
+  Redis: new (url: string, options?: object) => IoredisLike;
+  Cluster: new (nodes: { host: string; port: number }[], options?: object) => IoredisLike;
+};
+type NodeRedisModule = {
+  createClient(options: object): NodeRedisLike;
+  createCluster(options: object): NodeRedisLike;
+};
+
+function ignore(): void {}
+
+/** Options for {@link storeClient}. */
+export interface ClientOptions {
+  /** Wait between reconnect attempts, in ms; the library's default when not given. */
+  readonly reconnectMs?: number;
+}
+
+/**
+ * A client of the chosen library for the server at `server` (a port on 127.0.0.1, or a URL), with
+ * an error listener, connecting now: a suite that needs it ready awaits {@link whenReady}. The
+ * library's defaults otherwise, as a user gets them.
+ */
+export function storeClient(server: number | string, options: ClientOptions = {}): RedisClient {
+  const url = typeof server === 'number' ? `redis://127.0.0.1:${server}` : server;
+  if (NODE_REDIS) {
+    const { createClient } = require(moduleName) as NodeRedisModule;
+    const client = createClient({
+      url,
+      socket: options.reconnectMs === undefined ? {} : { reconnectStrategy: () => options.reconnectMs },
+    });
+    client.on('error', ignore);
+    // Connecting retries until the server is up; its failures come through the error listener.
+    client.connect().catch(ignore);
+    return client;
+  }
+  const { Redis } = require(moduleName) as IoredisModule;
+  const client = new Redis(url, {
+    ...(options.reconnectMs === undefined ? {} : { retryStrategy: () => options.reconnectMs }),
+  });
+  client.on('error', ignore);
+  return client;
+}
+
+/** A Cluster client of the chosen library for these masters, with an error listener, connecting now. */
+export function storeCluster(nodes: readonly { host: string; port: number }[]): RedisClient {
+  if (NODE_REDIS) {
+    const { createCluster } = require(moduleName) as NodeRedisModule;
+    const client = createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })) });
+    client.on('error', ignore);
+    client.connect().catch(ignore);
+    return client;
+  }
+  const { Cluster } = require(moduleName) as IoredisModule;
+  const client = new Cluster([...nodes]);
+  client.on('error', ignore);
+  return client;
+}
+
+function isNodeRedis(client: RedisClient): client is RedisClient & NodeRedisLike {
+  return 'isOpen' in client;
+}
+
+/** Whether `client` would take a command now. */
+export function isReady(client: RedisClient): boolean {
+  if (isNodeRedis(client)) return client.isOpen && client.isReady !== false;
+  return (client as unknown as IoredisLike).status === 'ready';
+}
+
+/** Resolves once `client` is ready; rejects after `withinMs`. */
+export async function whenReady(client: RedisClient, withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!isReady(client)) {
+    if (Date.now() > deadline) throw new Error(`the ${TEST_CLIENT_LABEL} client was not ready within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Closes `client` at once, dropping what it has queued; never throws. */
+export function closeClient(client: RedisClient): void {
+  if (isNodeRedis(client)) {
+    try {
+      if (typeof client.destroy === 'function') client.destroy();
+      else void client.disconnect?.().catch(ignore);
+    } catch {
+      // Already closed.
+    }
+    return;
+  }
+  (client as unknown as IoredisLike).disconnect();
+}
