@@ -7,20 +7,21 @@ import {
   FloodgateError,
   type Limiter,
   MemoryStore,
+  type RedisClient,
   RedisStore,
   type Store,
   tokenBucket,
 } from 'floodgate';
-import type { Redis } from 'ioredis';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 import { windowQuota } from './helpers/window-quota.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
 
-let client: Redis;
-useSuiteRedis((_server, c) => {
-  client = c;
+/** The store's client: of the library FLOODGATE_TEST_CLIENT picks (see helpers/clients.ts). */
+let client: RedisClient;
+useSuiteRedis((_server, _c, forStore) => {
+  client = forStore;
 });
 
 function invalid(message: string) {

@@ -8,12 +8,12 @@ import {
   fixedWindow,
   isFloodgateError,
   MemoryStore,
+  type RedisClient,
   RedisStore,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
 import { runContractScenario } from 'floodgate/testing';
-import type { Redis } from 'ioredis';
 import { leakyBucket } from '../examples/leaky-bucket.js';
 import { leakyBucketContract } from './helpers/leaky-bucket-scenarios.js';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
@@ -21,9 +21,10 @@ import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
 
-let client: Redis;
-useSuiteRedis((_server, c) => {
-  client = c;
+/** The store's client: of the library FLOODGATE_TEST_CLIENT picks (see helpers/clients.ts). */
+let client: RedisClient;
+useSuiteRedis((_server, _c, forStore) => {
+  client = forStore;
 });
 
 describe('example leaky bucket: contract on the memory store', () => {

@@ -1,9 +1,8 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ErrorRequestHandler } from 'express';
-import { createLimiter, isFloodgateError, RedisStore, slidingWindowLog } from 'floodgate';
+import { createLimiter, isFloodgateError, type RedisClient, RedisStore, slidingWindowLog } from 'floodgate';
 import { rateLimit } from 'floodgate/express';
-import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { redisTests } from './helpers/adapter-suites.js';
 import { expressCountingApp } from './helpers/counting-apps.js';
@@ -15,9 +14,10 @@ const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   res.status(500).json({ code: isFloodgateError(error) ? error.code : String(error) });
 };
 
-let client: Redis;
-useSuiteRedis((_server, c) => {
-  client = c;
+/** The store's client: of the library FLOODGATE_TEST_CLIENT picks (see helpers/clients.ts). */
+let client: RedisClient;
+useSuiteRedis((_server, _c, forStore) => {
+  client = forStore;
 });
 
 for (const { name, express } of expressVersions) {

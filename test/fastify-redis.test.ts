@@ -2,18 +2,18 @@ import { deepStrictEqual } from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'floodgate';
+import { createLimiter, type Limiter, type RedisClient, RedisStore, slidingWindowLog } from 'floodgate';
 import floodgate from 'floodgate/fastify';
-import type { Redis } from 'ioredis';
 import { redisTests } from './helpers/adapter-suites.js';
 import { fastifyCountingApp } from './helpers/counting-apps.js';
 import { countingRedisDownTest, countingTests } from './helpers/counting-suites.js';
 import { fastifyVersions, manualClock } from './helpers/http.js';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
-let client: Redis;
-useSuiteRedis((_server, c) => {
-  client = c;
+/** The store's client: of the library FLOODGATE_TEST_CLIENT picks (see helpers/clients.ts). */
+let client: RedisClient;
+useSuiteRedis((_server, _c, forStore) => {
+  client = forStore;
 });
 
 for (const { name, Fastify } of fastifyVersions) {

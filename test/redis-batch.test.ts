@@ -8,11 +8,13 @@ import {
   fixedWindow,
   type Limiter,
   MemoryStore,
+  type RedisClient,
   RedisStore,
   slidingWindowCounter,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
+import { closeClient, NODE_REDIS, storeClient, whenReady } from './helpers/clients.js';
 import { Redis } from './helpers/ioredis.js';
 import { type RedisServer, randomPrefix, startRedis } from './helpers/redis.js';
 
@@ -23,14 +25,20 @@ const MAX_BATCH = 64;
 
 // A server of its own: INFO commandstats counts every client's scripts.
 let server: RedisServer;
+/** Looks at the server: INFO, and keys of the wrong type. */
 let client: Redis;
+/** The stores' client, of the library FLOODGATE_TEST_CLIENT picks (the same one for ioredis). */
+let forStore: RedisClient;
 before(async () => {
   server = await startRedis();
   client = new Redis(server.port, '127.0.0.1');
   await client.ping();
+  forStore = NODE_REDIS ? storeClient(server.port) : client;
+  await whenReady(forStore);
 });
 after(async () => {
   client.disconnect();
+  if (forStore !== client) closeClient(forStore);
   await server.stop();
 });
 
@@ -49,7 +57,7 @@ function limiterOf(algorithm: Algorithm, options: { clock?: () => number; timeou
   return createLimiter({
     algorithm,
     store: new RedisStore({
-      client,
+      client: forStore,
       timeoutMs: options.timeoutMs ?? PATIENT_MS,
       denyCache: false,
       clock: options.clock,
@@ -86,7 +94,7 @@ describe('coalesced Redis decisions', () => {
     await client.hset(`${prefix}:{bad}:default`, 'f', '1');
     const limiter = createLimiter({
       algorithm: slidingWindowLog({ limit: 3, windowMs: 1000 }),
-      store: new RedisStore({ client, timeoutMs: PATIENT_MS, denyCache: false }),
+      store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, denyCache: false }),
       prefix,
       onOutage: () => undefined,
     });
@@ -107,9 +115,9 @@ describe('coalesced Redis decisions', () => {
 
   test('a server that stops answering mid-batch gives each waiting call its onStoreError answer', async () => {
     const own = await startRedis();
-    const c = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: null });
+    const c = storeClient(own.port);
     try {
-      await c.ping();
+      await whenReady(c);
       const limiter = createLimiter({
         algorithm: tokenBucket({ capacity: 100, refillPerSecond: 1 }),
         store: new RedisStore({ client: c, timeoutMs: 200, denyCache: false }),
@@ -128,7 +136,7 @@ describe('coalesced Redis decisions', () => {
       strictEqual(after.degraded, undefined, 'Redis-backed again once the server answers');
     } finally {
       own.signal('SIGCONT');
-      c.disconnect();
+      closeClient(c);
       await own.stop();
     }
   });
@@ -180,7 +188,7 @@ describe('coalesced Redis decisions', () => {
           });
           const redis = createLimiter({
             algorithm,
-            store: new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }),
+            store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, clock, denyCache: false }),
             prefix,
             blockDurationMs,
             onStoreError: 'throw',

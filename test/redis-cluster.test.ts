@@ -1,15 +1,17 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createLimiter, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
+import { createLimiter, type RedisClient, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
-import { Cluster, Redis } from './helpers/ioredis.js';
+import { closeClient, storeCluster, TEST_CLIENT_LABEL, whenReady } from './helpers/clients.js';
+import { Redis } from './helpers/ioredis.js';
 import { type RedisClusterServers, randomPrefix, startCluster } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
 
 let servers: RedisClusterServers;
-let cluster: Cluster;
+/** The stores' Cluster client, of the library FLOODGATE_TEST_CLIENT picks. */
+let cluster: RedisClient;
 /** A plain client per master, by port, to look at what landed where. */
 const direct = new Map<number, Redis>();
 /** For each slot, the port of the master serving it. */
@@ -17,11 +19,8 @@ const owner = new Map<number, number>();
 
 before(async () => {
   servers = await startCluster(3);
-  cluster = new Cluster([...servers.startupNodes]);
-  await new Promise<void>((resolve, reject) => {
-    cluster.once('ready', () => resolve());
-    cluster.once('error', reject);
-  });
+  cluster = storeCluster(servers.startupNodes);
+  await whenReady(cluster);
   for (const node of servers.nodes) direct.set(node.port, new Redis(node.port, '127.0.0.1'));
   const first = direct.values().next().value as Redis;
   for (const [from, to, master] of await first.cluster('SLOTS')) {
@@ -31,7 +30,7 @@ before(async () => {
 });
 
 after(async () => {
-  cluster?.disconnect();
+  if (cluster !== undefined) closeClient(cluster);
   for (const c of direct.values()) c.disconnect();
   await servers?.stop();
 });
@@ -40,7 +39,7 @@ async function slotOf(key: string): Promise<number> {
   return Number(await (direct.values().next().value as Redis).cluster('KEYSLOT', key));
 }
 
-describe('redis store contract on a 3-master cluster', () => {
+describe(`redis store contract on a 3-master cluster (${TEST_CLIENT_LABEL})`, () => {
   for (const scenario of storeContract) {
     test(scenario.name, () =>
       runContractScenario(

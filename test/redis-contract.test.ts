@@ -7,21 +7,22 @@ import {
   type Decision,
   fixedWindow,
   MemoryStore,
+  type RedisClient,
   RedisStore,
   slidingWindowCounter,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
-import type { Redis } from 'ioredis';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
 
-let client: Redis;
-useSuiteRedis((_server, c) => {
-  client = c;
+/** The store's client: of the library FLOODGATE_TEST_CLIENT picks (see helpers/clients.ts). */
+let client: RedisClient;
+useSuiteRedis((_server, _c, forStore) => {
+  client = forStore;
 });
 
 for (const denyCache of [true, false]) {

@@ -5,11 +5,13 @@ import {
   createLimiter,
   type Limiter,
   MemoryStore,
+  type RedisClient,
   RedisStore,
   type StoreErrorPolicy,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
+import { closeClient, storeClient, whenReady } from './clients.js';
 import {
   allowedAndLimited,
   PIPELINED_REMAINING,
@@ -19,7 +21,6 @@ import {
   SwitchableStore,
   sleep,
 } from './http.js';
-import { Redis } from './ioredis.js';
 import { randomPrefix, startRedis } from './redis.js';
 
 /** An adapter's app listening on a loopback port. */
@@ -133,9 +134,9 @@ export function socketTests(serve: Serve): void {
 
 /**
  * What both adapters must do with the Redis store. `serve` starts an app as {@link Serve} does,
- * limited by `limiter`; `client` is the suite's Redis client.
+ * limited by `limiter`; `client` is the suite's client for its stores (see ./clients.ts).
  */
-export function redisTests(serve: (limiter: Limiter) => Promise<Served>, client: () => Redis): void {
+export function redisTests(serve: (limiter: Limiter) => Promise<Served>, client: () => RedisClient): void {
   test('20 pipelined requests, limit 10: exactly 10×200 and 10×429', async () => {
     const limiter = createLimiter({
       algorithm: slidingWindowLog({ limit: 10, windowMs: 60_000 }),
@@ -153,9 +154,8 @@ export function redisTests(serve: (limiter: Limiter) => Promise<Served>, client:
 
   test('Redis killed: every onStoreError policy answers at once, nothing hangs', async () => {
     const doomed = await startRedis();
-    const doomedClient = new Redis(doomed.url, { maxRetriesPerRequest: 0 });
-    doomedClient.on('error', () => {});
-    await doomedClient.ping();
+    const doomedClient = storeClient(doomed.url);
+    await whenReady(doomedClient);
     const served: Served[] = [];
     try {
       const policies: [StoreErrorPolicy, number][] = [
@@ -189,7 +189,7 @@ export function redisTests(serve: (limiter: Limiter) => Promise<Served>, client:
       );
     } finally {
       await Promise.all(served.map((s) => s.close()));
-      doomedClient.disconnect();
+      closeClient(doomedClient);
       await doomed.stop();
     }
   });

@@ -124,7 +124,11 @@ function isNodeRedis(client: RedisClient): client is RedisClient & NodeRedisLike
 
 /** Whether `client` would take a command now. */
 export function isReady(client: RedisClient): boolean {
-  if (isNodeRedis(client)) return client.isOpen && client.isReady !== false;
+  if (isNodeRedis(client)) {
+    const masters = (client as { masters?: unknown }).masters;
+    // A cluster is open before it has found its masters; it takes commands once it has.
+    return client.isOpen && client.isReady !== false && !(Array.isArray(masters) && masters.length === 0);
+  }
   return (client as unknown as IoredisLike).status === 'ready';
 }
 

@@ -12,8 +12,8 @@ import {
   type StoreErrorPolicy,
   slidingWindowLog,
 } from 'floodgate';
+import { closeClient, storeClient, whenReady } from './clients.js';
 import { pipeline, SwitchableStore } from './http.js';
-import { Redis } from './ioredis.js';
 import { randomPrefix, startRedis } from './redis.js';
 
 /** The counting options both adapters take, as the suites pass them. */
@@ -345,9 +345,8 @@ export function countingFailureTests(serve: ServeCounting): void {
 export function countingRedisDownTest(serve: ServeCounting): void {
   test('Redis killed while a request is in flight: its refund fails without a crash, reported once', async () => {
     const doomed = await startRedis();
-    const client = new Redis(doomed.url, { maxRetriesPerRequest: 0 });
-    client.on('error', () => {});
-    await client.ping();
+    const client = storeClient(doomed.url);
+    await whenReady(client);
     const outages: string[] = [];
     let reported!: () => void;
     const report = new Promise<void>((resolve) => {
@@ -379,7 +378,7 @@ export function countingRedisDownTest(serve: ServeCounting): void {
     } finally {
       hold.release();
       await served.close();
-      client.disconnect();
+      closeClient(client);
       await doomed.stop();
     }
   });

@@ -251,11 +251,16 @@ function nodeRedisPort(client: NodeRedisCommands): RedisPort {
       if (!client.isOpen) {
         return 'the client is not open (its connect() was not called yet, or it was closed)';
       }
-      // A cluster (node-redis 4 and 5) has no isReady: an open cluster routes each command to a
-      // node's client, and a node that is down fails or times out that command alone.
-      if (typeof client.isReady === 'boolean' && !client.isReady) {
-        return 'the client is connecting or reconnecting to Redis';
+      if (cluster) {
+        // A cluster is open from the moment connect() is called, before it knows which master
+        // serves which slot; a command then would fail inside node-redis. Once it knows, each
+        // command goes to a node's own client, and a node that is down fails that command alone.
+        const masters = client.masters;
+        return Array.isArray(masters) && masters.length === 0
+          ? "the client is still discovering the cluster's nodes"
+          : undefined;
       }
+      if (client.isReady === false) return 'the client is connecting or reconnecting to Redis';
       return undefined;
     },
     evalsha: (sha, keys, args) => send(evalArgs('EVALSHA', sha, keys, args)),
