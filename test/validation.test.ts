@@ -8,6 +8,8 @@ import {
   type LimiterOptions,
   MemoryStore,
   type MemoryStoreOptions,
+  type RedisClient,
+  RedisStore,
   type SlidingWindowLogOptions,
   type Store,
   type StoreBinding,
@@ -15,6 +17,9 @@ import {
   type TokenBucketOptions,
   tokenBucket,
 } from 'floodgate';
+import * as nodeRedis5 from 'redis';
+import * as nodeRedis4 from 'redis4';
+import * as nodeRedis6 from 'redis6';
 
 /** A FloodgateError with this code and exactly this message. */
 function coded(code: FloodgateErrorCode, message: string) {
@@ -550,4 +555,47 @@ describe('refund and block: bad input changes nothing', () => {
       createLimiter({ algorithm: slidingWindowLog({ limit: 5, windowMs: 1_000 }), blockDurationMs });
     }
   });
+});
+
+/** What these tests call of a node-redis module; its own types differ too much across versions to unite. */
+interface NodeRedisModule {
+  createClient(options: { url: string }): RedisClient;
+  createCluster(options: { rootNodes: { url: string }[] }): RedisClient;
+  createClientPool?(options: { url: string }): object;
+  createSentinel?(options: { name: string; sentinelRootNodes: { host: string; port: number }[] }): object;
+}
+
+describe('RedisStore: which clients it takes', () => {
+  const accepted =
+    'an ioredis Redis or Cluster (ioredis 5 or 6), or a node-redis client from createClient or createCluster (node-redis 4, 5 or 6)';
+  // Nothing here connects: a store only sends commands once its client is ready.
+  const url = 'redis://127.0.0.1:1';
+  for (const [version, lib] of [
+    ['4', nodeRedis4 as unknown as NodeRedisModule],
+    ['5', nodeRedis5 as unknown as NodeRedisModule],
+    ['6', nodeRedis6 as unknown as NodeRedisModule],
+  ] as const) {
+    test(`node-redis ${version}: createClient and createCluster are taken`, () => {
+      assert.ok(new RedisStore({ client: lib.createClient({ url }) }));
+      assert.ok(new RedisStore({ client: lib.createCluster({ rootNodes: [{ url }] }) }));
+    });
+  }
+  for (const [version, lib] of [
+    ['5', nodeRedis5 as unknown as Required<NodeRedisModule>],
+    ['6', nodeRedis6 as unknown as Required<NodeRedisModule>],
+  ] as const) {
+    test(`node-redis ${version}: a client pool and a Sentinel client are refused, naming what is taken`, () => {
+      const pool = lib.createClientPool({ url });
+      const sentinel = lib.createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
+      for (const client of [pool, sentinel]) {
+        assert.throws(
+          () => new RedisStore({ client: client as RedisClient }),
+          (e: unknown) =>
+            e instanceof FloodgateError &&
+            e.code === 'ERR_INVALID_OPTION' &&
+            e.message.startsWith(`RedisStore: client must be ${accepted}, got an object`),
+        );
+      }
+    });
+  }
 });

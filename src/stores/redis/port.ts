@@ -180,7 +180,7 @@ interface NodeRedisCommands {
   nodeClient?: (node: unknown) => unknown;
 }
 
-function isNodeRedis(value: unknown): value is NodeRedisCommands {
+function isNodeRedisLike(value: unknown): value is NodeRedisCommands {
   return (
     isObject(value) &&
     typeof value.isOpen === 'boolean' &&
@@ -191,6 +191,19 @@ function isNodeRedis(value: unknown): value is NodeRedisCommands {
 
 function isNodeRedisCluster(client: NodeRedisCommands): boolean {
   return typeof client.nodeClient === 'function' && 'masters' in client;
+}
+
+/**
+ * A node-redis client (`createClient`) or cluster (`createCluster`). A client pool and a Sentinel
+ * client look much alike but are not taken: a Sentinel's `sendCommand` takes other arguments,
+ * and neither has been tested. A client is the one that can `duplicate` itself and says whether
+ * it is ready; a Sentinel (which can, from node-redis 6) finds its master by `getMasterNode`.
+ */
+function isNodeRedis(value: unknown): value is NodeRedisCommands {
+  if (!isNodeRedisLike(value)) return false;
+  if (isNodeRedisCluster(value)) return true;
+  const c = value as unknown as Record<string, unknown>;
+  return typeof c.duplicate === 'function' && typeof c.isReady === 'boolean' && typeof c.getMasterNode !== 'function';
 }
 
 /**
@@ -228,7 +241,7 @@ function nodeRedisNodes(client: NodeRedisCommands, cluster: boolean): EvictionNo
       // The node's client may still be connecting: `nodeClient` then gives a promise of it.
       send: async (command) => {
         const node: unknown = await nodeClient.call(client, master);
-        if (!isNodeRedis(node)) throw new Error('node-redis gave no client for a cluster master');
+        if (!isNodeRedisLike(node)) throw new Error('node-redis gave no client for a cluster master');
         return node.sendCommand([...command]);
       },
     };
