@@ -2,7 +2,7 @@ import { checkAlgorithm } from './algorithms/contract.js';
 import type { FloodgateError } from './errors.js';
 import { FloodgateError as Coded } from './errors.js';
 import { checkLimiterOptions } from './migration-hints.js';
-import { invalidOption, optionalFunction } from './options.js';
+import { integerInRange, invalidOption, optionalFunction } from './options.js';
 import { MemoryStore } from './stores/memory.js';
 import type { Algorithm, PolicySpec, Store } from './types.js';
 
@@ -116,20 +116,14 @@ export function resolveOptions(options: LimiterOptions): ResolvedOptions {
   const prefix = given.prefix === undefined ? DEFAULT_PREFIX : given.prefix;
   if (typeof prefix !== 'string' || prefix.length === 0)
     throw invalidOption(OWNER, 'prefix', 'a non-empty string', prefix);
-  const blockDurationMs = given.blockDurationMs === undefined ? 0 : given.blockDurationMs;
-  if (
-    typeof blockDurationMs !== 'number' ||
-    !Number.isSafeInteger(blockDurationMs) ||
-    blockDurationMs < 0 ||
-    blockDurationMs > MAX_BLOCK_MS
-  ) {
-    throw invalidOption(
-      OWNER,
-      'blockDurationMs',
-      'a non-negative integer number of milliseconds up to 1e15 (0 for no lock-out)',
-      blockDurationMs,
-    );
-  }
+  const blockDurationMs = integerInRange(
+    OWNER,
+    'blockDurationMs',
+    given.blockDurationMs === undefined ? 0 : given.blockDurationMs,
+    0,
+    MAX_BLOCK_MS,
+    'a non-negative integer number of milliseconds up to 1e15 (0 for no lock-out)',
+  );
   const onStoreError = given.onStoreError === undefined ? 'allow' : given.onStoreError;
   if (onStoreError !== 'allow' && onStoreError !== 'deny' && onStoreError !== 'throw' && !isStore(onStoreError)) {
     throw invalidOption(OWNER, 'onStoreError', "'allow', 'deny', 'throw' or a fallback store", onStoreError);

@@ -54,6 +54,21 @@ export function positiveInteger(owner: string, name: string, value: unknown, uni
   return value;
 }
 
+/** Checks an integer option that must lie in `[min, max]`; `expected` says so in words. */
+export function integerInRange(
+  owner: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  expected: string,
+): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidOption(owner, name, expected, value);
+  }
+  return value;
+}
+
 /** Checks a number option that must lie in `[min, max]`; `expected` says so in words. */
 export function numberInRange(
   owner: string,

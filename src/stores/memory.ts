@@ -1,6 +1,6 @@
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
-import { checkOptionsObject, invalidOption, optionalFunction, show, waitUntil } from '../options.js';
+import { checkOptionsObject, integerInRange, invalidOption, optionalFunction, show, waitUntil } from '../options.js';
 import type { BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { applyBlock, blockedDecision } from './block.js';
 import { pairDecideOne } from './decide-then.js';
@@ -70,20 +70,15 @@ export class MemoryStore implements Store {
     const sweepIntervalMs = given.sweepIntervalMs === undefined ? 60_000 : given.sweepIntervalMs;
     if (sweepIntervalMs !== false) {
       // Node fires a longer interval every millisecond instead, which would spin the sweep.
-      if (
-        typeof sweepIntervalMs !== 'number' ||
-        !Number.isSafeInteger(sweepIntervalMs) ||
-        sweepIntervalMs < 1 ||
-        sweepIntervalMs > MAX_TIMER_MS
-      ) {
-        throw invalidOption(
-          OWNER,
-          'sweepIntervalMs',
-          'a positive integer number of milliseconds up to 2147483647 (24.8 days), or false',
-          sweepIntervalMs,
-        );
-      }
-      this.#timer = setInterval(() => this.#room.startPass(this.#clock), sweepIntervalMs);
+      const every = integerInRange(
+        OWNER,
+        'sweepIntervalMs',
+        sweepIntervalMs,
+        1,
+        MAX_TIMER_MS,
+        'a positive integer number of milliseconds up to 2147483647 (24.8 days), or false',
+      );
+      this.#timer = setInterval(() => this.#room.startPass(this.#clock), every);
       this.#timer.unref();
     }
   }

@@ -1,7 +1,7 @@
 import { conflictingPolicy, signature } from '../../algorithms/contract.js';
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../../clock.js';
 import { FloodgateError } from '../../errors.js';
-import { checkOptionsObject, invalidOption, optionalFunction, show } from '../../options.js';
+import { checkOptionsObject, integerInRange, invalidOption, optionalFunction, show } from '../../options.js';
 import type { BindOptions, Decision, LuaTwin, PolicySpec, Store, StoreBinding } from '../../types.js';
 import { applyBlock } from '../block.js';
 import { pairDecideThen } from '../decide-then.js';
@@ -140,20 +140,14 @@ export class RedisStore implements Store {
     const port = portOf(given.client);
     if (port === undefined) throw invalidOption(OWNER, 'client', ACCEPTED_CLIENTS, given.client);
     // Only `undefined` means "not given": a null is reported, never swapped for the default.
-    const timeoutMs = given.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : given.timeoutMs;
-    if (
-      typeof timeoutMs !== 'number' ||
-      !Number.isSafeInteger(timeoutMs) ||
-      timeoutMs < 1 ||
-      timeoutMs > MAX_TIMER_MS
-    ) {
-      throw invalidOption(
-        OWNER,
-        'timeoutMs',
-        `a positive integer number of milliseconds up to ${MAX_TIMER_MS}`,
-        timeoutMs,
-      );
-    }
+    const timeoutMs = integerInRange(
+      OWNER,
+      'timeoutMs',
+      given.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : given.timeoutMs,
+      1,
+      MAX_TIMER_MS,
+      `a positive integer number of milliseconds up to ${MAX_TIMER_MS}`,
+    );
     const denyCache = given.denyCache === undefined ? true : given.denyCache;
     if (typeof denyCache !== 'boolean') throw invalidOption(OWNER, 'denyCache', 'true or false', denyCache);
     this.#cluster = port.cluster;
