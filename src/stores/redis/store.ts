@@ -7,10 +7,11 @@ import { applyBlock } from '../block.js';
 import { pairDecideThen } from '../decide-then.js';
 import { Batcher } from './batch.js';
 import { Caller, rethrow, same } from './call.js';
+import { ACCEPTED_CLIENTS, portOf } from './clients.js';
 import { DenyCache, PrefixCaches } from './deny-cache.js';
 import { resolveEvictionWarn, startEvictionCheck } from './eviction.js';
 import { hashTag, redisKey } from './keys.js';
-import { ACCEPTED_CLIENTS, portOf, type RedisClient } from './port.js';
+import type { RedisClient } from './port.js';
 import { decideScript, decisionBytes, MAX_POLICIES, OP } from './script.js';
 import { slotOf } from './slot.js';
 
