@@ -184,7 +184,9 @@ async function main(): Promise<number> {
   log(`wrote ${outDir}/results.json and results.md`);
   for (const t of results.targets) {
     log(
-      `target ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.case}: ${t.floodgate} (target ${t.target})`,
+      t.informational
+        ? `row    ${t.case}: ${t.floodgate} (${t.peers})`
+        : `target ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.case}: ${t.floodgate} (target ${t.target})`,
     );
   }
   return failures;

@@ -26,6 +26,8 @@ export interface Target {
   target: string;
   floodgate: string;
   met: boolean | null;
+  /** A row set beside the targets for comparison, with no target of its own to meet. */
+  informational?: true;
 }
 
 export interface Results {
@@ -67,8 +69,9 @@ const fmtRange = (r: [number, number] | undefined, digits = 2): string =>
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
 
-function metCell(met: boolean | null): string {
-  return met === null ? 'not measured' : met ? '**met**' : '**missed**';
+function metCell(t: Target): string {
+  if (t.informational) return '–';
+  return t.met === null ? 'not measured' : t.met ? '**met**' : '**missed**';
 }
 
 /** floodgate's speed and size targets, each judged on this run's medians. */
@@ -94,6 +97,25 @@ export function judgeTargets(r: Results): Target[] {
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.9);
   httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.7);
+  // skipFailedRequests has no target of its own: the row shows what watching every response to
+  // its end adds, beside the same app without the option.
+  for (const [framework, plain] of [
+    ['Express', 'express-floodgate'],
+    ['Fastify', 'fastify-floodgate'],
+  ] as const) {
+    const o = contender(framework, `${plain}-skipfailed`);
+    const p = contender(framework, plain);
+    targets.push({
+      case: `${framework} + memory, skipFailedRequests ÷ bare`,
+      peers: p?.available ? `floodgate, memory, without it ${fmtRatio(p.medianRatio)}` : 'n/a',
+      target: '–',
+      floodgate: o?.available
+        ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
+        : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
+    });
+  }
 
   const core = ok<CoreResult>(r.core);
   const row = (impl: string, keys: number) => core?.rows.find((x) => x.impl === impl && x.keys === keys);
@@ -284,7 +306,7 @@ export function renderMarkdown(r: Results): string {
     '',
     '| case | peers, this run | target | floodgate, this run (median, min–max of rounds) | |',
     '|---|---|---|---|---|',
-    ...r.targets.map((t) => `| ${t.case} | ${t.peers} | ${t.target} | ${t.floodgate} | ${metCell(t.met)} |`),
+    ...r.targets.map((t) => `| ${t.case} | ${t.peers} | ${t.target} | ${t.floodgate} | ${metCell(t)} |`),
     '',
   );
 
