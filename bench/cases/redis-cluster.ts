@@ -25,6 +25,8 @@ interface Sample {
   scriptCallsPerDecision: number;
   /** The worker's own CPU time per decision, µs. */
   clientCpuUs: number;
+  /** Each master's script calls over the measurement. */
+  scriptCallsPerMaster: number[];
 }
 
 interface Ratio {
@@ -63,8 +65,11 @@ export interface ClusterResult {
   keyspace: number;
   /** Where the servers and the workers ran. */
   pinning: string;
-  /** Keys each master held at the end (both algorithms' keys): how evenly the slots spread them. */
-  keysPerMaster: number[];
+  /**
+   * Each master's share of the Cluster rows' script calls over every round, in percent: how
+   * evenly the keys' slots spread the work.
+   */
+  callSharePerMaster: number[];
   rows: ClusterRow[];
   quiet: QuietReport[];
 }
@@ -100,7 +105,6 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
   const retries = new Map<Contender, number>();
   const quiet: QuietReport[] = [];
   const workers = new Map<Contender, IpcWorker>();
-  let keysPerMaster: number[] = [];
   let cluster: BenchCluster | undefined;
   // The error's first line: a worker's message carries its stack, which no table cell wants.
   const reasonOf = (error: unknown): string =>
@@ -176,7 +180,6 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
             .join(', '),
       );
     }
-    keysPerMaster = await Promise.all(cluster.nodes.map(async (n) => Number(await n.cli('DBSIZE'))));
   } finally {
     await Promise.all([...workers.values()].map((w) => w.stop()));
     if (cluster !== undefined) {
@@ -226,6 +229,11 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
       rows.push(row);
     }
   }
+  const perMaster = contenders
+    .filter((c) => c.startsWith('cluster-'))
+    .flatMap((c) => samples.get(c) ?? [])
+    .reduce((sum, s) => sum.map((x, i) => x + (s.scriptCallsPerMaster[i] ?? 0)), new Array<number>(MASTERS).fill(0));
+  const allCalls = perMaster.reduce((a, x) => a + x, 0);
   return {
     masters: MASTERS,
     rounds,
@@ -233,7 +241,7 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
     inFlight: IN_FLIGHT,
     keyspace,
     pinning,
-    keysPerMaster,
+    callSharePerMaster: perMaster.map((x) => round((100 * x) / allCalls, 1)),
     rows,
     quiet,
   };

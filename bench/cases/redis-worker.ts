@@ -228,7 +228,9 @@ async function hotKeyWorker(args: string[]): Promise<{ measure: Measure; close()
  * (`INFO commandstats`), and the processes' CPU time, user + system (`INFO cpu`), which also
  * counts reading requests and writing replies, where a Cluster's smaller batches cost more.
  */
-async function serverTotals(nodes: readonly Redis[]): Promise<{ calls: number; usec: number; cpuUs: number }> {
+async function serverTotals(
+  nodes: readonly Redis[],
+): Promise<{ calls: number; usec: number; cpuUs: number; callsPerNode: number[] }> {
   const each = await Promise.all(
     nodes.map(async (node) => {
       const [script, cpu] = await Promise.all([scriptStats(node), node.info('cpu')]);
@@ -236,11 +238,12 @@ async function serverTotals(nodes: readonly Redis[]): Promise<{ calls: number; u
       return { ...script, cpuUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6 };
     }),
   );
-  return each.reduce((a, x) => ({ calls: a.calls + x.calls, usec: a.usec + x.usec, cpuUs: a.cpuUs + x.cpuUs }), {
-    calls: 0,
-    usec: 0,
-    cpuUs: 0,
-  });
+  return {
+    calls: each.reduce((a, x) => a + x.calls, 0),
+    usec: each.reduce((a, x) => a + x.usec, 0),
+    cpuUs: each.reduce((a, x) => a + x.cpuUs, 0),
+    callsPerNode: each.map((x) => x.calls),
+  };
 }
 
 /**
@@ -301,6 +304,8 @@ async function topologyWorker(args: string[]): Promise<{ measure: Measure; close
         serverCpuUsPerDecision: (after.cpuUs - before.cpuUs) / ops,
         serverUsPerDecision: (after.usec - before.usec) / ops,
         scriptCallsPerDecision: (after.calls - before.calls) / ops,
+        // How the decisions spread over the masters: each one's script calls over the drive.
+        scriptCallsPerMaster: after.callsPerNode.map((x, i) => x - (before.callsPerNode[i] as number)),
       };
     },
     close: () => client.disconnect(),
