@@ -500,7 +500,7 @@ export function renderMarkdown(r: Results): string {
       `floodgate's Redis store on an ioredis \`Cluster\` over a local cluster of ${cluster.masters} masters (no replicas), beside the same store on the single server, ${cluster.inFlight} calls in flight on ${cluster.keyspace.toLocaleString('en-US')} random keys (each its own hash tag, so spread over the slots; each master's share of the Cluster's script calls: ${cluster.callSharePerMaster.map((n) => `${fmtRatio(n, 1)} %`).join(', ')}), ${cluster.measureMs} ms per contender per round, ${cluster.rounds} rounds; ${cluster.pinning}. ` +
         '"Redis CPU µs per decision" is the servers\' own CPU time (`INFO cpu`, used_cpu_user + used_cpu_sys), summed over every master, per decision: the scripts, and reading requests and writing replies. "Redis script µs per decision" is the time the servers spent inside script calls (`INFO commandstats`, EVALSHA and EVAL), per decision; it is wall-clock time, so on a busy machine it can exceed the CPU figure. "Script calls per decision" is below 1 when the store sends decisions that wait together as one script call.',
       '',
-      '| algorithm | servers | decisions/s | ÷ single server (min–max) | Redis CPU µs per decision | ÷ single server | Redis script µs per decision | script calls per decision | client CPU µs per decision | p50 µs | p99 µs |',
+      '| algorithm | servers | decisions/s | ÷ single server (min–max) | Redis CPU µs per decision | ÷ single server (min–max) | Redis script µs per decision | script calls per decision | client CPU µs per decision | p50 µs | p99 µs |',
       '|---|---|---|---|---|---|---|---|---|---|---|',
       ...cluster.rows.map((x) => {
         const servers = x.topology === 'cluster' ? `Cluster, ${cluster.masters} masters` : 'single server';
@@ -510,7 +510,7 @@ export function renderMarkdown(r: Results): string {
           x.retried === undefined
             ? ''
             : ` (${x.retried} measurement${x.retried > 1 ? 's' : ''} taken again after a stall)`;
-        return `| ${LABELS[x.kind]} | ${servers}${retried} | ${fmtRate(x.medianDecisionsPerSec)} | ${x.vsSingle ? `${fmtRatio(x.vsSingle.median)}${fmtRange(x.vsSingle.range)}` : ''} | ${fmtCpu(x.medianServerCpuUsPerDecision)} | ${x.cpuVsSingle ? fmtRatio(x.cpuVsSingle.median) : ''} | ${fmtCpu(x.medianServerUsPerDecision)} | ${Number.isFinite(x.medianScriptCallsPerDecision) ? x.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(x.medianClientCpuUs) ? x.medianClientCpuUs.toFixed(2) : '–'} | ${fmtUs(x.medianP50Us)} | ${fmtUs(x.medianP99Us)} |`;
+        return `| ${LABELS[x.kind]} | ${servers}${retried} | ${fmtRate(x.medianDecisionsPerSec)} | ${x.vsSingle ? `${fmtRatio(x.vsSingle.median)}${fmtRange(x.vsSingle.range)}` : ''} | ${fmtCpu(x.medianServerCpuUsPerDecision)} | ${x.cpuVsSingle ? `${fmtRatio(x.cpuVsSingle.median)}${fmtRange(x.cpuVsSingle.range)}` : ''} | ${fmtCpu(x.medianServerUsPerDecision)} | ${Number.isFinite(x.medianScriptCallsPerDecision) ? x.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(x.medianClientCpuUs) ? x.medianClientCpuUs.toFixed(2) : '–'} | ${fmtUs(x.medianP50Us)} | ${fmtUs(x.medianP99Us)} |`;
       }),
       '',
     );
