@@ -5,9 +5,10 @@
  *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,flood,cluster,chart] [--rounds=N] [--out=dir]
  *
  * It starts its own redis-server on a free loopback port (stopped by pid at the end, on error
- * too), and for the cluster case a local 3-master Redis Cluster the same way, installs wrk if it is missing and it can (else uses autocannon), runs every case with
- * floodgate and its peers in the same run, and writes results.json and results.md (plus the
- * boundary-burst chart) to bench/results/ (quick runs: bench/results/quick/, not committed).
+ * too), and for the cluster case a local 3-master Redis Cluster the same way; installs wrk if it
+ * is missing and it can (else uses autocannon); runs every case with floodgate and its peers in
+ * the same run; and writes results.json and results.md (plus the boundary-burst chart) to
+ * bench/results/ (quick runs: bench/results/quick/, not committed).
  *
  * floodgate is measured as users run it: the run builds dist/ first, and every worker and server
  * loads floodgate from there (bench/tsconfig.dist.json). Loaded from src/ through tsx, each closure
