@@ -2,12 +2,13 @@
  * The benchmark runner: `npm run bench` (full) or `npm run bench:quick` (about a minute; CI's
  * smoke test, which asserts nothing about speed).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,flood,chart] [--rounds=N] [--out=dir]
+ *   node --import tsx bench/run.ts [--quick] [--only=http,core,redis,memory,hotkey,flood,cluster,chart] [--rounds=N] [--out=dir]
  *
  * It starts its own redis-server on a free loopback port (stopped by pid at the end, on error
- * too), installs wrk if it is missing and it can (else uses autocannon), runs every case with
- * floodgate and its peers in the same run, and writes results.json and results.md (plus the
- * boundary-burst chart) to bench/results/ (quick runs: bench/results/quick/, not committed).
+ * too), and for the cluster case a local 3-master Redis Cluster the same way; installs wrk if it
+ * is missing and it can (else uses autocannon); runs every case with floodgate and its peers in
+ * the same run; and writes results.json and results.md (plus the boundary-burst chart) to
+ * bench/results/ (quick runs: bench/results/quick/, not committed).
  *
  * floodgate is measured as users run it: the run builds dist/ first, and every worker and server
  * loads floodgate from there (bench/tsconfig.dist.json). Loaded from src/ through tsx, each closure
@@ -22,6 +23,7 @@ import { runFloodCase } from './cases/flood.js';
 import { runHttpCase } from './cases/http.js';
 import { runMemoryCase } from './cases/memory.js';
 import { runHotKeyCase, runRedisCase } from './cases/redis.js';
+import { runClusterCase } from './cases/redis-cluster.js';
 import { writeChart } from './chart.js';
 import { type BenchContext, PROFILES } from './lib/context.js';
 import { ensureLoadTool, type LoadTool } from './lib/load.js';
@@ -30,7 +32,7 @@ import { CPU, packageVersion, ROOT, stopAllChildren } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { judgeTargets, type Results, renderMarkdown } from './lib/report.js';
 
-const CASES = ['http', 'core', 'redis', 'memory', 'hotkey', 'flood', 'chart'] as const;
+const CASES = ['http', 'core', 'redis', 'memory', 'hotkey', 'flood', 'cluster', 'chart'] as const;
 type CaseName = (typeof CASES)[number];
 
 interface Args {
@@ -98,7 +100,10 @@ async function main(): Promise<number> {
   const profile =
     rounds === undefined
       ? chosen
-      : { ...chosen, rounds: { http: rounds, core: rounds, redis: rounds, hotKey: rounds, flood: rounds } };
+      : {
+          ...chosen,
+          rounds: { http: rounds, core: rounds, redis: rounds, hotKey: rounds, flood: rounds, cluster: rounds },
+        };
   const outDir = resolve(out ?? resolve(ROOT, 'bench', 'results', quick ? 'quick' : '.'));
   mkdirSync(outDir, { recursive: true });
   log(`profile ${profile.name}, writing to ${outDir}; cases: ${[...only].join(', ')}`);
@@ -131,7 +136,7 @@ async function main(): Promise<number> {
       code,
       loadGenerator: `${tool} ${toolVersion}`,
       pinning: CPU.pinned
-        ? 'servers under test (HTTP app; redis-server in the Redis cases) pinned to CPU 0 with taskset, load generators and bench workers to CPU 1 (in the HTTP case redis-server shares CPU 1 with wrk)'
+        ? 'servers under test (HTTP app; redis-server in the Redis cases; all three masters in the Redis Cluster case) pinned to CPU 0 with taskset, load generators and bench workers to CPU 1 (in the HTTP case redis-server shares CPU 1 with wrk)'
         : 'not pinned',
     },
     targets: [],
@@ -172,6 +177,7 @@ async function main(): Promise<number> {
     await step('flood', 'flood', () => runFloodCase(ctx));
     await step('redis', 'redis', () => runRedisCase(ctx));
     await step('hotkey', 'hotKey', () => runHotKeyCase(ctx));
+    await step('cluster', 'cluster', () => runClusterCase(ctx));
     await step('http', 'http', () => runHttpCase(ctx));
   } finally {
     await redis.stop();
@@ -184,7 +190,9 @@ async function main(): Promise<number> {
   log(`wrote ${outDir}/results.json and results.md`);
   for (const t of results.targets) {
     log(
-      `target ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.case}: ${t.floodgate} (target ${t.target})`,
+      t.informational
+        ? `row    ${t.case}: ${t.floodgate} (${t.peers})`
+        : `target ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.case}: ${t.floodgate} (target ${t.target})`,
     );
   }
   return failures;

@@ -25,6 +25,7 @@ const GROUPS: Group[] = [
       { id: 'express-noop', label: 'reference: an empty middleware' },
       { id: 'express-headers', label: "reference: a middleware that only sets floodgate's four headers" },
       { id: 'express-floodgate', label: 'floodgate, memory' },
+      { id: 'express-floodgate-skipfailed', label: 'floodgate, memory, skipFailedRequests' },
       { id: 'express-erl', label: 'express-rate-limit, memory' },
     ],
   },
@@ -35,6 +36,7 @@ const GROUPS: Group[] = [
       { id: 'fastify-noop', label: 'reference: an empty onRequest hook' },
       { id: 'fastify-headers', label: "reference: an onRequest hook that only sets floodgate's four headers" },
       { id: 'fastify-floodgate', label: 'floodgate, memory' },
+      { id: 'fastify-floodgate-skipfailed', label: 'floodgate, memory, skipFailedRequests' },
       { id: 'fastify-frl', label: '@fastify/rate-limit, memory' },
       {
         id: 'fastify-redis-floor',

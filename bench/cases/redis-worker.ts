@@ -3,12 +3,14 @@
  *   serve throughput <impl> <port> <keyspace>   IPC requests { inFlight, measureMs, warmupMs }
  *   serve replay <port> <keyspace> <call JSON>  the same, for a captured EVALSHA sent by bare ioredis
  *   serve hotkey <on|off> <port>                IPC requests { inFlight, measureMs, warmupMs }
+ *   serve topology <single|cluster> <kind> <port[,port…]> <keyspace>
+ *                                               the same, for floodgate on one server or a Cluster
  *   throughput <impl> <port> <inFlight> <measureMs> <warmupMs> <keyspace>   one shot, for --cpu-prof
  *   memory <impl> <port> <keys>                 one shot
  * One-shot modes print one JSON line.
  */
 import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'floodgate';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { serve } from '../lib/ipc.js';
 import { quantileSorted } from '../lib/stats.js';
@@ -221,6 +223,95 @@ async function hotKeyWorker(args: string[]): Promise<{ measure: Measure; close()
   };
 }
 
+/**
+ * What a set of servers has spent so far, summed over them: script calls and their time
+ * (`INFO commandstats`), and the processes' CPU time, user + system (`INFO cpu`), which also
+ * counts reading requests and writing replies, where a Cluster's smaller batches cost more.
+ */
+async function serverTotals(
+  nodes: readonly Redis[],
+): Promise<{ calls: number; usec: number; cpuUs: number; callsPerNode: number[] }> {
+  const each = await Promise.all(
+    nodes.map(async (node) => {
+      const [script, cpu] = await Promise.all([scriptStats(node), node.info('cpu')]);
+      const seconds = (name: string): number => Number(cpu.match(new RegExp(`${name}:([0-9.]+)`))?.[1] ?? Number.NaN);
+      return { ...script, cpuUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6 };
+    }),
+  );
+  return {
+    calls: each.reduce((a, x) => a + x.calls, 0),
+    usec: each.reduce((a, x) => a + x.usec, 0),
+    cpuUs: each.reduce((a, x) => a + x.cpuUs, 0),
+    callsPerNode: each.map((x) => x.calls),
+  };
+}
+
+/**
+ * floodgate's Redis store on one server or on a Cluster of several masters, the same limiter and
+ * keys either way, so the two differ only in the client and the servers behind it. The servers'
+ * CPU time per decision is summed over every master.
+ */
+async function topologyWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
+  const [topology, kindArg, portsArg, keyspace] = args;
+  const kind = kindArg as FloodgateKind;
+  if (!(FLOODGATE_KINDS as readonly string[]).includes(kind)) throw new Error(`unknown kind ${kindArg}`);
+  const ports = String(portsArg).split(',').map(Number);
+  if (ports.includes(6379)) throw new Error('refusing to bench the shared Redis on 6379');
+  let client: Redis | Cluster;
+  let nodes: Redis[];
+  if (topology === 'cluster') {
+    const cluster = new Cluster(
+      ports.map((port) => ({ host: '127.0.0.1', port })),
+      { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } },
+    );
+    await cluster.connect();
+    nodes = cluster.nodes('master');
+    if (nodes.length !== ports.length)
+      throw new Error(`the Cluster client sees ${nodes.length} masters, expected ${ports.length}`);
+    client = cluster;
+  } else if (topology === 'single') {
+    const single = await connect(ports[0] as number);
+    nodes = [single];
+    client = single;
+  } else throw new Error(`unknown topology ${topology}`);
+  const limiter = createLimiter({
+    algorithm: fastAlgorithm(kind),
+    store: new RedisStore({ client, timeoutMs: 1000 }),
+    prefix: redisPrefix(kind),
+  });
+  const call = floodgateCall(limiter);
+  // Each key is its own hash tag, so 10,000 keys land on thousands of slots across every master.
+  const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
+  const random = (): string => keys[(Math.random() * keys.length) | 0] as string;
+  return {
+    async measure(request) {
+      // The warm-up also gives a fresh Cluster its keys' state: at a full run's rates it makes
+      // a few decisions per key, so measured calls find state there as on the single server.
+      await drive(call, random, request.inFlight, request.warmupMs, false);
+      const before = await serverTotals(nodes);
+      // Every call of the drive is answered before it returns, so the counters cover exactly them.
+      const m = await drive(call, random, request.inFlight, request.measureMs, true);
+      const after = await serverTotals(nodes);
+      if (m.degraded > 0)
+        throw new Error(`${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)`);
+      const ops = Math.max(1, m.ops);
+      return {
+        topology,
+        kind,
+        masters: nodes.length,
+        decisionsPerSec: m.ops / m.seconds,
+        ...m,
+        serverCpuUsPerDecision: (after.cpuUs - before.cpuUs) / ops,
+        serverUsPerDecision: (after.usec - before.usec) / ops,
+        scriptCallsPerDecision: (after.calls - before.calls) / ops,
+        // How the decisions spread over the masters: each one's script calls over the drive.
+        scriptCallsPerMaster: after.callsPerNode.map((x, i) => x - (before.callsPerNode[i] as number)),
+      };
+    },
+    close: () => client.disconnect(),
+  };
+}
+
 /** Script calls (EVALSHA + EVAL) the server has run, one per round trip, and their time in µs. */
 async function scriptStats(client: Redis): Promise<{ calls: number; usec: number }> {
   const info = await client.info('commandstats');
@@ -284,7 +375,9 @@ async function main(): Promise<void> {
         ? await throughputWorker(rest)
         : kind === 'replay'
           ? await replayWorker(rest)
-          : await hotKeyWorker(rest);
+          : kind === 'topology'
+            ? await topologyWorker(rest)
+            : await hotKeyWorker(rest);
     process.once('disconnect', () => worker.close());
     serve((message) => worker.measure(message as unknown as Request));
     return;

@@ -34,10 +34,11 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a private redis-server (no persistence) on a free loopback port, pinned to `cpu`.
- * Throws with a clear message when redis-server is not installed.
+ * Starts a private redis-server (no persistence) on a free loopback port, pinned to `cpu`, with
+ * `extraArgs` (`--name value` pairs) after the bench's own. Throws with a clear message when
+ * redis-server is not installed.
  */
-export async function startRedis(cpu?: number): Promise<BenchRedis> {
+export async function startRedis(cpu?: number, extraArgs: readonly string[] = []): Promise<BenchRedis> {
   if (!hasCommand('redis-server') || !hasCommand('redis-cli')) {
     throw new Error('redis-server and redis-cli must be on PATH (Debian/Ubuntu: apt-get install -y redis-server)');
   }
@@ -47,7 +48,7 @@ export async function startRedis(cpu?: number): Promise<BenchRedis> {
     const port = await freePort();
     const candidate = startChild(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
       cpu,
     );
     try {

@@ -3,6 +3,7 @@ import type { FloodResult } from '../cases/flood.js';
 import type { HttpResult } from '../cases/http.js';
 import type { MemoryResult } from '../cases/memory.js';
 import type { HotKeyResult, RedisResult } from '../cases/redis.js';
+import type { ClusterResult } from '../cases/redis-cluster.js';
 import type { ChartResult } from '../chart.js';
 import type { MachineInfo } from './machine.js';
 
@@ -26,6 +27,8 @@ export interface Target {
   target: string;
   floodgate: string;
   met: boolean | null;
+  /** A row set beside the targets for comparison, with no target of its own to meet. */
+  informational?: true;
 }
 
 export interface Results {
@@ -36,6 +39,7 @@ export interface Results {
   memory?: MemoryResult | { error: string };
   hotKey?: HotKeyResult | { error: string };
   flood?: FloodResult | { error: string };
+  cluster?: ClusterResult | { error: string };
   chart?: Omit<ChartResult, 'sent'> | { error: string };
   targets: Target[];
 }
@@ -64,11 +68,15 @@ const fmtRatio = (n: number | null | undefined, digits = 2): string =>
 const fmtRange = (r: [number, number] | undefined, digits = 2): string =>
   r === undefined || !Number.isFinite(r[0]) ? '' : ` (${r[0].toFixed(digits)}–${r[1].toFixed(digits)})`;
 
+const fmtCpu = (n: number | null | undefined): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(1);
+
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
 
-function metCell(met: boolean | null): string {
-  return met === null ? 'not measured' : met ? '**met**' : '**missed**';
+function metCell(t: Target): string {
+  if (t.informational) return '–';
+  return t.met === null ? 'not measured' : t.met ? '**met**' : '**missed**';
 }
 
 /** floodgate's speed and size targets, each judged on this run's medians. */
@@ -94,6 +102,25 @@ export function judgeTargets(r: Results): Target[] {
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.9);
   httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.7);
+  // skipFailedRequests has no target of its own: the row shows what watching every response to
+  // its end adds, beside the same app without the option.
+  for (const [framework, plain] of [
+    ['Express', 'express-floodgate'],
+    ['Fastify', 'fastify-floodgate'],
+  ] as const) {
+    const o = contender(framework, `${plain}-skipfailed`);
+    const p = contender(framework, plain);
+    targets.push({
+      case: `${framework} + memory, skipFailedRequests ÷ bare`,
+      peers: p?.available ? `floodgate, memory, without it ${fmtRatio(p.medianRatio)}` : 'n/a',
+      target: '–',
+      floodgate: o?.available
+        ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
+        : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
+    });
+  }
 
   const core = ok<CoreResult>(r.core);
   const row = (impl: string, keys: number) => core?.rows.find((x) => x.impl === impl && x.keys === keys);
@@ -246,6 +273,28 @@ export function judgeTargets(r: Results): Target[] {
     });
   }
 
+  const cluster = ok<ClusterResult>(r.cluster);
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    // No target: the row says what the same limiter gets, and costs Redis, through a Cluster.
+    const row = (topology: 'single' | 'cluster') =>
+      cluster?.rows.find((x) => x.kind === kind && x.topology === topology);
+    const single = row('single');
+    const o = row('cluster');
+    targets.push({
+      case: `Redis Cluster, ${cluster?.masters ?? 3} masters, ${cluster?.inFlight ?? 256} in flight: ${LABELS[kind]} ÷ single server`,
+      peers: single?.available
+        ? `single server ${fmtRate(single.medianDecisionsPerSec)}/s, Redis CPU ${fmtCpu(single.medianServerCpuUsPerDecision)} µs per decision`
+        : 'n/a',
+      target: '–',
+      floodgate:
+        o?.available && o.vsSingle !== undefined
+          ? `${fmtRate(o.medianDecisionsPerSec)}/s, ${fmtRatio(o.vsSingle.median)}${fmtRange(o.vsSingle.range)}; Redis CPU ${fmtCpu(o.medianServerCpuUsPerDecision)} µs per decision, ${fmtRatio(o.cpuVsSingle?.median)}× the single server's`
+          : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
+    });
+  }
+
   const hot = ok<HotKeyResult>(r.hotKey);
   targets.push({
     case: 'hot key through Redis: deny cache on ÷ off',
@@ -284,7 +333,7 @@ export function renderMarkdown(r: Results): string {
     '',
     '| case | peers, this run | target | floodgate, this run (median, min–max of rounds) | |',
     '|---|---|---|---|---|',
-    ...r.targets.map((t) => `| ${t.case} | ${t.peers} | ${t.target} | ${t.floodgate} | ${metCell(t.met)} |`),
+    ...r.targets.map((t) => `| ${t.case} | ${t.peers} | ${t.target} | ${t.floodgate} | ${metCell(t)} |`),
     '',
   );
 
@@ -438,6 +487,31 @@ export function renderMarkdown(r: Results): string {
           ? `| ${x.maxKeys.toLocaleString('en-US')} | ${x.kind} | ${fmtRate(x.medianSteadyPerSec)} | ${fmtRate(x.medianFloodPerSec)} | ${fmtRate(x.medianRoomPerSec)} | ${fmtRatio(x.vsSteady?.median)}${fmtRange(x.vsSteady?.range)} | ${fmtRatio(x.vsRoom?.median)}${fmtRange(x.vsRoom?.range)} |`
           : `| ${x.maxKeys.toLocaleString('en-US')} | ${x.kind} | not available: ${x.reason ?? ''} | | | | |`,
       ),
+      '',
+    );
+  }
+
+  const cluster = r.cluster;
+  push('## 7. Redis Cluster', '');
+  if (cluster === undefined) push('Not run.', '');
+  else if ('error' in cluster) push(`Failed: ${cluster.error}`, '');
+  else {
+    push(
+      `floodgate's Redis store on an ioredis \`Cluster\` over a local cluster of ${cluster.masters} masters (no replicas), beside the same store on the single server, ${cluster.inFlight} calls in flight on ${cluster.keyspace.toLocaleString('en-US')} random keys (each its own hash tag, so spread over the slots; each master's share of the Cluster's script calls: ${cluster.callSharePerMaster.map((n) => `${fmtRatio(n, 1)} %`).join(', ')}), ${cluster.measureMs} ms per contender per round, ${cluster.rounds} rounds; ${cluster.pinning}. ` +
+        '"Redis CPU µs per decision" is the servers\' own CPU time (`INFO cpu`, used_cpu_user + used_cpu_sys), summed over every master, per decision: the scripts, and reading requests and writing replies. "Redis script µs per decision" is the time the servers spent inside script calls (`INFO commandstats`, EVALSHA and EVAL), per decision; it is wall-clock time, so on a busy machine it can exceed the CPU figure. "Script calls per decision" is below 1 when the store sends decisions that wait together as one script call.',
+      '',
+      '| algorithm | servers | decisions/s | ÷ single server (min–max) | Redis CPU µs per decision | ÷ single server (min–max) | Redis script µs per decision | script calls per decision | client CPU µs per decision | p50 µs | p99 µs |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...cluster.rows.map((x) => {
+        const servers = x.topology === 'cluster' ? `Cluster, ${cluster.masters} masters` : 'single server';
+        if (!x.available)
+          return `| ${LABELS[x.kind]} | ${servers} | not available: ${x.reason ?? ''} | | | | | | | | |`;
+        const retried =
+          x.retried === undefined
+            ? ''
+            : ` (${x.retried} measurement${x.retried > 1 ? 's' : ''} taken again after a stall)`;
+        return `| ${LABELS[x.kind]} | ${servers}${retried} | ${fmtRate(x.medianDecisionsPerSec)} | ${x.vsSingle ? `${fmtRatio(x.vsSingle.median)}${fmtRange(x.vsSingle.range)}` : ''} | ${fmtCpu(x.medianServerCpuUsPerDecision)} | ${x.cpuVsSingle ? `${fmtRatio(x.cpuVsSingle.median)}${fmtRange(x.cpuVsSingle.range)}` : ''} | ${fmtCpu(x.medianServerUsPerDecision)} | ${Number.isFinite(x.medianScriptCallsPerDecision) ? x.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(x.medianClientCpuUs) ? x.medianClientCpuUs.toFixed(2) : '–'} | ${fmtUs(x.medianP50Us)} | ${fmtUs(x.medianP99Us)} |`;
+      }),
       '',
     );
   }

@@ -18,11 +18,13 @@ const HTTP_VARIANTS = [
   'express-noop',
   'express-headers',
   'express-floodgate',
+  'express-floodgate-skipfailed',
   'express-erl',
   'fastify-bare',
   'fastify-noop',
   'fastify-headers',
   'fastify-floodgate',
+  'fastify-floodgate-skipfailed',
   'fastify-frl',
   'fastify-redis-floor',
   'fastify-floodgate-redis',
@@ -66,10 +68,13 @@ function appClient(app: FastifyInstance, port: number | undefined): Redis {
 
 async function expressApp(variant: HttpVariant): Promise<express.Express> {
   const app = express();
-  if (variant === 'express-floodgate') {
+  if (variant === 'express-floodgate' || variant === 'express-floodgate-skipfailed') {
     const adapter = await loadExpressAdapter();
     if (!adapter.ok) throw new Error(`not available: ${adapter.reason}`);
-    app.use(adapter.value.rateLimit({ limiter: floodgateLimiter(), keyGenerator: hot }));
+    // skipFailedRequests charges on arrival and watches every response to its end, to refund one
+    // that failed; the route answers 200, so what this variant adds is the watching alone.
+    const skipFailedRequests = variant === 'express-floodgate-skipfailed';
+    app.use(adapter.value.rateLimit({ limiter: floodgateLimiter(), keyGenerator: hot, skipFailedRequests }));
   } else if (variant === 'express-noop') {
     // The floor: what any middleware costs before it does anything.
     app.use((_req, _res, next) => next());
@@ -90,7 +95,11 @@ async function expressApp(variant: HttpVariant): Promise<express.Express> {
 
 async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): Promise<ReturnType<typeof Fastify>> {
   const app = Fastify({ logger: false });
-  if (variant === 'fastify-floodgate' || variant === 'fastify-floodgate-redis') {
+  if (
+    variant === 'fastify-floodgate' ||
+    variant === 'fastify-floodgate-skipfailed' ||
+    variant === 'fastify-floodgate-redis'
+  ) {
     const plugin = await loadFastifyPlugin();
     if (!plugin.ok) throw new Error(`not available: ${plugin.reason}`);
     let limiter: Limiter;
@@ -101,7 +110,9 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
     } else {
       limiter = floodgateLimiter();
     }
-    await app.register(plugin.value, { limiter, keyGenerator: hot });
+    // As for Express: the onResponse hook that skipFailedRequests adds runs on every request.
+    const skipFailedRequests = variant === 'fastify-floodgate-skipfailed';
+    await app.register(plugin.value, { limiter, keyGenerator: hot, skipFailedRequests });
   } else if (variant === 'fastify-noop') {
     // The floor: what any onRequest hook costs before it does anything.
     app.addHook('onRequest', (_req, _reply, done) => done());
