@@ -1,13 +1,13 @@
 import { checkOptionsObject, numberInRange, positiveInteger } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
 import { EXPIRY_MARGIN, GRID, HUGE_MS } from './constants.js';
+import { TOKEN_BUCKET_LUA } from './lua.js';
 
 /**
  * `1 / GRID`, exactly (GRID is a power of two): multiplying by it gives the very double dividing
  * by GRID does, and a multiplication is several times cheaper than a division on the hot path.
  */
 const PER_GRID = 1 / GRID;
-import { TOKEN_BUCKET_LUA } from './lua.js';
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
