@@ -84,16 +84,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
     policies,
     prefix,
     decide: (key, cost = 1) => run(storageKey(key), checkCost(cost), true),
+    // No options (the usual call) costs 1 without a call to `callCost`; any options are checked.
     consume(key, callOptions) {
       try {
-        return settle(run(storageKey(key), callCost('consume', callOptions), true));
+        return settle(run(storageKey(key), callOptions === undefined ? 1 : callCost('consume', callOptions), true));
       } catch (error) {
         return Promise.reject(error);
       }
     },
     peek(key, callOptions) {
       try {
-        return settle(run(storageKey(key), callCost('peek', callOptions), false));
+        return settle(run(storageKey(key), callOptions === undefined ? 1 : callCost('peek', callOptions), false));
       } catch (error) {
         return Promise.reject(error);
       }

@@ -167,11 +167,15 @@ export class MemoryStore implements Store {
       const only = [table];
       function decideOne(key: string, cost: number, charge: boolean): Decision {
         const now = clock();
-        const left = blockLeft(key, now);
+        // A prefix with no block at all (the usual case) goes straight on; the block's look-up
+        // and its Decision are apart, so that this hot path stays small enough to inline.
+        if (blocks.size !== 0) {
+          const left = blockLeft(key, now);
+          if (left > 0) return blockedDecision(algorithm.evaluate(states.get(key), now, cost, false), left);
+        }
         // An expired state decides like no state (the Algorithm contract), so the hot path
         // needs no expiry check; the sweeps reclaim expired keys.
         const state = states.get(key);
-        if (left > 0) return blockedDecision(algorithm.evaluate(state, now, cost, false), left);
         const decision = algorithm.evaluate(state, now, cost, charge);
         if (charge && cost > 0) {
           if (decision.allowed) {

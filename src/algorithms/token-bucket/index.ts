@@ -3,6 +3,12 @@ import type { Algorithm, Decision } from '../../types.js';
 import { EXPIRY_MARGIN, GRID, HUGE_MS } from './constants.js';
 import { TOKEN_BUCKET_LUA } from './lua.js';
 
+/**
+ * `1 / GRID`, exactly (GRID is a power of two): multiplying by it gives the very double dividing
+ * by GRID does, and a multiplication is several times cheaper than a division on the hot path.
+ */
+const PER_GRID = 1 / GRID;
+
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
   /** Tokens the bucket holds when full: the largest burst. A positive integer. */
@@ -63,7 +69,7 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
   }
 
   function tokensAt(now: number): number {
-    return Math.floor(refilled(now) * GRID) / GRID;
+    return Math.floor(refilled(now) * GRID) * PER_GRID;
   }
 
   // The smallest whole number of milliseconds r with tokensAt(now + r) >= at, for `at` on the
@@ -82,7 +88,7 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
 
   function evaluate(state: TokenBucketState | undefined, now: number, cost: number, charge: boolean): Decision {
     const y = refilled(now);
-    const n = Math.floor(y * GRID) / GRID;
+    const n = Math.floor(y * GRID) * PER_GRID;
     const base = state === undefined || state < n ? n : state;
     // Tokens missing from a full bucket; exact, as both numbers lie on the grid.
     const debt = base - n;
