@@ -4,8 +4,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import express, { type Express } from 'express';
-import { createLimiter, MemoryStore, RedisStore, type Store, slidingWindowLog, tokenBucket } from 'floodgate';
+import { createLimiter, MemoryStore, type Store, slidingWindowLog, tokenBucket } from 'floodgate';
 import { rateLimit } from 'floodgate/express';
+import { redisStore } from './redis-store.js';
 
 /** Builds the app on `store`; nothing listens until `listen` is called. */
 export function createApp(store: Store = new MemoryStore()): Express {
@@ -64,31 +65,4 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const store = url === undefined ? new MemoryStore() : await redisStore(url);
   const port = Number(process.env.PORT ?? 3000);
   createApp(store).listen(port, () => console.log(`listening on http://localhost:${port}`));
-}
-
-/**
- * A Redis store on `url`, after waiting at most 2 s for the connection: with Redis down the app
- * still starts, answers under its onStoreError policy, and limits through Redis as soon as the
- * client connects. ioredis is loaded only here, so the in-memory app runs without it installed.
- */
-async function redisStore(url: string): Promise<RedisStore> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url, {
-    // Retries 50, 100, 150 ms… apart, at most 1 s (plus jitter, so many processes do not retry
-    // in step): limits are back within about a second of Redis, on ioredis 5 and 6 alike.
-    retryStrategy: (attempt) => Math.min(attempt * 50, 1_000) + Math.random() * 100,
-  });
-  // Without a listener, ioredis prints every failed reconnect as an unhandled 'error' event;
-  // the limiter reports an outage once, through onOutage.
-  client.on('error', () => {});
-  if (client.status !== 'ready') {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2_000);
-      client.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-  return new RedisStore({ client, timeoutMs: 50 });
 }

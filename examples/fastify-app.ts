@@ -4,8 +4,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createLimiter, MemoryStore, RedisStore, type Store, slidingWindowLog, tokenBucket } from 'floodgate';
+import { createLimiter, MemoryStore, type Store, slidingWindowLog, tokenBucket } from 'floodgate';
 import floodgate, { RateLimitedError } from 'floodgate/fastify';
+import { redisStore } from './redis-store.js';
 
 /** Builds the app on `store`; nothing listens until `listen` is called. */
 export async function createApp(store: Store = new MemoryStore()): Promise<FastifyInstance> {
@@ -50,31 +51,4 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const app = await createApp(store);
   await app.listen({ port: Number(process.env.PORT ?? 3000) });
   console.log(`listening on ${app.listeningOrigin}`);
-}
-
-/**
- * A Redis store on `url`, after waiting at most 2 s for the connection: with Redis down the app
- * still starts, answers under its onStoreError policy, and limits through Redis as soon as the
- * client connects. ioredis is loaded only here, so the in-memory app runs without it installed.
- */
-async function redisStore(url: string): Promise<RedisStore> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url, {
-    // Retries 50, 100, 150 ms… apart, at most 1 s (plus jitter, so many processes do not retry
-    // in step): limits are back within about a second of Redis, on ioredis 5 and 6 alike.
-    retryStrategy: (attempt) => Math.min(attempt * 50, 1_000) + Math.random() * 100,
-  });
-  // Without a listener, ioredis prints every failed reconnect as an unhandled 'error' event;
-  // the limiter reports an outage once, through onOutage.
-  client.on('error', () => {});
-  if (client.status !== 'ready') {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2_000);
-      client.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-  return new RedisStore({ client, timeoutMs: 50 });
 }
