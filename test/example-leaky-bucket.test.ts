@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import {
   type Algorithm,
   createLimiter,
-  type Decision,
   fixedWindow,
   isFloodgateError,
   MemoryStore,
@@ -17,6 +16,7 @@ import { runContractScenario } from 'floodgate/testing';
 import { leakyBucket } from '../examples/leaky-bucket.js';
 import { leakyBucketContract } from './helpers/leaky-bucket-scenarios.js';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
+import { replayOnBothStores, twinLockouts, twinOps, twinStarts } from './helpers/twin-replay.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
@@ -153,7 +153,7 @@ describe('example leaky bucket: the redis store decides exactly like the memory 
   const step = fc.record({
     dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 700, noNaN: true }), fc.integer({ min: 0, max: 400 })),
     units: fc.oneof(fc.constant(0), fc.constant(0), fc.constantFrom(0.5, 1, 2, 3)),
-    op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'reset', 'refund', 'block'),
+    op: twinOps,
     cost: fc.integer({ min: 0, max: 3 }),
     key: fc.constantFrom('a', 'b'),
   });
@@ -163,51 +163,19 @@ describe('example leaky bucket: the redis store decides exactly like the memory 
       fc.asyncProperty(
         algorithms,
         fc.array(step, { minLength: 1, maxLength: 30 }),
-        // Epoch-sized (the server clock), small and fractional (injected clocks), and whole.
-        fc.oneof(
-          fc.double({ min: 1.7e12, max: 1.8e12, noNaN: true }),
-          fc.double({ min: 0, max: 2000, noNaN: true }),
-          fc.integer({ min: 0, max: 1_000_000 }),
-        ),
-        fc.constantFrom(0, 0, 250),
-        async ({ policies, msPerUnit }, steps, start, blockDurationMs) => {
-          let now = start;
-          const clock = (): number => now;
-          const prefix = randomPrefix('leaky-prop');
-          const names = Object.keys(policies);
-          const make = (store: MemoryStore | RedisStore) =>
-            names.length === 1
-              ? createLimiter({
-                  algorithm: policies.default as Algorithm,
-                  store,
-                  prefix,
-                  blockDurationMs,
-                  onStoreError: 'throw',
-                })
-              : createLimiter({ policies, store, prefix, blockDurationMs, onStoreError: 'throw' });
-          const memory = make(new MemoryStore({ clock, sweepIntervalMs: false }));
-          const redis = make(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }));
-          const smallest = Math.min(...Object.values(policies).map((a) => a.limit));
-          for (const [i, s] of steps.entries()) {
-            now += s.units === 0 ? s.dt : s.units * msPerUnit;
-            const cost = Math.min(s.cost, smallest);
-            if (s.op === 'reset') {
-              memory.reset(s.key);
-              await redis.reset(s.key);
-              continue;
-            }
-            const call = (l: typeof memory): Promise<Decision> =>
-              s.op === 'peek'
-                ? l.peek(s.key, { cost })
-                : s.op === 'refund'
-                  ? l.refund(s.key, { cost })
-                  : s.op === 'block'
-                    ? l.block(s.key, { durationMs: 1 + cost * 100 })
-                    : l.consume(s.key, { cost });
-            const [m, r] = [await call(memory), await call(redis)];
-            deepStrictEqual(r, m, `step ${i + 1}: ${s.op} ${s.key} cost ${cost} at ${now}`);
-          }
-        },
+        twinStarts,
+        twinLockouts,
+        ({ policies, msPerUnit }, steps, start, blockDurationMs) =>
+          replayOnBothStores({
+            policies,
+            steps,
+            start,
+            blockDurationMs,
+            client,
+            timeoutMs: PATIENT_MS,
+            // Whole and half units of the leak land exactly where a unit leaves the bucket.
+            advance: (s) => (s.units === 0 ? s.dt : s.units * msPerUnit),
+          }),
       ),
       { numRuns: 800, includeErrorInReport: true },
     );

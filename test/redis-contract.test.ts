@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import {
   type Algorithm,
   createLimiter,
-  type Decision,
   fixedWindow,
   MemoryStore,
   type RedisClient,
@@ -15,6 +14,7 @@ import {
 } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
 import { randomPrefix, useSuiteRedis } from './helpers/redis.js';
+import { replayOnBothStores, twinLockouts, twinOps, twinStarts } from './helpers/twin-replay.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
 const PATIENT_MS = 5000;
@@ -95,7 +95,7 @@ describe('redis store decides exactly like the memory store (property)', () => {
   );
   const step = fc.record({
     dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 700, noNaN: true }), fc.integer({ min: 0, max: 400 })),
-    op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'reset', 'refund', 'block'),
+    op: twinOps,
     cost: fc.integer({ min: 0, max: 3 }),
     key: fc.constantFrom('a', 'b'),
   });
@@ -105,51 +105,18 @@ describe('redis store decides exactly like the memory store (property)', () => {
       fc.asyncProperty(
         algorithms,
         fc.array(step, { minLength: 1, maxLength: 40 }),
-        // Epoch-sized (the server clock), small and fractional (injected clocks), and whole.
-        fc.oneof(
-          fc.double({ min: 1.7e12, max: 1.8e12, noNaN: true }),
-          fc.double({ min: 0, max: 2000, noNaN: true }),
-          fc.integer({ min: 0, max: 1_000_000 }),
-        ),
-        fc.constantFrom(0, 0, 250),
-        async (policies, steps, start, blockDurationMs) => {
-          let now = start;
-          const clock = (): number => now;
-          const prefix = randomPrefix('prop');
-          const names = Object.keys(policies);
-          const make = (store: MemoryStore | RedisStore) =>
-            names.length === 1
-              ? createLimiter({
-                  algorithm: policies.default as Algorithm,
-                  store,
-                  prefix,
-                  blockDurationMs,
-                  onStoreError: 'throw',
-                })
-              : createLimiter({ policies, store, prefix, blockDurationMs, onStoreError: 'throw' });
-          const memory = make(new MemoryStore({ clock, sweepIntervalMs: false }));
-          const redis = make(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, denyCache: false }));
-          const smallest = Math.min(...Object.values(policies).map((a) => a.limit));
-          for (const [i, s] of steps.entries()) {
-            now += s.dt;
-            const cost = Math.min(s.cost, smallest);
-            if (s.op === 'reset') {
-              memory.reset(s.key);
-              await redis.reset(s.key);
-              continue;
-            }
-            const call = (l: typeof memory): Promise<Decision> =>
-              s.op === 'peek'
-                ? l.peek(s.key, { cost })
-                : s.op === 'refund'
-                  ? l.refund(s.key, { cost })
-                  : s.op === 'block'
-                    ? l.block(s.key, { durationMs: 1 + cost * 100 })
-                    : l.consume(s.key, { cost });
-            const [m, r] = [await call(memory), await call(redis)];
-            deepStrictEqual(r, m, `step ${i + 1}: ${s.op} ${s.key} cost ${cost} at ${now}`);
-          }
-        },
+        twinStarts,
+        twinLockouts,
+        (policies, steps, start, blockDurationMs) =>
+          replayOnBothStores({
+            policies,
+            steps,
+            start,
+            blockDurationMs,
+            client,
+            timeoutMs: PATIENT_MS,
+            advance: (s) => s.dt,
+          }),
       ),
       { numRuns: 600, includeErrorInReport: true },
     );
