@@ -60,16 +60,19 @@ function bufferOptions(client: NodeRedisCommands): object {
   return typeof client.withTypeMapping === 'function' ? { typeMapping: { 36: Buffer } } : { returnBuffers: true };
 }
 
-/** `redis://host:port` or a socket's host and port, as node-redis was told, to name it in a warning. */
+/** The server a node-redis client was told to use, as `host:port` (or a socket path), to name it in a warning. */
 function nodeRedisAddress(client: NodeRedisCommands): string {
-  const options = client.options;
-  if (!isObject(options)) return 'localhost:6379';
-  if (typeof options.url === 'string') return options.url.replace(/\/\/[^@/]*@/, '//');
+  const options = isObject(client.options) ? client.options : {};
   const socket = isObject(options.socket) ? options.socket : {};
   if (typeof socket.path === 'string') return socket.path;
-  const host = typeof socket.host === 'string' ? socket.host : 'localhost';
-  const port = typeof socket.port === 'number' ? socket.port : 6379;
-  return `${host}:${port}`;
+  if (typeof socket.host === 'string' || typeof socket.port === 'number') {
+    return `${typeof socket.host === 'string' ? socket.host : 'localhost'}:${typeof socket.port === 'number' ? socket.port : 6379}`;
+  }
+  if (typeof options.url === 'string' && URL.canParse(options.url)) {
+    const url = new URL(options.url);
+    return `${url.hostname || 'localhost'}:${url.port || 6379}`;
+  }
+  return 'localhost:6379';
 }
 
 function nodeRedisNodes(client: NodeRedisCommands, cluster: boolean): EvictionNode[] {
