@@ -102,6 +102,21 @@ export function judgeTargets(r: Results): Target[] {
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.9);
   httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.7);
+  {
+    // No target of its own: the same app and limiter on a node-redis client, beside ioredis.
+    const o = contender('Fastify', 'fastify-floodgate-redis-node-redis');
+    const p = contender('Fastify', 'fastify-floodgate-redis');
+    targets.push({
+      case: 'Fastify + Redis on a node-redis client ÷ bare',
+      peers: p?.available ? `floodgate, Redis on ioredis ${fmtRatio(p.medianRatio)}` : 'n/a',
+      target: '–',
+      floodgate: o?.available
+        ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
+        : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
+    });
+  }
   // skipFailedRequests has no target of its own: the row shows what watching every response to
   // its end adds, beside the same app without the option.
   for (const [framework, plain] of [
