@@ -131,6 +131,7 @@ async function main(): Promise<number> {
         express: packageVersion('express'),
         fastify: packageVersion('fastify'),
         ioredis: packageVersion('ioredis'),
+        'node-redis (redis)': packageVersion('redis'),
         'redis-server': redis.version,
       },
       code,

@@ -44,6 +44,7 @@ const GROUPS: Group[] = [
           'reference: a hook that awaits one script call through ioredis (the floor script, no decision, no headers)',
       },
       { id: 'fastify-floodgate-redis', label: 'floodgate, Redis' },
+      { id: 'fastify-floodgate-redis-node-redis', label: 'floodgate, Redis, node-redis client' },
       { id: 'fastify-frl-redis', label: '@fastify/rate-limit, Redis' },
     ],
   },

@@ -5,6 +5,13 @@ export const FLOODGATE_KINDS = ['token-bucket', 'sliding-log', 'fixed-window', '
 export type FloodgateKind = (typeof FLOODGATE_KINDS)[number];
 
 /**
+ * The algorithms the Redis throughput case also runs on a node-redis client (the `redis`
+ * package), beside the same limiter on ioredis. Their rows are `floodgate-<kind>-node-redis`.
+ */
+export const NODE_REDIS_KINDS = ['token-bucket', 'sliding-log'] as const satisfies readonly FloodgateKind[];
+export type NodeRedisKind = (typeof NODE_REDIS_KINDS)[number];
+
+/**
  * The limiter prefix of each algorithm in the Redis cases (shared with the MONITOR capture, so
  * redis-benchmark replays the workers' exact call). One per algorithm: a token bucket is a string
  * and a log is a list, so they must never meet on one key.

@@ -1,6 +1,7 @@
 /**
  * Redis workers (cases 3, 4b and 5), each in a process of its own pinned to the load core:
- *   serve throughput <impl> <port> <keyspace>   IPC requests { inFlight, measureMs, warmupMs }
+ *   serve throughput <impl> <port> <keyspace>   IPC requests { inFlight, measureMs, warmupMs }; the
+ *                                               floodgate-<kind>-node-redis impls run on node-redis
  *   serve replay <port> <keyspace> <call JSON>  the same, for a captured EVALSHA sent by bare ioredis
  *   serve hotkey <on|off> <port>                IPC requests { inFlight, measureMs, warmupMs }
  *   serve topology <single|cluster> <kind> <port[,port…]> <keyspace>
@@ -12,12 +13,25 @@
 import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'floodgate';
 import { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { createClient } from 'redis';
 import { serve } from '../lib/ipc.js';
 import { quantileSorted } from '../lib/stats.js';
-import { FLOODGATE_KINDS, type FloodgateKind, fastAlgorithm, memoryAlgorithm, redisPrefix } from './redis-policies.js';
+import {
+  FLOODGATE_KINDS,
+  type FloodgateKind,
+  fastAlgorithm,
+  memoryAlgorithm,
+  NODE_REDIS_KINDS,
+  redisPrefix,
+} from './redis-policies.js';
 
 const IMPLS = [...FLOODGATE_KINDS.map((k) => `floodgate-${k}` as const), 'rate-limiter-flexible'] as const;
 type Impl = (typeof IMPLS)[number];
+
+/** A client whose `INFO` the worker reads: ioredis's or node-redis's. */
+interface InfoSource {
+  info(section: string): Promise<unknown>;
+}
 
 /** Hard bound on calls per measurement, whatever the clock says. */
 const MAX_OPS = 4_000_000;
@@ -122,7 +136,7 @@ interface ServerShare {
 
 /** A warm-up drive, then the measured one, with the server's script calls and time over it. */
 async function warmThenDrive(
-  client: Redis,
+  client: InfoSource,
   call: Call,
   nextKey: () => string,
   request: Request,
@@ -139,14 +153,57 @@ async function warmThenDrive(
   };
 }
 
+/**
+ * A node-redis client (the `redis` package) on the bench's server, connected, with the error
+ * listener node-redis wants (without one, an error event throws); its last error is kept to
+ * name it when a measurement fails. Otherwise the library's defaults, as a user gets them.
+ */
+async function connectNodeRedis(
+  port: number,
+): Promise<{ client: ReturnType<typeof createClient>; lastError(): string }> {
+  if (port === 6379) throw new Error('refusing to bench the shared Redis on 6379');
+  const client = createClient({ socket: { host: '127.0.0.1', port } });
+  let last = '';
+  client.on('error', (error: unknown) => {
+    last = error instanceof Error ? error.message : String(error);
+  });
+  await client.connect();
+  return { client, lastError: () => last };
+}
+
 async function throughputWorker(args: string[]): Promise<{ measure: Measure; close(): void }> {
   const [implArg, port, keyspace] = args;
+  const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
+  const random = (): string => keys[(Math.random() * keys.length) | 0] as string;
+  // floodgate on node-redis: the same limiter and keys as its ioredis row, another client.
+  const nodeRedisKind = NODE_REDIS_KINDS.find((k) => implArg === `floodgate-${k}-node-redis`);
+  if (nodeRedisKind !== undefined) {
+    const { client, lastError } = await connectNodeRedis(Number(port));
+    const call = floodgateCall(
+      createLimiter({
+        algorithm: fastAlgorithm(nodeRedisKind),
+        store: new RedisStore({ client, timeoutMs: 1000 }),
+        prefix: redisPrefix(nodeRedisKind),
+      }),
+    );
+    return {
+      async measure(request) {
+        const m = await warmThenDrive(client, call, random, request);
+        if (m.degraded > 0) {
+          const last = lastError();
+          throw new Error(
+            `${m.degraded} of ${m.ops} decisions were degraded (store errors or timeouts)${last === '' ? '' : `; the client's last error: ${last}`}`,
+          );
+        }
+        return { impl: implArg, inFlight: request.inFlight, decisionsPerSec: m.ops / m.seconds, ...m };
+      },
+      close: () => client.destroy(),
+    };
+  }
   const impl = implArg as Impl;
   if (!(IMPLS as readonly string[]).includes(impl)) throw new Error(`unknown impl ${implArg}`);
   const client = await connect(Number(port));
   const call = makeCall(impl, client, 'fast');
-  const keys = Array.from({ length: Number(keyspace) }, (_, i) => `user:${i}`);
-  const random = (): string => keys[(Math.random() * keys.length) | 0] as string;
   return {
     async measure(request) {
       const m = await warmThenDrive(client, call, random, request);
@@ -313,8 +370,8 @@ async function topologyWorker(args: string[]): Promise<{ measure: Measure; close
 }
 
 /** Script calls (EVALSHA + EVAL) the server has run, one per round trip, and their time in µs. */
-async function scriptStats(client: Redis): Promise<{ calls: number; usec: number }> {
-  const info = await client.info('commandstats');
+async function scriptStats(client: InfoSource): Promise<{ calls: number; usec: number }> {
+  const info = String(await client.info('commandstats'));
   let calls = 0;
   let usec = 0;
   for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {

@@ -5,9 +5,15 @@ import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
 import type { QuietReport } from '../lib/machine.js';
 import { CPU, run } from '../lib/proc.js';
 import { median, range, round, roundOrder } from '../lib/stats.js';
-import { FLOODGATE_KINDS, type FloodgateKind } from './redis-policies.js';
+import { FLOODGATE_KINDS, type FloodgateKind, NODE_REDIS_KINDS, type NodeRedisKind } from './redis-policies.js';
 
-const CLIENTS = [...FLOODGATE_KINDS.map((k) => `floodgate-${k}` as const), 'rate-limiter-flexible'] as const;
+/** floodgate on a node-redis client: the same limiter as `floodgate-<kind>`, which runs on ioredis. */
+type NodeRedisClient = `floodgate-${NodeRedisKind}-node-redis`;
+const CLIENTS = [
+  ...FLOODGATE_KINDS.map((k) => `floodgate-${k}` as const),
+  ...NODE_REDIS_KINDS.map((k): NodeRedisClient => `floodgate-${k}-node-redis`),
+  'rate-limiter-flexible',
+] as const;
 type Client = (typeof CLIENTS)[number];
 /** A replay by redis-benchmark of one script call: floodgate's, rate-limiter-flexible's, or the floor. */
 type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
@@ -34,7 +40,7 @@ interface Sample {
   serverUsPerDecision?: number;
   /** Script calls per decision: 1, or less when the store sends calls waiting together as one. */
   scriptCallsPerDecision?: number;
-  /** The ioredis worker's own CPU time per call (user + system), µs. */
+  /** The worker's own CPU time per call (user + system), µs. */
   clientCpuUs?: number;
   denied?: number;
   degraded?: number;
@@ -57,13 +63,19 @@ export interface RedisContender {
   medianServerUsPerDecision: number;
   /** Script calls per decision (median of rounds). */
   medianScriptCallsPerDecision: number;
-  /** The client process's CPU time per call, µs (median of rounds); ioredis rows only. */
+  /** The client process's CPU time per call, µs (median of rounds); the workers' rows only. */
   medianClientCpuUs: number;
   /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
   vsRateLimiterFlexible?: { ratios: number[]; median: number; range: [number, number] };
   vsRedisBenchmark?: { ratios: number[]; median: number; range: [number, number] };
   /** For floodgate rows: per-round ratio to the same script call sent by bare ioredis. */
   vsIoredis?: { ratios: number[]; median: number; range: [number, number] };
+  /**
+   * For floodgate rows on node-redis: per-round ratios to floodgate's row of the same algorithm on
+   * ioredis, of decisions/s and of p50 latency.
+   */
+  vsFloodgateOnIoredis?: { ratios: number[]; median: number; range: [number, number] };
+  p50VsFloodgateOnIoredis?: { ratios: number[]; median: number; range: [number, number] };
   deniedOrDegraded: number;
   /** Measurements that failed once and were taken again (over both in-flight counts). */
   retried?: number;
@@ -146,7 +158,7 @@ function ratioSummary(a: number[], b: number[]): { ratios: number[]; median: num
 
 /**
  * Case 3, Redis: decisions/s and latency at 1 and 256 calls in flight, redis-server pinned to the
- * server core and every client (ioredis workers, redis-benchmark) to the load core.
+ * server core and every client (ioredis and node-redis workers, redis-benchmark) to the load core.
  */
 export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   const { profile, log, redis } = ctx;
@@ -294,11 +306,26 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
       const retried = retries.get(c);
       if (retried !== undefined) row.retried = retried;
       // Per-round ratios to another contender's rounds, when it ran every round this one did.
-      const assign = (field: 'vsRateLimiterFlexible' | 'vsRedisBenchmark' | 'vsIoredis', other: Contender): void => {
+      const assign = (
+        field: 'vsRateLimiterFlexible' | 'vsRedisBenchmark' | 'vsIoredis' | 'vsFloodgateOnIoredis',
+        other: Contender,
+      ): void => {
         const theirs = (samples.get(key(other, inFlight)) ?? []).map((x) => x.decisionsPerSec);
         if (theirs.length === dps.length && dps.length > 0) row[field] = ratioSummary(dps, theirs);
       };
-      if (c.startsWith('floodgate-')) {
+      const nodeRedisKind = NODE_REDIS_KINDS.find((k) => c === `floodgate-${k}-node-redis`);
+      if (nodeRedisKind !== undefined) {
+        // The same limiter on ioredis is its peer; bare ioredis's replay would mix two drivers.
+        assign('vsRateLimiterFlexible', 'rate-limiter-flexible');
+        assign('vsRedisBenchmark', `redis-benchmark-${nodeRedisKind}`);
+        assign('vsFloodgateOnIoredis', `floodgate-${nodeRedisKind}`);
+        const theirs = samples.get(key(`floodgate-${nodeRedisKind}`, inFlight)) ?? [];
+        if (theirs.length === s.length && s.length > 0)
+          row.p50VsFloodgateOnIoredis = ratioSummary(
+            s.map((x) => x.p50Us),
+            theirs.map((x) => x.p50Us),
+          );
+      } else if (c.startsWith('floodgate-')) {
         const kind = c.slice('floodgate-'.length) as FloodgateKind;
         assign('vsRateLimiterFlexible', 'rate-limiter-flexible');
         assign('vsRedisBenchmark', `redis-benchmark-${kind}`);

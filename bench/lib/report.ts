@@ -102,6 +102,21 @@ export function judgeTargets(r: Results): Target[] {
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.9);
   httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.7);
+  {
+    // No target of its own: the same app and limiter on a node-redis client, beside ioredis.
+    const o = contender('Fastify', 'fastify-floodgate-redis-node-redis');
+    const p = contender('Fastify', 'fastify-floodgate-redis');
+    targets.push({
+      case: 'Fastify + Redis on a node-redis client ÷ bare',
+      peers: p?.available ? `floodgate, Redis on ioredis ${fmtRatio(p.medianRatio)}` : 'n/a',
+      target: '–',
+      floodgate: o?.available
+        ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
+        : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
+    });
+  }
   // skipFailedRequests has no target of its own: the row shows what watching every response to
   // its end adds, beside the same app without the option.
   for (const [framework, plain] of [
@@ -225,6 +240,39 @@ export function judgeTargets(r: Results): Target[] {
       target: "≤ rate-limiter-flexible's",
       floodgate: o?.available ? `${fmtUs(o.medianP50Us)} µs` : 'not available',
       met: o?.available && rlf1?.available && Number.isFinite(o.medianP50Us) ? o.medianP50Us <= rlf1.medianP50Us : null,
+    });
+  }
+  // No target: the rows set floodgate on node-redis beside the same limiter on ioredis.
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    const io = rrow(`floodgate-${kind}`, 256);
+    const o = rrow(`floodgate-${kind}-node-redis`, 256);
+    const v = o?.vsFloodgateOnIoredis;
+    targets.push({
+      case: `Redis, 256 in flight: ${LABELS[kind]}, node-redis ÷ ioredis`,
+      peers: io?.available ? `floodgate on ioredis ${fmtRate(io.medianDecisionsPerSec)}/s` : 'n/a',
+      target: '–',
+      floodgate:
+        o?.available && v !== undefined
+          ? `${fmtRate(o.medianDecisionsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`
+          : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
+    });
+  }
+  for (const kind of ['token-bucket', 'sliding-log'] as const) {
+    const io = rrow(`floodgate-${kind}`, 1);
+    const o = rrow(`floodgate-${kind}-node-redis`, 1);
+    const v = o?.p50VsFloodgateOnIoredis;
+    targets.push({
+      case: `Redis, 1 in flight: ${LABELS[kind]} p50 latency, node-redis ÷ ioredis`,
+      peers: io?.available ? `floodgate on ioredis ${fmtUs(io.medianP50Us)} µs` : 'n/a',
+      target: '–',
+      floodgate:
+        o?.available && v !== undefined
+          ? `${fmtUs(o.medianP50Us)} µs, ${fmtRatio(v.median)}${fmtRange(v.range)}`
+          : `not available${o?.reason ? `: ${o.reason}` : ''}`,
+      met: null,
+      informational: true,
     });
   }
 
@@ -387,12 +435,13 @@ export function renderMarkdown(r: Results): string {
   }
 
   const redis = r.redis;
+  const redisVersion = m.versions['node-redis (redis)'];
   push('## 3. Redis decisions/s and latency', '');
   if (redis === undefined) push('Not run.', '');
   else if ('error' in redis) push(`Failed: ${redis.error}`, '');
   else {
     push(
-      `ioredis clients and redis-benchmark on the load core, redis-server on the server core; ${redis.keyspace.toLocaleString('en-US')} random keys; ${redis.measureMs} ms per contender per round. ` +
+      `ioredis and node-redis clients and redis-benchmark on the load core, redis-server on the server core; ${redis.keyspace.toLocaleString('en-US')} random keys; ${redis.measureMs} ms per contender per round. ` +
         `redis-benchmark replays floodgate's own script call (captured with MONITOR): ${Object.entries(
           redis.benchmarkShape,
         )
@@ -404,14 +453,15 @@ export function renderMarkdown(r: Results): string {
         '(`TIME`, `GET`, `SET … PX`, a four-number reply). ' +
         "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
         'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
-        '"Client CPU µs per decision" is the ioredis worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
+        `*-node-redis rows are floodgate's same limiter on a node-redis client (the \`redis\` package${redisVersion === undefined ? '' : ` ${redisVersion}`}, \`createClient\`, connected, its defaults otherwise) in place of ioredis; "÷ floodgate on ioredis" is the per-round ratio of decisions/s to the row of the same algorithm on ioredis. ` +
+        '"Client CPU µs per decision" is the worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
       '',
-      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible | ÷ floodgate on ioredis (min–max) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of redis.rows) {
       if (!row.available) {
-        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | | |`);
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | | | |`);
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
@@ -420,7 +470,7 @@ export function renderMarkdown(r: Results): string {
           ? ''
           : ` (${row.retried} measurement${row.retried > 1 ? 's' : ''} taken again after a stall)`;
       push(
-        `| ${row.inFlight} | ${row.id}${retried} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} |`,
+        `| ${row.inFlight} | ${row.id}${retried} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} | ${row.vsFloodgateOnIoredis ? `${fmtRatio(row.vsFloodgateOnIoredis.median)}${fmtRange(row.vsFloodgateOnIoredis.range)}` : ''} |`,
       );
     }
     push('');

@@ -10,6 +10,7 @@ import { rateLimit as expressRateLimit } from 'express-rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLimiter, type Limiter, type Store, tokenBucket } from 'floodgate';
 import { Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { FLOOR_SCRIPT } from '../lib/floor-script.js';
 import { loadExpressAdapter, loadFastifyPlugin, loadRedisStore } from '../lib/optional.js';
 
@@ -28,6 +29,7 @@ const HTTP_VARIANTS = [
   'fastify-frl',
   'fastify-redis-floor',
   'fastify-floodgate-redis',
+  'fastify-floodgate-redis-node-redis',
   'fastify-frl-redis',
 ] as const;
 type HttpVariant = (typeof HTTP_VARIANTS)[number];
@@ -66,6 +68,24 @@ function appClient(app: FastifyInstance, port: number | undefined): Redis {
   return client;
 }
 
+/**
+ * A node-redis client (the `redis` package) of the app's own, connected, with the error listener
+ * node-redis wants (the store reports failures itself), closed when the app closes.
+ */
+async function appNodeRedisClient(
+  app: FastifyInstance,
+  port: number | undefined,
+): Promise<ReturnType<typeof createClient>> {
+  if (port === undefined) throw new Error('this variant needs a redis port');
+  const client = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 1000 } });
+  client.on('error', () => {});
+  await client.connect();
+  app.addHook('onClose', async () => {
+    client.destroy();
+  });
+  return client;
+}
+
 async function expressApp(variant: HttpVariant): Promise<express.Express> {
   const app = express();
   if (variant === 'express-floodgate' || variant === 'express-floodgate-skipfailed') {
@@ -98,7 +118,8 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
   if (
     variant === 'fastify-floodgate' ||
     variant === 'fastify-floodgate-skipfailed' ||
-    variant === 'fastify-floodgate-redis'
+    variant === 'fastify-floodgate-redis' ||
+    variant === 'fastify-floodgate-redis-node-redis'
   ) {
     const plugin = await loadFastifyPlugin();
     if (!plugin.ok) throw new Error(`not available: ${plugin.reason}`);
@@ -107,6 +128,12 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
       const RedisStore = await loadRedisStore();
       if (!RedisStore.ok) throw new Error(`not available: ${RedisStore.reason}`);
       limiter = floodgateLimiter(new RedisStore.value({ client: appClient(app, redisPort), timeoutMs: 1000 }));
+    } else if (variant === 'fastify-floodgate-redis-node-redis') {
+      // The same limiter and store on a node-redis client in place of ioredis.
+      const RedisStore = await loadRedisStore();
+      if (!RedisStore.ok) throw new Error(`not available: ${RedisStore.reason}`);
+      const client = await appNodeRedisClient(app, redisPort);
+      limiter = floodgateLimiter(new RedisStore.value({ client, timeoutMs: 1000 }));
     } else {
       limiter = floodgateLimiter();
     }
