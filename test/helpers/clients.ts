@@ -154,3 +154,94 @@ export function closeClient(client: RedisClient): void {
   }
   (client as unknown as IoredisLike).disconnect();
 }
+
+/**
+ * A node-redis client of the chosen version for `server`, with an error listener, whose
+ * `connect()` has not been called: the store must answer it without sending. Only for a
+ * node-redis run (an ioredis client connects when it is made; see `lazyConnect` for its
+ * equivalent).
+ */
+export function unconnectedClient(server: number | string): RedisClient {
+  if (!NODE_REDIS) throw new Error(`unconnectedClient is for node-redis, not ${TEST_CLIENT_LABEL}`);
+  const url = typeof server === 'number' ? `redis://127.0.0.1:${server}` : server;
+  const { createClient } = require(moduleName) as NodeRedisModule;
+  const client = createClient({ url });
+  client.on('error', ignore);
+  return client;
+}
+
+/** The major version of the node-redis in use (4, 5 or 6), or undefined on an ioredis run. */
+export const NODE_REDIS_MAJOR: number | undefined = NODE_REDIS
+  ? Number(TEST_CLIENT.slice('node-redis'.length))
+  : undefined;
+
+/**
+ * The wait before the reconnect attempt that follows failure number `retries` (counted from 0,
+ * as node-redis counts) under the default `reconnectStrategy` of the node-redis in use, as its
+ * source has it:
+ *
+ * - node-redis 4 (@redis/client 1.x, dist/lib/client/socket.js): `min(retries × 50, 500)` ms, so
+ *   the first retry follows at once;
+ * - node-redis 5 and 6 (@redis/client 5.x and 6.x, `defaultReconnectStrategy` in
+ *   dist/lib/client/socket.js): `min(2^retries × 50, 2000)` ms plus a random 0–199 ms (and no
+ *   reconnect at all after a socket timeout, which a client without `socketTimeout` never has).
+ */
+export function nodeRedisReconnectDelay(retries: number): { min: number; max: number } {
+  if (NODE_REDIS_MAJOR === 4) {
+    const ms = Math.min(retries * 50, 500);
+    return { min: ms, max: ms };
+  }
+  const ms = Math.min(2 ** retries * 50, 2000);
+  return { min: ms, max: ms + 199 };
+}
+
+/** The longest wait between two reconnect attempts under node-redis's default `reconnectStrategy`. */
+export const MAX_NODE_REDIS_RECONNECT_DELAY_MS = NODE_REDIS_MAJOR === 4 ? 500 : 2199;
+
+/** A PING on `client`'s own connection (a single client), answered after every command sent on it before. */
+export async function ping(client: RedisClient): Promise<void> {
+  if (isNodeRedis(client)) {
+    await (client.sendCommand as (args: string[]) => Promise<unknown>)(['PING']);
+    return;
+  }
+  await (client as unknown as { ping(): Promise<unknown> }).ping();
+}
+
+/**
+ * The client of each master of a Cluster client (ioredis `nodes('master')`, node-redis
+ * `nodeClient` of each of `masters`), to reach one node's connection.
+ */
+export async function masterClients(cluster: RedisClient): Promise<RedisClient[]> {
+  if (isNodeRedis(cluster)) {
+    const { masters, nodeClient } = cluster as unknown as {
+      masters: unknown[];
+      nodeClient(node: unknown): RedisClient | Promise<RedisClient>;
+    };
+    return Promise.all(masters.map((master) => nodeClient.call(cluster, master)));
+  }
+  return (cluster as unknown as { nodes(role: 'master'): RedisClient[] }).nodes('master');
+}
+
+/**
+ * Resolves once a Cluster client knows `masters` masters and can reach each of them. A node-redis
+ * 4 or 5 cluster reports `isOpen` from the moment `connect()` is called, before it has found a
+ * single node (and has no `isReady`), so {@link whenReady} cannot tell. Rejects after `withinMs`.
+ */
+export async function whenClusterReady(cluster: RedisClient, masters: number, withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  const ready = (): boolean => {
+    if (!isNodeRedis(cluster)) return (cluster as unknown as IoredisLike).status === 'ready';
+    const known = (cluster as unknown as { masters?: { client?: NodeRedisLike }[] }).masters ?? [];
+    return (
+      isReady(cluster) &&
+      known.length >= masters &&
+      known.every((m) => m.client?.isOpen === true && m.client.isReady !== false)
+    );
+  };
+  while (!ready()) {
+    if (Date.now() > deadline) {
+      throw new Error(`the ${TEST_CLIENT_LABEL} cluster client was not ready within ${withinMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
