@@ -72,6 +72,8 @@ export class Caller {
   readonly #batchWrites: boolean;
   /** The socket corked for the rest of this tick, if any. */
   #corked: Corkable | undefined;
+  /** Whether an immediate is waiting for the client's write of calls sent (see {@link Caller.#written}). */
+  #writing = false;
   /** False from a failed call until the next successful one: the deny cache trusts only a healthy store. */
   healthy = true;
   /** Told when a healthy store sees a call fail (see {@link Caller.#failing}). */
@@ -161,6 +163,7 @@ export class Caller {
       (value: unknown) => this.#succeed(queued, value),
       (error: unknown) => this.#failed(queued, error),
     );
+    if (this.#client.writesLater) this.#written();
     return result;
   }
 
@@ -272,6 +275,32 @@ export class Caller {
         for (let i = from; i < queue.length; i++) (queue[i] as Pending<unknown>).deadline = now + this.#timeoutMs;
       }
       stream.uncork();
+    });
+  }
+
+  /**
+   * For a client that writes a command in a later phase of the loop than the call that sends it
+   * (node-redis, in an immediate): when synchronous work (or a GC pause) held the loop past the
+   * calls' deadline before they were even written, their wait for a reply starts once they are,
+   * as for a corked socket (see {@link Caller.#cork}). Without it, the timeout timer, late for
+   * the same stall, would time them out right after the write, before any reply could be read,
+   * and report an outage of a healthy Redis (the calls were charged). This immediate runs in the
+   * same check phase as the client's write, and before the late timer's re-check, which is queued
+   * only when the timer runs. A write merely some milliseconds late, as on a busy loop, leaves
+   * the deadlines alone: the reply still has until then, and timeouts keep to `timeoutMs`.
+   */
+  #written(): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    // The calls it covers: the one just queued and any queued before it runs, in deadline order.
+    const queue = this.#pending;
+    const from = queue.length - 1;
+    setImmediate(() => {
+      this.#writing = false;
+      const now = performance.now();
+      if (queue === this.#pending && (queue[from] as Pending<unknown>).deadline <= now) {
+        for (let i = from; i < queue.length; i++) (queue[i] as Pending<unknown>).deadline = now + this.#timeoutMs;
+      }
     });
   }
 

@@ -87,6 +87,8 @@ export function ioredisPort(client: IoredisCommands): RedisPort {
       if (client.isCluster === true) return undefined;
       return isCorkable(client.stream) ? client.stream : undefined;
     },
+    // A single client writes at once (a corked socket aside); a Cluster's node does too.
+    writesLater: false,
     nodes: () => ioredisNodes(client),
   };
 }

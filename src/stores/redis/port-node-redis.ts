@@ -129,6 +129,8 @@ export function nodeRedisPort(client: NodeRedisCommands): RedisPort {
     del: (keys) => sendDel(['DEL', ...keys]),
     // node-redis corks its own socket for each tick's writes.
     socket: () => undefined,
+    // node-redis 5 and 6 write in an immediate; node-redis 4 writes into a socket it corks until one.
+    writesLater: true,
     nodes: () => nodeRedisNodes(client, cluster),
   };
 }

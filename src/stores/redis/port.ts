@@ -52,6 +52,12 @@ export interface RedisPort {
   del(keys: readonly string[]): Promise<unknown>;
   /** The socket to cork for a burst of writes, when the client leaves that to its user. */
   socket(): Corkable | undefined;
+  /**
+   * The client writes a command to its socket in a later phase of the event loop than the call
+   * that sends it (node-redis, in an immediate), so work that holds the loop right after a call
+   * also holds the call's command back from Redis.
+   */
+  readonly writesLater: boolean;
   /** The servers the eviction check asks: the server itself, or a Cluster's masters. */
   nodes(): EvictionNode[];
 }
