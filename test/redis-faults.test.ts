@@ -12,8 +12,16 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
-import { closeClient, NODE_REDIS, storeClient, whenReady } from './helpers/clients.js';
-import { defaultReconnectDelay, IOREDIS_VERSION, MAX_RECONNECT_DELAY_MS, Redis } from './helpers/ioredis.js';
+import {
+  closeClient,
+  MAX_NODE_REDIS_RECONNECT_DELAY_MS,
+  NODE_REDIS,
+  nodeRedisReconnectDelay,
+  storeClient,
+  TEST_CLIENT_LABEL,
+  whenReady,
+} from './helpers/clients.js';
+import { defaultReconnectDelay, MAX_RECONNECT_DELAY_MS, Redis } from './helpers/ioredis.js';
 import { freePort, type RedisServer, startRedis } from './helpers/redis.js';
 
 const TIMEOUT_MS = 50;
@@ -39,6 +47,7 @@ async function start(port?: number): Promise<RedisServer> {
   return server;
 }
 
+/** An ioredis client to act on the server with (CLIENT PAUSE, CLIENT KILL), whatever the store is given. */
 function connect(port: number): Redis {
   // The defaults a user gets, plus the error listener every ioredis user should add.
   const client = new Redis(port, '127.0.0.1');
@@ -56,6 +65,18 @@ function storeOn(port: number): RedisClient {
   storeClients.add(client);
   return client;
 }
+
+/** A client's events: ioredis and node-redis clients are both EventEmitters. */
+function events(client: RedisClient): NodeJS.EventEmitter {
+  return client as unknown as NodeJS.EventEmitter;
+}
+
+/**
+ * Why a test is skipped on this run: it is about one library's own behaviour, and this run
+ * gives the store another.
+ */
+const ONLY_IOREDIS = NODE_REDIS && `about ioredis; this run gives the store ${TEST_CLIENT_LABEL}`;
+const ONLY_NODE_REDIS = !NODE_REDIS && `about node-redis; this run gives the store ${TEST_CLIENT_LABEL}`;
 
 type PolicyName = 'allow' | 'deny' | 'throw' | 'fallback';
 
@@ -76,8 +97,8 @@ interface Subject {
 }
 
 /** One limiter per failure policy, all on one store (one client), as an app would have. */
-function subjects(client: Redis, names: readonly PolicyName[]): Subject[] {
-  const store = new RedisStore({ client, timeoutMs: TIMEOUT_MS });
+function subjects(client: RedisClient, names: readonly PolicyName[], timeoutMs = TIMEOUT_MS): Subject[] {
+  const store = new RedisStore({ client, timeoutMs });
   return names.map((name) => {
     const outages: FloodgateError[] = [];
     const limiter =
@@ -101,37 +122,34 @@ function subjects(client: Redis, names: readonly PolicyName[]): Subject[] {
   });
 }
 
+/** One call of `subject`'s limiter for `key`, and how it was answered. */
+function sample({ name, limiter }: Subject, key: string): Promise<Sample> {
+  const begin = performance.now();
+  return limiter.consume(key).then(
+    (d) => ({
+      name,
+      start: begin,
+      ms: performance.now() - begin,
+      allowed: d.allowed,
+      degraded: d.degraded === true,
+      ...(d.cause === undefined ? {} : { code: d.cause.code }),
+    }),
+    (error: unknown) => ({
+      name,
+      start: begin,
+      ms: performance.now() - begin,
+      degraded: true,
+      code: isFloodgateError(error) ? error.code : String(error),
+    }),
+  );
+}
+
 /** Calls every limiter every TICK_MS (without waiting for earlier calls) until `done()` resolves. */
 async function drive(list: readonly Subject[], done: Promise<void>): Promise<Sample[]> {
   const samples: Sample[] = [];
   const pending: Promise<void>[] = [];
   const tick = (): void => {
-    for (const { name, limiter } of list) {
-      const begin = performance.now();
-      pending.push(
-        limiter.consume('k').then(
-          (d) => {
-            samples.push({
-              name,
-              start: begin,
-              ms: performance.now() - begin,
-              allowed: d.allowed,
-              degraded: d.degraded === true,
-              ...(d.cause === undefined ? {} : { code: d.cause.code }),
-            });
-          },
-          (error: unknown) => {
-            samples.push({
-              name,
-              start: begin,
-              ms: performance.now() - begin,
-              degraded: true,
-              code: isFloodgateError(error) ? error.code : String(error),
-            });
-          },
-        ),
-      );
-    }
+    for (const subject of list) pending.push(sample(subject, 'k').then((s) => void samples.push(s)));
   };
   const timer = setInterval(tick, TICK_MS);
   await done;
@@ -146,25 +164,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * When `client` next becomes ready, on `performance.now()`. Called before Redis comes back, so a
  * reconnect that beats the server's start-up log line is not missed. Rejects past `withinMs`.
  */
-function nextReady(client: Redis, withinMs: number): Promise<number> {
+function nextReady(client: RedisClient, withinMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      client.off('ready', onReady);
+      events(client).off('ready', onReady);
       reject(new Error(`the client was not ready within ${withinMs} ms`));
     }, withinMs);
     function onReady(): void {
       clearTimeout(timer);
       resolve(performance.now());
     }
-    client.once('ready', onReady);
+    events(client).once('ready', onReady);
   });
 }
 
 /**
  * How long after Redis is back the client may take to reconnect: its longest wait between two
- * attempts under the default retryStrategy, plus the attempt itself on a busy machine.
+ * attempts under the default retryStrategy (ioredis) or reconnectStrategy (node-redis; see
+ * nodeRedisReconnectDelay in ./helpers/clients.ts), plus the attempt itself on a busy machine.
  */
-const RECONNECT_WITHIN_MS = MAX_RECONNECT_DELAY_MS + 300;
+const RECONNECT_WITHIN_MS = (NODE_REDIS ? MAX_NODE_REDIS_RECONNECT_DELAY_MS : MAX_RECONNECT_DELAY_MS) + 300;
 
 /**
  * Watches how late this process's timers fire. On a machine busy with other work the test process
@@ -236,8 +255,8 @@ function checkResumed(samples: readonly Sample[], name: PolicyName, from: number
 test('Redis killed (SIGKILL) for 3 s, then restarted on its port', async (t) => {
   const names: PolicyName[] = ['allow', 'deny', 'throw', 'fallback'];
   let server = await start();
-  const client = connect(server.port);
-  await client.ping();
+  const client = storeOn(server.port);
+  await whenReady(client);
   const list = subjects(client, names);
   let killedAt = 0;
   let restartedAt = 0;
@@ -279,7 +298,7 @@ test('Redis killed (SIGKILL) for 3 s, then restarted on its port', async (t) => 
     checkResumed(samples, name, readyAt, TICK_MS + SLACK_MS + lag.lagDuring(readyAt, readyAt + TICK_MS)),
   );
   t.diagnostic(
-    `ioredis ${IOREDIS_VERSION}: client ready ${reconnected.toFixed(0)} ms after the restart; Redis-backed again ${resumed
+    `${TEST_CLIENT_LABEL}: client ready ${reconnected.toFixed(0)} ms after the restart; Redis-backed again ${resumed
       .map((ms) => (reconnected + ms).toFixed(0))
       .join(', ')} ms after the restart (${names.join(', ')})`,
   );
@@ -290,8 +309,8 @@ test('Redis killed (SIGKILL) for 3 s, then restarted on its port', async (t) => 
 test('Redis paused (SIGSTOP 2 s, SIGCONT): latency stays bounded', async (t) => {
   const names: PolicyName[] = ['allow', 'deny', 'throw', 'fallback'];
   const server = await start();
-  const client = connect(server.port);
-  await client.ping();
+  const client = storeOn(server.port);
+  await whenReady(client);
   const list = subjects(client, names);
   let stoppedAt = 0;
   let continuedAt = 0;
@@ -314,17 +333,14 @@ test('Redis paused (SIGSTOP 2 s, SIGCONT): latency stays bounded', async (t) => 
   // fallback limiter's key from the deny cache (a true answer); after that, every call degrades.
   checkDegraded(samples, stoppedAt + TIMEOUT_MS + TICK_MS, continuedAt - TIMEOUT_MS, ['ERR_STORE_TIMEOUT']);
   const resumed = names.map((name) => checkResumed(samples, name, continuedAt, 500));
-  t.diagnostic(`Redis-backed again after ${resumed.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+  t.diagnostic(`${TEST_CLIENT_LABEL}: Redis-backed again after ${resumed.map((ms) => ms.toFixed(0)).join(', ')} ms`);
   for (const { name, outages } of list) strictEqual(outages.length, 1, `${name}: outage reported once`);
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
 
 test('cold start: limiter created before Redis listens; Redis-backed as soon as the client connects', async (t) => {
   const port = await freePort();
-  const client = connect(port);
-  // The waits ioredis announces before each reconnect attempt: its default retryStrategy.
-  const delays: number[] = [];
-  client.on('reconnecting', (ms: number) => delays.push(ms));
+  const client = storeOn(port);
   const list = subjects(client, ['allow', 'fallback']);
   let startedAt = 0;
   let readyAt = 0;
@@ -348,15 +364,8 @@ test('cold start: limiter created before Redis listens; Redis-backed as soon as 
   const resumed = ['allow', 'fallback'].map((name) =>
     checkResumed(samples, name as PolicyName, readyAt, TICK_MS + SLACK_MS + lag.lagDuring(readyAt, readyAt + TICK_MS)),
   );
-  // docs/redis.md quotes these waits.
-  ok(delays.length >= 3, `reconnect attempts: ${delays.join(', ')}`);
-  delays.forEach((ms, i) => {
-    const { min, max } = defaultReconnectDelay(i + 1);
-    ok(ms >= min && ms <= max, `attempt ${i + 1} waited ${ms} ms, not ${min}–${max}: ${delays.join(', ')}`);
-  });
-  t.diagnostic(`ioredis ${IOREDIS_VERSION}: waits before each reconnect attempt: ${delays.join(', ')} ms`);
   t.diagnostic(
-    `client ready ${reconnected.toFixed(0)} ms after Redis started; Redis-backed ${resumed
+    `${TEST_CLIENT_LABEL}: client ready ${reconnected.toFixed(0)} ms after Redis started; Redis-backed ${resumed
       .map((ms) => (reconnected + ms).toFixed(0))
       .join(', ')} ms after it started`,
   );
@@ -364,11 +373,65 @@ test('cold start: limiter created before Redis listens; Redis-backed as soon as 
   strictEqual(unhandled.length, 0, String(unhandled[0]));
 });
 
+/** How long the reconnect tests leave a client with nothing to connect to. */
+const NOWHERE_MS = 1000;
+
+test("ioredis: the waits before its reconnect attempts are its default retryStrategy's", {
+  skip: ONLY_IOREDIS,
+}, async (t) => {
+  const client = storeOn(await freePort());
+  // The waits ioredis announces before each reconnect attempt: its default retryStrategy.
+  const delays: number[] = [];
+  events(client).on('reconnecting', (ms: number) => delays.push(ms));
+  await sleep(NOWHERE_MS);
+  closeClient(client);
+  // docs/redis.md quotes these waits.
+  ok(delays.length >= 3, `reconnect attempts: ${delays.join(', ')}`);
+  delays.forEach((ms, i) => {
+    const { min, max } = defaultReconnectDelay(i + 1);
+    ok(ms >= min && ms <= max, `attempt ${i + 1} waited ${ms} ms, not ${min}–${max}: ${delays.join(', ')}`);
+  });
+  t.diagnostic(`${TEST_CLIENT_LABEL}: waits before each reconnect attempt: ${delays.join(', ')} ms`);
+});
+
+test("node-redis: the waits before its reconnect attempts are its default reconnectStrategy's", {
+  skip: ONLY_NODE_REDIS,
+}, async (t) => {
+  // node-redis does not say how long it waits: each wait is timed, from the 'error' of a failed
+  // attempt to the 'reconnecting' that ends the wait (both emitted by the same loop in
+  // @redis/client's socket.js, around one setTimeout of the wait).
+  const lag = watchLag();
+  const client = storeOn(await freePort());
+  const waits: { from: number; to: number }[] = [];
+  let failedAt: number | undefined;
+  events(client).on('error', () => {
+    failedAt = performance.now();
+  });
+  events(client).on('reconnecting', () => {
+    if (failedAt !== undefined) waits.push({ from: failedAt, to: performance.now() });
+    failedAt = undefined;
+  });
+  await sleep(NOWHERE_MS);
+  closeClient(client);
+  lag.stop();
+  const shown = waits.map((w) => (w.to - w.from).toFixed(1)).join(', ');
+  ok(waits.length >= 3, `reconnect attempts: ${shown}`);
+  waits.forEach(({ from, to }, retries) => {
+    const { min, max } = nodeRedisReconnectDelay(retries);
+    const ms = to - from;
+    // A timer never fires early (but for the millisecond the loop's clock is rounded to); it
+    // fires late by what the loop was held up, and a promise's resolution on top.
+    const late = lag.lagDuring(from, to) + 10;
+    ok(ms >= min - 1 && ms <= max + late, `wait ${retries + 1} took ${ms.toFixed(1)} ms, not ${min}–${max}: ${shown}`);
+  });
+  t.diagnostic(`${TEST_CLIENT_LABEL}: waits before each reconnect attempt: ${shown} ms`);
+});
+
 test('a call made while the store reports a timeout (from onOutage) still ends within timeoutMs', async () => {
   const server = await start();
-  const client = connect(server.port);
+  const client = storeOn(server.port);
   const admin = connect(server.port);
-  await Promise.all([client.ping(), admin.ping()]);
+  await Promise.all([whenReady(client), admin.ping()]);
   let inner: Promise<{ ms: number; degraded: boolean }> | undefined;
   const limiter = createLimiter({
     algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }),
@@ -393,6 +456,59 @@ test('a call made while the store reports a timeout (from onOutage) still ends w
   // Timer slack on a loaded machine aside; a call the store lost track of waited out the pause.
   ok(ms <= TIMEOUT_MS + SLACK_MS + 100, `the inner call took ${ms.toFixed(0)} ms`);
   strictEqual(unhandled.length, 0, String(unhandled[0]));
+});
+
+test('a client that disconnects mid-batch gives each waiting decision its onStoreError answer within timeoutMs', async (t) => {
+  // Long enough that an answer the disconnect gives is told apart from a timeout.
+  const timeoutMs = 1000;
+  const names: PolicyName[] = ['allow', 'deny', 'throw', 'fallback'];
+  const server = await start();
+  const client = storeOn(server.port);
+  const admin = connect(server.port);
+  await Promise.all([whenReady(client), admin.ping()]);
+  const list = subjects(client, names, timeoutMs);
+  for (const subject of list) strictEqual((await sample(subject, 'warm-up')).degraded, false);
+  // Scripts wait while writes are paused (a script may write); CLIENT KILL, no write, does not.
+  await admin.call('CLIENT', 'PAUSE', String(timeoutMs * 3), 'WRITE');
+  const lag = watchLag();
+  try {
+    // 100 calls per limiter at once: the first alone, the others batched behind it, all unanswered.
+    const calls = list.flatMap((subject) => Array.from({ length: 100 }, () => sample(subject, 'k')));
+    // Written by now, whichever the client: node-redis writes in an immediate.
+    await new Promise((resolve) => setImmediate(resolve));
+    const droppedAt = performance.now();
+    // The store's client is the only other one: its connection drops under its batches.
+    strictEqual(await admin.call('CLIENT', 'KILL', 'SKIPME', 'yes', 'TYPE', 'normal'), 1);
+    const samples = await Promise.all(calls);
+    lag.stop();
+    const slow = samples.filter((s) => s.ms > timeoutMs + SLACK_MS + lag.lagDuring(s.start, s.start + s.ms));
+    deepStrictEqual(
+      slow.map((s) => `${s.name} ${s.ms.toFixed(1)} ms`),
+      [],
+      `every call answered within ${timeoutMs} + ${SLACK_MS} ms`,
+    );
+    // node-redis fails the commands a dropped connection leaves unanswered, at once; ioredis
+    // keeps them to send again once reconnected, so the store's timeout answers them.
+    checkDegraded(samples, 0, Number.POSITIVE_INFINITY, [NODE_REDIS ? 'ERR_STORE' : 'ERR_STORE_TIMEOUT']);
+    strictEqual(samples.length, 400);
+    const fallback = samples.filter((s) => s.name === 'fallback');
+    strictEqual(fallback.filter((s) => s.allowed).length, 5, 'the fallback store decides: 5 allowed, then denied');
+    if (NODE_REDIS) {
+      // Answered by the disconnect, not by the timer.
+      const slowest = Math.max(...samples.map((s) => s.start + s.ms)) - droppedAt;
+      ok(slowest < timeoutMs / 2, `the last answer came ${slowest.toFixed(0)} ms after the connection dropped`);
+    }
+    t.diagnostic(
+      `${TEST_CLIENT_LABEL}: ${samples.length} calls answered ${Math.min(...samples.map((s) => s.ms)).toFixed(0)}–${Math.max(
+        ...samples.map((s) => s.ms),
+      ).toFixed(0)} ms after they were made`,
+    );
+    for (const { name, outages } of list) strictEqual(outages.length, 1, `${name}: outage reported once`);
+    strictEqual(unhandled.length, 0, String(unhandled[0]));
+  } finally {
+    lag.stop();
+    await admin.call('CLIENT', 'UNPAUSE');
+  }
 });
 
 /** Keeps the event loop busy for `ms`, as synchronous work or a GC pause does. */
