@@ -6,12 +6,24 @@ import {
   type Decision,
   type FloodgateError,
   isFloodgateError,
+  type RedisClient,
   RedisStore,
   slidingWindowLog,
 } from 'floodgate';
 import type { RedisOptions } from 'ioredis';
-import { CHECK_TIMEOUT_MS, readMemoryPolicy } from '../src/stores/redis/eviction.js';
-import { Cluster, Redis } from './helpers/ioredis.js';
+import { CHECK_TIMEOUT_MS, readMemoryPolicy, type SendCommand } from '../src/stores/redis/eviction.js';
+import {
+  closeClient,
+  masterClients,
+  NODE_REDIS,
+  ping,
+  storeClient,
+  storeCluster,
+  TEST_CLIENT_LABEL,
+  whenClusterReady,
+  whenReady,
+} from './helpers/clients.js';
+import { Redis } from './helpers/ioredis.js';
 import { type RedisClusterServers, type RedisServer, randomPrefix, startCluster, startRedis } from './helpers/redis.js';
 
 /** Timeouts are not under test here (but one, which sets its own): a busy machine must not fail a test. */
@@ -24,9 +36,13 @@ const unhandled: unknown[] = [];
 process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
 const servers = new Set<RedisServer | RedisClusterServers>();
-const clients = new Set<Redis | Cluster>();
+/** ioredis clients that look at the servers and act on them, whatever the stores are given. */
+const clients = new Set<Redis>();
+/** The stores' clients, of the library FLOODGATE_TEST_CLIENT names. */
+const storeClients = new Set<RedisClient>();
 after(async () => {
   for (const c of clients) c.disconnect();
+  for (const c of storeClients) closeClient(c);
   await Promise.all([...servers].map((s) => s.stop()));
 });
 
@@ -42,6 +58,45 @@ async function connect(port: number, options: RedisOptions = {}): Promise<Redis>
   clients.add(client);
   await client.ping();
   return client;
+}
+
+/**
+ * A ready client for the stores, of the library FLOODGATE_TEST_CLIENT names. `ioredis` options
+ * apply on an ioredis run (node-redis sends nothing on connecting that these servers refuse).
+ */
+async function storeOn(port: number, ioredis: RedisOptions = {}): Promise<RedisClient> {
+  let client: RedisClient;
+  if (NODE_REDIS || Object.keys(ioredis).length === 0) {
+    client = storeClient(port);
+    storeClients.add(client);
+  } else {
+    client = new Redis(port, '127.0.0.1', ioredis);
+    (client as Redis).on('error', () => undefined);
+    clients.add(client as Redis);
+  }
+  await whenReady(client);
+  return client;
+}
+
+/** How the store's eviction check sends a command on `client`, whichever library made it. */
+function sendOn(client: RedisClient): SendCommand {
+  if (NODE_REDIS) {
+    const send = (client as unknown as { sendCommand(args: string[]): Promise<unknown> }).sendCommand.bind(client);
+    return (command) => send([...command]);
+  }
+  return (command) => (client as Redis).call(command[0] as string, command.slice(1));
+}
+
+/**
+ * The server the warning names: `host:port` whichever the client (ioredis: its socket's peer;
+ * node-redis: the host and port of the URL ./helpers/clients.ts gives it).
+ */
+function address(port: number): string {
+  return `127.0.0.1:${port}`;
+}
+
+function escaped(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** Rejects after `ms` unless `promise` settles first: a wait on a real event, bounded. */
@@ -85,13 +140,14 @@ const nextImmediate = () => new Promise<void>((r) => setImmediate(r));
 /**
  * Resolves once an eviction check started by the calls so far has finished. The check starts in
  * an immediate and sends at most two commands (CONFIG, then INFO), each as soon as the reply
- * before it is in, on the connections of `on`. Replies come back in order on a connection, so a
- * PING sent after each of its commands is answered after it: three rounds outlast the check.
+ * before it is in, on the connections of `on` (the store's client, or a Cluster's master
+ * clients). Replies come back in order on a connection, so a PING sent after each of its
+ * commands is answered after it: three rounds outlast the check.
  */
-async function checkDone(on: readonly Redis[]): Promise<void> {
+async function checkDone(on: readonly RedisClient[]): Promise<void> {
   for (let round = 0; round < 3; round++) {
     await nextImmediate();
-    await Promise.all(on.map((c) => c.ping()));
+    await Promise.all(on.map(ping));
   }
   await nextImmediate();
 }
@@ -140,7 +196,8 @@ const LIMITED = ['--maxmemory', '64mb'];
 describe('a server whose policy can evict is reported once', () => {
   test('allkeys-lru under maxmemory: one warning through process.emitWarning, however many calls', async (t) => {
     const server = await start([...LIMITED, '--maxmemory-policy', 'allkeys-lru']);
-    const client = await connect(server.port);
+    const admin = await connect(server.port);
+    const client = await storeOn(server.port);
     // Caught at process.emitWarning, the default `warn`: the real call would also print the
     // warning into the test output, where it reads like a problem with the run.
     const emitWarning = t.mock.method(process, 'emitWarning', () => undefined);
@@ -153,28 +210,31 @@ describe('a server whose policy can evict is reported once', () => {
     strictEqual(warnings.length, 1, 'one warning for 75 calls');
     const [message, options] = (warnings[0] as (typeof warnings)[number]).arguments as [string, { type: string }];
     strictEqual(options.type, 'FloodgateWarning');
-    match(message, /^Redis at 127\.0\.0\.1:\d+ has maxmemory-policy allkeys-lru: /);
+    match(message, new RegExp(`^Redis at ${escaped(address(server.port))} has maxmemory-policy allkeys-lru: `));
+    t.diagnostic(`${TEST_CLIENT_LABEL}: the warning names ${address(server.port)}`);
     match(message, /reaches maxmemory \(64 MB\), it evicts any key, rate-limit keys included/);
     match(message, /Set maxmemory-policy to noeviction/);
-    strictEqual(await configGets(client), 1, 'the store looked once');
+    strictEqual(await configGets(admin), 1, 'the store looked once');
     deepStrictEqual(outages, [], 'a warning is not an outage');
     strictEqual(unhandled.length, 0, String(unhandled[0]));
   });
 
   test('noeviction under maxmemory: the store looks, and says nothing', async () => {
     const server = await start([...LIMITED, '--maxmemory-policy', 'noeviction']);
-    const client = await connect(server.port);
+    const admin = await connect(server.port);
+    const client = await storeOn(server.port);
     const warnings = sink();
     const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: warnings.warn }));
     checkHeld(await hammer(limiter));
     await checkDone([client]);
     deepStrictEqual(warnings.seen, []);
-    strictEqual(await configGets(client), 1, 'the check ran, so its silence means something');
+    strictEqual(await configGets(admin), 1, 'the check ran, so its silence means something');
   });
 
   test('every policy but noeviction is reported, the volatile ones as evicting keys with a TTL', async () => {
     const server = await start(LIMITED);
-    const client = await connect(server.port);
+    const admin = await connect(server.port);
+    const client = await storeOn(server.port);
     const policies = [
       'allkeys-lru',
       'allkeys-lfu',
@@ -185,7 +245,7 @@ describe('a server whose policy can evict is reported once', () => {
       'volatile-ttl',
     ];
     for (const policy of policies) {
-      await client.config('SET', 'maxmemory-policy', policy);
+      await admin.config('SET', 'maxmemory-policy', policy);
       const warnings = sink();
       const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: warnings.warn }));
       await limiter.consume('victim');
@@ -201,7 +261,7 @@ describe('a server whose policy can evict is reported once', () => {
 
   test('maxmemory 0 (no limit) is still reported: the policy evicts as soon as a limit is set', async () => {
     const server = await start(['--maxmemory', '0', '--maxmemory-policy', 'allkeys-lru']);
-    const client = await connect(server.port);
+    const client = await storeOn(server.port);
     const warnings = sink();
     const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: warnings.warn }));
     await limiter.consume('victim');
@@ -214,11 +274,12 @@ describe('a server whose policy can evict is reported once', () => {
 
   test('warn: false: the store does not look; a bad warn is refused at construction', async () => {
     const server = await start([...LIMITED, '--maxmemory-policy', 'allkeys-lru']);
-    const client = await connect(server.port);
+    const admin = await connect(server.port);
+    const client = await storeOn(server.port);
     const limiter = victimLimiter(new RedisStore({ client, timeoutMs: PATIENT_MS, clock, warn: false }));
     checkHeld(await hammer(limiter));
     await checkDone([client]);
-    strictEqual(await configGets(client), 0);
+    strictEqual(await configGets(admin), 0);
     throws(
       () => new RedisStore({ client, warn: 'yes' as unknown as false }),
       (e: unknown) =>
@@ -230,7 +291,7 @@ describe('a server whose policy can evict is reported once', () => {
 
   test('a warn that throws costs nothing: decisions go on', async () => {
     const server = await start([...LIMITED, '--maxmemory-policy', 'allkeys-lru']);
-    const client = await connect(server.port);
+    const client = await storeOn(server.port);
     let told = 0;
     const outages: FloodgateError[] = [];
     const warn = (): void => {
@@ -249,7 +310,7 @@ describe('a server whose policy can evict is reported once', () => {
 describe('servers that refuse CONFIG', () => {
   test('CONFIG renamed away: the store works, and INFO memory tells the policy', async () => {
     const server = await start([...LIMITED, '--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', '']);
-    const client = await connect(server.port);
+    const client = await storeOn(server.port);
     const outages: FloodgateError[] = [];
     const warnings = sink();
     const limiter = victimLimiter(
@@ -263,7 +324,7 @@ describe('servers that refuse CONFIG', () => {
     await checkDone([client]);
     strictEqual(warnings.seen.length, 1);
     deepStrictEqual(outages, []);
-    deepStrictEqual(await readMemoryPolicy((command) => client.call(command[0] as string, command.slice(1))), {
+    deepStrictEqual(await readMemoryPolicy(sendOn(client)), {
       policy: 'allkeys-lru',
       maxmemory: 64 * 2 ** 20,
       via: 'INFO',
@@ -283,7 +344,7 @@ describe('servers that refuse CONFIG', () => {
       '',
     ]);
     // ioredis's ready check sends INFO, which this server refuses.
-    const client = await connect(server.port, { enableReadyCheck: false });
+    const client = await storeOn(server.port, { enableReadyCheck: false });
     const outages: FloodgateError[] = [];
     const warnings = sink();
     const limiter = victimLimiter(
@@ -301,19 +362,20 @@ describe('servers that refuse CONFIG', () => {
     timeout: 10_000,
   }, async () => {
     const server = await start([...LIMITED, '--maxmemory-policy', 'allkeys-lru']);
-    const client = await connect(server.port);
+    const client = await storeOn(server.port);
     const admin = await connect(server.port);
+    const send = sendOn(client);
     const sent: string[] = [];
     // Holds every client's commands, its own included, for 300 ms: far past the check's 50.
     await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
     const found = await readMemoryPolicy((command) => {
       sent.push(command[0] as string);
-      return client.call(command[0] as string, command.slice(1));
+      return send(command);
     }, 50);
     strictEqual(found, undefined);
     deepStrictEqual(sent, ['CONFIG']);
     // The late reply, once the pause ends, is dropped without an unhandled rejection.
-    await client.ping();
+    await ping(client);
     await nextImmediate();
     strictEqual(unhandled.length, 0, String(unhandled[0]));
   });
@@ -321,7 +383,7 @@ describe('servers that refuse CONFIG', () => {
 
 test('an OOM reply (noeviction, memory full) is a store error: the Decision is degraded', async () => {
   const server = await start(['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction']);
-  const client = await connect(server.port);
+  const client = await storeOn(server.port);
   const admin = await connect(server.port);
   const value = 'x'.repeat(10_000);
   let full = false;
@@ -362,7 +424,8 @@ describe('on a 3-master cluster', () => {
   let servers3: RedisClusterServers;
   /** A plain client per master, in the order of `servers3.nodes`. */
   let direct: Redis[];
-  let client: Cluster;
+  /** The stores' Cluster client, of the library FLOODGATE_TEST_CLIENT names. */
+  let client: RedisClient;
   /** The master whose policy evicts; the others keep the default, noeviction. */
   let evicting: RedisServer;
 
@@ -372,14 +435,9 @@ describe('on a 3-master cluster', () => {
     direct = await Promise.all(servers3.nodes.map((n) => connect(n.port)));
     evicting = servers3.nodes[2] as RedisServer;
     await (direct[2] as Redis).config('SET', 'maxmemory-policy', 'volatile-lfu');
-    client = new Cluster([...servers3.startupNodes]);
-    client.on('error', () => undefined);
-    clients.add(client);
-    await within(
-      new Promise<void>((resolve) => client.once('ready', () => resolve())),
-      WARNING_WAIT_MS,
-      'cluster ready',
-    );
+    client = storeCluster(servers3.startupNodes);
+    storeClients.add(client);
+    await whenClusterReady(client, 3, WARNING_WAIT_MS);
   });
 
   const named = () =>
@@ -392,7 +450,7 @@ describe('on a 3-master cluster', () => {
     await Promise.all(Array.from({ length: 30 }, (_, i) => limiter.consume(`user:${i}`)));
     const { message } = await warnings.first();
     match(message, named());
-    await checkDone(client.nodes('master'));
+    await checkDone(await masterClients(client));
     strictEqual(warnings.seen.length, 1);
     deepStrictEqual(await Promise.all(direct.map(configGets)), [1, 1, 1], 'each master asked once');
   });
