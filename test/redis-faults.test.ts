@@ -487,19 +487,28 @@ test('a client that disconnects mid-batch gives each waiting decision its onStor
       [],
       `every call answered within ${timeoutMs} + ${SLACK_MS} ms`,
     );
-    // node-redis fails the commands a dropped connection leaves unanswered, at once; ioredis
-    // keeps them to send again once reconnected, so the store's timeout answers them.
-    checkDegraded(samples, 0, Number.POSITIVE_INFINITY, [NODE_REDIS ? 'ERR_STORE' : 'ERR_STORE_TIMEOUT']);
+    // ioredis keeps the commands a dropped connection leaves unanswered, to send them again once
+    // reconnected, so the store's timeout answers every call. node-redis fails the ones it had
+    // written at once (ERR_STORE); one it had not written yet (its socket still taking the burst)
+    // stays in its queue for the reconnect, and the store's timeout answers it.
+    checkDegraded(
+      samples,
+      0,
+      Number.POSITIVE_INFINITY,
+      NODE_REDIS ? ['ERR_STORE', 'ERR_STORE_TIMEOUT'] : ['ERR_STORE_TIMEOUT'],
+    );
     strictEqual(samples.length, 400);
     const fallback = samples.filter((s) => s.name === 'fallback');
     strictEqual(fallback.filter((s) => s.allowed).length, 5, 'the fallback store decides: 5 allowed, then denied');
+    const atDrop = samples.filter((s) => s.code === 'ERR_STORE');
     if (NODE_REDIS) {
+      ok(atDrop.length > 0, 'node-redis failed the written calls when the connection dropped');
       // Answered by the disconnect, not by the timer.
-      const slowest = Math.max(...samples.map((s) => s.start + s.ms)) - droppedAt;
-      ok(slowest < timeoutMs / 2, `the last answer came ${slowest.toFixed(0)} ms after the connection dropped`);
+      const last = Math.max(...atDrop.map((s) => s.start + s.ms)) - droppedAt;
+      ok(last < timeoutMs / 2, `the last call failed by the drop was answered ${last.toFixed(0)} ms after it`);
     }
     t.diagnostic(
-      `${TEST_CLIENT_LABEL}: ${samples.length} calls answered ${Math.min(...samples.map((s) => s.ms)).toFixed(0)}–${Math.max(
+      `${TEST_CLIENT_LABEL}: ${atDrop.length} of ${samples.length} calls failed by the drop; all answered ${Math.min(...samples.map((s) => s.ms)).toFixed(0)}–${Math.max(
         ...samples.map((s) => s.ms),
       ).toFixed(0)} ms after they were made`,
     );
