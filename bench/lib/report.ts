@@ -110,13 +110,13 @@ export function judgeTargets(r: Results): Target[] {
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.9);
   httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.7);
-  {
-    // No target of its own: the same app and limiter on a node-redis client, beside ioredis.
-    const o = contender('Fastify', 'fastify-floodgate-redis-node-redis');
-    const p = contender('Fastify', 'fastify-floodgate-redis');
+  /** A row with no target of its own: variant `id` ÷ bare, beside `beside` ÷ bare, named `peer`. */
+  const httpRow = (name: string, framework: string, id: string, beside: string, peer: string): void => {
+    const o = contender(framework, id);
+    const p = contender(framework, beside);
     targets.push({
-      case: 'Fastify + Redis on a node-redis client ÷ bare',
-      peers: p?.available ? `floodgate, Redis on ioredis ${fmtRatio(p.medianRatio)}` : 'n/a',
+      case: name,
+      peers: p?.available ? `${peer} ${fmtRatio(p.medianRatio)}` : 'n/a',
       target: '–',
       floodgate: o?.available
         ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
@@ -124,25 +124,27 @@ export function judgeTargets(r: Results): Target[] {
       met: null,
       informational: true,
     });
-  }
-  // skipFailedRequests has no target of its own: the row shows what watching every response to
-  // its end adds, beside the same app without the option.
+  };
+  // The same app and limiter on a node-redis client, beside ioredis.
+  httpRow(
+    'Fastify + Redis on a node-redis client ÷ bare',
+    'Fastify',
+    'fastify-floodgate-redis-node-redis',
+    'fastify-floodgate-redis',
+    'floodgate, Redis on ioredis',
+  );
+  // What watching every response to its end adds, beside the same app without the option.
   for (const [framework, plain] of [
     ['Express', 'express-floodgate'],
     ['Fastify', 'fastify-floodgate'],
   ] as const) {
-    const o = contender(framework, `${plain}-skipfailed`);
-    const p = contender(framework, plain);
-    targets.push({
-      case: `${framework} + memory, skipFailedRequests ÷ bare`,
-      peers: p?.available ? `floodgate, memory, without it ${fmtRatio(p.medianRatio)}` : 'n/a',
-      target: '–',
-      floodgate: o?.available
-        ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
-        : `not available${o?.reason ? `: ${o.reason}` : ''}`,
-      met: null,
-      informational: true,
-    });
+    httpRow(
+      `${framework} + memory, skipFailedRequests ÷ bare`,
+      framework,
+      `${plain}-skipfailed`,
+      plain,
+      'floodgate, memory, without it',
+    );
   }
 
   const core = ok<CoreResult>(r.core);
