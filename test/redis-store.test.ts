@@ -607,7 +607,7 @@ describe('batched writes', { skip: ONLY_IOREDIS }, () => {
     });
   }
 
-  test('a lone call is written at once; calls behind it in the same tick go together on the next', async () => {
+  test('a lone call is written at once; calls behind it go together once the poll phase is over', async () => {
     const limiter = limiterOn();
     const stream = client.stream;
     const written = stream.bytesWritten + stream.writableLength;
@@ -615,9 +615,10 @@ describe('batched writes', { skip: ONLY_IOREDIS }, () => {
     ok(stream.bytesWritten + stream.writableLength > written, 'a lone call is written at once');
     const before = stream.bytesWritten + stream.writableLength;
     const burst = Array.from({ length: 20 }, () => limiter.consume('k'));
-    strictEqual(stream.bytesWritten + stream.writableLength, before, 'calls behind it wait for the end of the tick');
     await new Promise((resolve) => process.nextTick(resolve));
-    ok(stream.bytesWritten + stream.writableLength > before, 'and are written then');
+    strictEqual(stream.bytesWritten + stream.writableLength, before, 'calls behind it wait past the end of the tick');
+    await new Promise((resolve) => setImmediate(resolve));
+    ok(stream.bytesWritten + stream.writableLength > before, 'and are written once the poll phase is over');
     const decisions = await Promise.all([lone, ...burst]);
     deepStrictEqual(
       decisions.map((d) => d.remaining).sort((a, b) => b - a),
@@ -789,13 +790,27 @@ describe('deny cache', () => {
   });
 
   /** Charges `limiter`'s key at 0 and 100 ms, then asks for cost 2 at 200 ms: a 3-per-10 s log denies it. */
+  /** The cost-2 calls of {@link costTwoAfterTwoCalls} made so far, each resolved as it is made. */
+  const costTwoMade: (() => void)[] = [];
+
   async function costTwoAfterTwoCalls(limiter: Limiter, at: (ms: number) => void): Promise<Decision> {
     at(0);
     await limiter.consume('k');
     at(100);
     await limiter.consume('k');
     at(200);
-    return limiter.consume('k', { cost: 2 });
+    // Made when nothing else of the limiter is unanswered: sent at once, in a script call of its own.
+    const decision = limiter.consume('k', { cost: 2 });
+    for (const made of costTwoMade.splice(0)) made();
+    return decision;
+  }
+
+  /**
+   * Resolves once `denial`'s cost-2 call has been made (and so sent, alone), so that a call made
+   * next is a script call of its own, not one batch with the sequence's calls.
+   */
+  function sentAlone(_denial: Promise<Decision>): Promise<void> {
+    return new Promise((resolve) => costTwoMade.push(resolve));
   }
 
   test('regression: a smaller cost charged at Redis drops the entry, whose waits it made too short', async () => {
@@ -964,9 +979,9 @@ describe('deny cache', () => {
     const denial = costTwoAfterTwoCalls(cached, (ms) => {
       now = ms;
     });
-    // The cost-2 call is on its way; the charge after it is sent but held back, so the denial is
-    // answered first and describes the state before the charge.
-    await new Promise((resolve) => setImmediate(resolve));
+    // The cost-2 call is on its way, alone; the charge after it is sent but held back, so the
+    // denial is answered first and describes the state before the charge.
+    await sentAlone(denial);
     gate.armed = true;
     const charge = cached.consume('k');
     strictEqual((await denial).retryAfterMs, 9800);
@@ -984,7 +999,7 @@ describe('deny cache', () => {
     const denial = costTwoAfterTwoCalls(cached, (ms) => {
       now = ms;
     });
-    await new Promise((resolve) => setImmediate(resolve));
+    await sentAlone(denial);
     gate.armed = true;
     const charge = cached.consume('k');
     strictEqual((await denial).allowed, false);

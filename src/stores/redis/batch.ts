@@ -30,9 +30,11 @@ function unexpected(): FloodgateError {
  * Sends one limiter's calls to Redis, coalescing the calls that wait at the same moment into one
  * script call, which decides them in order (see the decide script). A call made while none of
  * this limiter's calls is queued or unanswered is sent at once, alone: no timer and no added
- * latency at low load. Calls made while earlier ones are unanswered, or in the same tick as other
- * queued ones, wait for the end of the tick (`process.nextTick`, not a timer) and go together, at
- * most {@link MAX_BATCH} to a script call; on a Cluster, one batch per hash slot, since a script
+ * latency at low load. Calls made while earlier ones are unanswered, or while others are queued,
+ * wait for the end of the loop's poll phase (`setImmediate`, not a timer) and go together, at
+ * most {@link MAX_BATCH} to a script call. Not the end of the tick: a server handles each request
+ * in an I/O callback of its own, and Node ends a tick after every one, so a batch per tick would
+ * hold one request's call; the requests read in one poll phase go together instead; on a Cluster, one batch per hash slot, since a script
  * may touch one slot only. Each call keeps its own answer: a failed batch fails each of its calls,
  * through its own `onError`, and a call whose code raised an error in Redis fails alone.
  */
@@ -96,7 +98,7 @@ export class Batcher {
       queue.push(call as Waiting<unknown>);
       if (!this.#scheduled) {
         this.#scheduled = true;
-        process.nextTick(() => this.#flush());
+        setImmediate(() => this.#flush());
       }
     });
   }
