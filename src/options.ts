@@ -63,10 +63,8 @@ export function integerInRange(
   max: number,
   expected: string,
 ): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidOption(owner, name, expected, value);
-  }
-  return value;
+  if (!Number.isSafeInteger(value)) throw invalidOption(owner, name, expected, value);
+  return numberInRange(owner, name, value, min, max, expected);
 }
 
 /** Checks a number option that must lie in `[min, max]`; `expected` says so in words. */

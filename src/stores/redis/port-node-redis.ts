@@ -1,8 +1,6 @@
 import type { EvictionNode } from './eviction.js';
 import { isObject, MAX_CHECKED_MASTERS, type RedisPort } from './port.js';
 
-type Send = (args: string[]) => Promise<unknown>;
-
 /** The arguments of EVAL or EVALSHA, the command's name first. */
 function evalArgs(command: string, script: string, keys: readonly string[], args: readonly string[]): string[] {
   return [command, script, String(keys.length), ...keys, ...args];
@@ -99,13 +97,9 @@ function nodeRedisNodes(client: NodeRedisCommands, cluster: boolean): EvictionNo
 export function nodeRedisPort(client: NodeRedisCommands): RedisPort {
   const cluster = isNodeRedisCluster(client);
   const options = bufferOptions(client);
-  const send: Send = cluster
-    ? (args) => client.sendCommand(args[3], false, args, options)
-    : (args) => client.sendCommand(args, options);
-  // DEL's first key is its second argument; EVAL's and EVALSHA's is their fourth (see `send`).
-  const sendDel: Send = cluster
-    ? (args) => client.sendCommand(args[1], false, args, options)
-    : (args) => client.sendCommand(args, options);
+  /** Sends `args`; a cluster routes it by `firstKey`, the first of the keys it names. */
+  const send = (args: string[], firstKey: string): Promise<unknown> =>
+    cluster ? client.sendCommand(firstKey, false, args, options) : client.sendCommand(args, options);
   return {
     cluster,
     unready() {
@@ -124,9 +118,9 @@ export function nodeRedisPort(client: NodeRedisCommands): RedisPort {
       if (client.isReady === false) return 'the client is connecting or reconnecting to Redis';
       return undefined;
     },
-    evalsha: (sha, keys, args) => send(evalArgs('EVALSHA', sha, keys, args)),
-    eval: (source, keys, args) => send(evalArgs('EVAL', source, keys, args)),
-    del: (keys) => sendDel(['DEL', ...keys]),
+    evalsha: (sha, keys, args) => send(evalArgs('EVALSHA', sha, keys, args), keys[0] as string),
+    eval: (source, keys, args) => send(evalArgs('EVAL', source, keys, args), keys[0] as string),
+    del: (keys) => send(['DEL', ...keys], keys[0] as string),
     // node-redis corks its own socket for each tick's writes.
     socket: () => undefined,
     // node-redis 5 and 6 write in an immediate; node-redis 4 writes into a socket it corks until one.

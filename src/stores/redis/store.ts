@@ -234,8 +234,8 @@ export class RedisStore implements Store {
     const group = this.#denyCache ? this.#prefixCaches(prefix) : undefined;
     const cache = group === undefined ? undefined : this.#cacheFor(group, prefix, policies);
     const script = decideScript(shape);
-    const keysOf = (key: string): string[] => {
-      const tag = hashTag(key);
+    /** The Redis keys of a user key whose hash tag is `tag`: its policies', then its block's. */
+    const keysOf = (tag: string): string[] => {
       const keys = names.map((name) => redisKey(prefix, tag, name));
       keys.push(redisKey(prefix, tag, BLOCK));
       return keys;
@@ -272,9 +272,7 @@ export class RedisStore implements Store {
       onError: (error: unknown) => T | Promise<T>,
     ): Promise<T> {
       const tag = hashTag(key);
-      const keys = names.map((name) => redisKey(prefix, tag, name));
-      keys.push(redisKey(prefix, tag, BLOCK));
-      return batcher.send(keys, argsOf(cost, op, now), cluster ? slotOf(tag) : 0, onReply, onError);
+      return batcher.send(keysOf(tag), argsOf(cost, op, now), cluster ? slotOf(tag) : 0, onReply, onError);
     }
 
     function decideThen<T>(
@@ -331,7 +329,7 @@ export class RedisStore implements Store {
       async reset(key: string): Promise<void> {
         // Every cache of the prefix, before the DEL is sent: their calls in flight are then older.
         group?.delete(key);
-        await caller.del(keysOf(key));
+        await caller.del(keysOf(hashTag(key)));
       },
     };
   }
