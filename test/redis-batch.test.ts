@@ -80,6 +80,24 @@ describe('coalesced Redis decisions', () => {
     }
   });
 
+  test('a batch that fills up is written at once, not at the end of the poll phase', {
+    skip: NODE_REDIS && 'node-redis writes every command in an immediate of its own',
+  }, async () => {
+    const limiter = limiterOf(tokenBucket({ capacity: 10, refillPerSecond: 1 }));
+    await limiter.peek('warm-up');
+    const socket = (forStore as unknown as { stream: { bytesWritten: number } }).stream;
+    const lone = limiter.consume('lone');
+    const before = socket.bytesWritten;
+    const early = Array.from({ length: MAX_BATCH - 1 }, (_, i) => limiter.consume(`early-${i}`));
+    strictEqual(socket.bytesWritten, before, 'a batch still filling waits');
+    early.push(limiter.consume('last'));
+    const written = socket.bytesWritten - before;
+    // Each call's key and its block's key, at the least.
+    ok(written > MAX_BATCH * 2 * 'early-00'.length, `${written} bytes written when the batch filled`);
+    const decisions = await Promise.all([lone, ...early]);
+    ok(decisions.every((d) => d.allowed && d.remaining === 9));
+  });
+
   test('a batch decides its calls in the order they were made, as separate calls would be', async () => {
     const limiter = limiterOf(slidingWindowLog({ limit: 10, windowMs: 60_000 }));
     const decisions = await Promise.all(Array.from({ length: 25 }, () => limiter.consume('k')));

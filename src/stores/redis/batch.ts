@@ -32,7 +32,7 @@ function unexpected(): FloodgateError {
  * this limiter's calls is queued or unanswered is sent at once, alone: no timer and no added
  * latency at low load. Calls made while earlier ones are unanswered, or while others are queued,
  * wait for the end of the loop's poll phase (`setImmediate`, not a timer) and go together, at
- * most {@link MAX_BATCH} to a script call. Not the end of the tick: a server handles each request
+ * most {@link MAX_BATCH} to a script call; a batch that fills up goes at once. Not the end of the tick: a server handles each request
  * in an I/O callback of its own, and Node ends a tick after every one, so a batch per tick would
  * hold one request's call; the requests read in one poll phase go together instead; on a Cluster, one batch per hash slot, since a script
  * may touch one slot only. Each call keeps its own answer: a failed batch fails each of its calls,
@@ -96,6 +96,14 @@ export class Batcher {
         this.#queues.set(slot, queue);
       }
       queue.push(call as Waiting<unknown>);
+      if (queue.length >= MAX_BATCH) {
+        // Full: nothing is gained by waiting. Sent now, and written now, Redis decides it while
+        // this process goes on with the rest of its work (the other replies it read, say), which
+        // would otherwise end with every batch written at once and Redis idle until then.
+        this.#queues.delete(slot);
+        this.#sendBatch(queue, true);
+        return;
+      }
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
@@ -121,7 +129,8 @@ export class Batcher {
     }
   }
 
-  #sendBatch(calls: readonly Waiting<unknown>[]): void {
+  /** Sends `calls` as one script call; with `writeNow`, written at once rather than with the tick's other writes. */
+  #sendBatch(calls: readonly Waiting<unknown>[], writeNow = false): void {
     const keys: string[] = [];
     const args: string[] = [String(calls.length), ...this.#head];
     for (const call of calls) {
@@ -143,6 +152,7 @@ export class Batcher {
           this.#inFlight--;
           for (const call of calls) settleError(call, error);
         },
+        writeNow,
       );
     } catch (error) {
       this.#inFlight--;

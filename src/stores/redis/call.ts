@@ -110,7 +110,9 @@ export class Caller {
    * Runs the decide script and resolves with `onReply(reply)`, or on failure with
    * `onError(error)`: EVALSHA, and EVAL when the server has no copy (a restart, a new node).
    * Nothing is cached on our side, so a server that restarted empty (or was down when the app
-   * started) just gets the script with the next call.
+   * started) just gets the script with the next call. With `writeNow`, the call is written at
+   * once even while an earlier one is unanswered, rather than with the rest of the tick's writes
+   * (see {@link Caller.#cork}): for a call that is a full batch already.
    */
   script<T>(
     script: DecideScript,
@@ -118,8 +120,9 @@ export class Caller {
     args: readonly string[],
     onReply: (reply: unknown) => T,
     onError: (error: unknown) => T | Promise<T>,
+    writeNow = false,
   ): Promise<T> {
-    return this.#call(new Pending(this.#deadline('script'), 'script', script, keys, args, onReply, onError));
+    return this.#call(new Pending(this.#deadline('script'), 'script', script, keys, args, onReply, onError), writeNow);
   }
 
   /** Deletes `keys` (all in one slot). */
@@ -152,13 +155,13 @@ export class Caller {
     }
   }
 
-  #call<T>(pending: Pending<T>): Promise<T> {
+  #call<T>(pending: Pending<T>, writeNow = false): Promise<T> {
     const result = new Promise<T>((resolve, reject) => {
       pending.resolve = resolve;
       pending.reject = reject;
     });
     const queued = pending as Pending<unknown>;
-    if (this.#enqueue(queued) && this.#batchWrites) this.#cork();
+    if (this.#enqueue(queued) && this.#batchWrites && !writeNow) this.#cork();
     this.#send(queued, false).then(
       (value: unknown) => this.#succeed(queued, value),
       (error: unknown) => this.#failed(queued, error),
