@@ -106,7 +106,9 @@ end
 -- Every call's block, read with one MGET for the whole batch rather than a GET per call; a block
 -- set by an earlier call of the batch is in set_blocks, by key, as a key may come more than once.
 local set_blocks, blocks = {}, nil
-do
+if calls == 1 then
+  blocks = redis.call('MGET', KEYS[${keys}])
+else
   local names = {}
   for i = 1, calls do names[i] = KEYS[${keys} * i] end
   blocks = redis.call('MGET', tunpack(names))
