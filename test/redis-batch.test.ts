@@ -15,6 +15,7 @@ import {
   tokenBucket,
 } from 'floodgate';
 import { closeClient, NODE_REDIS, storeClient, whenReady } from './helpers/clients.js';
+import { heapAfterGc } from './helpers/gc.js';
 import { Redis } from './helpers/ioredis.js';
 import { type RedisServer, randomPrefix, startRedis } from './helpers/redis.js';
 
@@ -96,6 +97,30 @@ describe('coalesced Redis decisions', () => {
     ok(written > MAX_BATCH * 2 * 'early-00'.length, `${written} bytes written when the batch filled`);
     const decisions = await Promise.all([lone, ...early]);
     ok(decisions.every((d) => d.allowed && d.remaining === 9));
+  });
+
+  test('answered batches are let go of while later calls are unanswered', async () => {
+    const limiter = limiterOf(tokenBucket({ capacity: 1_000_000_000, refillPerSecond: 1 }));
+    // Long keys, so that what a batch holds is easy to see in the heap: about 60 kB a batch.
+    const keys = Array.from({ length: 5000 }, (_, i) => `${i}:`.padEnd(400, 'k'));
+    await limiter.peek('warm-up');
+    const base = heapAfterGc();
+    let made = 0;
+    let largest = 0;
+    // 256 lanes, each making its next call when its last is answered: some calls are always
+    // unanswered, so the store's queue of calls sent is trimmed now and then, never emptied.
+    // About 1,500 batches of 64, past the 1,024 answered calls the queue may hold before a trim.
+    const total = 1500 * MAX_BATCH;
+    const lane = async (): Promise<void> => {
+      while (made < total) {
+        made++;
+        if (made % (100 * MAX_BATCH) === 0) largest = Math.max(largest, heapAfterGc() - base);
+        const d = await limiter.consume(keys[made % keys.length] as string);
+        if (!d.allowed) throw new Error('denied');
+      }
+    };
+    await Promise.all(Array.from({ length: 4 * MAX_BATCH }, lane));
+    ok(largest < 8_000_000, `the heap held ${largest} bytes more mid-run`);
   });
 
   test('a batch decides its calls in the order they were made, as separate calls would be', async () => {

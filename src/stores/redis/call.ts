@@ -17,17 +17,34 @@ class Pending<T> {
     public deadline: number,
     readonly what: string,
     /** The decide script for a script call (kept to send it again with EVAL); none for a delete. */
-    readonly script: DecideScript | undefined,
-    readonly keys: readonly string[],
-    readonly args: readonly string[],
+    public script: DecideScript | undefined,
+    public keys: readonly string[],
+    public args: readonly string[],
     /** Turns the reply into the call's result; a throw fails the call. */
-    readonly onReply: (reply: unknown) => T,
+    public onReply: (reply: unknown) => T,
     /** Turns a failure (error reply, timeout, a throw of `onReply`) into the result; a throw rejects. */
-    readonly onError: (error: unknown) => T | Promise<T>,
+    public onError: (error: unknown) => T | Promise<T>,
   ) {}
+
+  /**
+   * Lets go of all a settled call held but its place in the queue. A settled call may stay queued
+   * for a while (see `Caller.#enqueue`), and what it holds (a batch's calls, their keys, closures
+   * and promises) would stay alive with it: under load, long enough to be moved to the old
+   * generation and kept there until a full collection.
+   */
+  release(): void {
+    this.script = undefined;
+    this.keys = NONE;
+    this.args = NONE;
+    this.onReply = ignore as () => T;
+    this.onError = ignore as () => T;
+    this.resolve = ignore;
+    this.reject = ignore;
+  }
 }
 
 function ignore(): void {}
+const NONE: readonly string[] = [];
 
 /**
  * How far past its due time the timeout timer may fire before the loop counts as having stalled:
@@ -187,6 +204,7 @@ export class Caller {
       return;
     }
     pending.resolve(result);
+    pending.release();
   }
 
   /** Settles a failed call with what its `onError` makes of `error`. */
@@ -196,9 +214,11 @@ export class Caller {
       result = pending.onError(error);
     } catch (thrown) {
       pending.reject(thrown);
+      pending.release();
       return;
     }
     pending.resolve(result);
+    pending.release();
   }
 
   #failed(pending: Pending<unknown>, error: unknown): void {
