@@ -403,6 +403,31 @@ describe('bounded state', () => {
     strictEqual(await client.llen(key), 1);
   });
 
+  test('a sliding log drops exactly its expired entries, however many, and keeps the live ones', async () => {
+    const prefix = randomPrefix('log-drop');
+    let now = 1_000_000;
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 40, windowMs: 1000 }),
+      store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, clock: () => now, denyCache: false }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    // Fewer, as many as, and more than the store reads at a time, and a few times that.
+    for (const expired of [1, 3, 4, 5, 8, 9, 13]) {
+      const user = `k${expired}`;
+      const key = `${prefix}:{${user}}:default`;
+      for (let i = 0; i < expired; i++) await limiter.consume(user);
+      now += 500;
+      for (let i = 0; i < 3; i++) await limiter.consume(user);
+      // The first ones have left the window; the three after them have not.
+      now += 500;
+      const d = await limiter.consume(user);
+      deepStrictEqual([d.allowed, d.remaining], [true, 40 - 3 - 1], `${expired} expired`);
+      strictEqual(await client.llen(key), 4, `${expired} expired`);
+      now += 2000;
+    }
+  });
+
   test('a token bucket is one short string with a PTTL at the instant it is full again', async () => {
     const prefix = randomPrefix('bucket');
     const limiter = createLimiter({
