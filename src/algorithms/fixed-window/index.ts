@@ -41,6 +41,15 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
   const span = limit + 1;
   /** The window of the first charge; states count windows from it (see {@link FixedWindowState}). */
   let origin: number | undefined;
+  /**
+   * What an allowing, charging `evaluate` found the charge of the same call will write: a store
+   * charges right after it (the memory store does), and `charge` then skips the window arithmetic
+   * it would repeat. `chargeAt` is NaN when nothing is kept, so no `now` matches.
+   */
+  let chargeAt = Number.NaN;
+  let chargeFrom: FixedWindowState | undefined;
+  let chargeCost = 0;
+  let chargeTo: FixedWindowState = 0;
 
   /** The count `state` holds for `window` (0 for a state of another window). */
   function countIn(state: FixedWindowState | undefined, window: number, base: number): number {
@@ -58,10 +67,16 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     const window = Math.floor(now / windowMs);
     // No state exists before the first charge sets the origin.
     const rel = window - (origin ?? window);
-    const count = countIn(state, rel, rel * span);
+    const base = rel * span;
+    const count = countIn(state, rel, base);
     const end = (window + 1) * windowMs;
     const allowed = count + cost <= limit;
     if (allowed && charge && cost > 0) {
+      origin ??= window;
+      chargeAt = now;
+      chargeFrom = state;
+      chargeCost = cost;
+      chargeTo = stateOf(rel, base, count + cost);
       return { allowed, limit, remaining: limit - count - cost, resetMs: waitUntil(end, now), retryAfterMs: 0 };
     }
     return {
@@ -74,6 +89,10 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
   }
 
   function charge(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState {
+    if (now === chargeAt && state === chargeFrom && cost === chargeCost) {
+      chargeAt = Number.NaN;
+      return chargeTo;
+    }
     const window = Math.floor(now / windowMs);
     origin ??= window;
     const rel = window - origin;
