@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { waitQuiet } from './lib/machine.js';
-import { CPU, ROOT, stopAllChildren } from './lib/proc.js';
+import { CPU, ROOT, runScript } from './lib/proc.js';
 import { median, range, roundOrder } from './lib/stats.js';
 
 const IMPLS = [
@@ -104,14 +104,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => {
-    stopAllChildren();
-    process.exit(0);
-  },
-  (error: unknown) => {
-    console.error(error);
-    stopAllChildren();
-    process.exit(1);
-  },
-);
+runScript(main);

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { waitQuiet } from './lib/machine.js';
-import { CPU, ROOT, stopAllChildren } from './lib/proc.js';
+import { CPU, ROOT, runScript } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { median, range, roundOrder } from './lib/stats.js';
 
@@ -106,14 +106,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => {
-    stopAllChildren();
-    process.exit(0);
-  },
-  (error: unknown) => {
-    console.error(error);
-    stopAllChildren();
-    process.exit(1);
-  },
-);
+runScript(main);

@@ -25,7 +25,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { machineInfo, processCpuMicros, waitQuiet } from './lib/machine.js';
-import { CPU, ROOT, run, stopAllChildren } from './lib/proc.js';
+import { CPU, ROOT, run, runScript } from './lib/proc.js';
 import { type BenchRedis, startRedis } from './lib/redis-server.js';
 import { median, range, round, roundOrder } from './lib/stats.js';
 
@@ -331,14 +331,4 @@ async function main(): Promise<void> {
   if (out !== undefined) writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
 }
 
-main().then(
-  () => {
-    stopAllChildren();
-    process.exit(0);
-  },
-  (error: unknown) => {
-    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    stopAllChildren();
-    process.exit(1);
-  },
-);
+runScript(main, (error) => log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));

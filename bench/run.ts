@@ -28,7 +28,7 @@ import { writeChart } from './chart.js';
 import { type BenchContext, PROFILES } from './lib/context.js';
 import { ensureLoadTool, type LoadTool } from './lib/load.js';
 import { machineInfo, waitQuiet } from './lib/machine.js';
-import { CPU, packageVersion, ROOT, stopAllChildren } from './lib/proc.js';
+import { CPU, packageVersion, ROOT, runScript } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { judgeTargets, type Results, renderMarkdown, summaryRows } from './lib/report.js';
 
@@ -201,14 +201,4 @@ async function main(): Promise<number> {
   return failures;
 }
 
-main().then(
-  (failures) => {
-    stopAllChildren();
-    process.exit(failures > 0 ? 1 : 0);
-  },
-  (error: unknown) => {
-    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    stopAllChildren();
-    process.exit(1);
-  },
-);
+runScript(main, (error) => log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));

@@ -9,6 +9,28 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 const live = new Set<ChildProcess>();
 
+/**
+ * Runs a bench script's `main`, then exits with every child it started stopped: with 1 when
+ * `main` resolves to a positive count of failures or rejects (after `report` has the error), else
+ * with 0. A child left running would hold a port or a core after the script is done.
+ */
+export function runScript(
+  main: () => Promise<unknown>,
+  report: (error: unknown) => void = (error) => console.error(error),
+): void {
+  main().then(
+    (failures) => {
+      stopAllChildren();
+      process.exit(typeof failures === 'number' && failures > 0 ? 1 : 0);
+    },
+    (error: unknown) => {
+      report(error);
+      stopAllChildren();
+      process.exit(1);
+    },
+  );
+}
+
 /** Kills every child this run started that is still alive, by pid. */
 export function stopAllChildren(): void {
   for (const child of live) {
