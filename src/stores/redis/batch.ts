@@ -32,10 +32,11 @@ function unexpected(): FloodgateError {
  * this limiter's calls is queued or unanswered is sent at once, alone: no timer and no added
  * latency at low load. Calls made while earlier ones are unanswered, or while others are queued,
  * wait for the end of the loop's poll phase (`setImmediate`, not a timer) and go together, at
- * most {@link MAX_BATCH} to a script call; a batch that fills up goes at once. Not the end of the tick: a server handles each request
- * in an I/O callback of its own, and Node ends a tick after every one, so a batch per tick would
- * hold one request's call; the requests read in one poll phase go together instead; on a Cluster, one batch per hash slot, since a script
- * may touch one slot only. Each call keeps its own answer: a failed batch fails each of its calls,
+ * most {@link MAX_BATCH} to a script call; a batch that fills up goes at once. Not the end of the
+ * tick: a server handles each request in an I/O callback of its own, and Node ends a tick after
+ * every one, so a batch per tick would hold one request's call; the requests read in one poll
+ * phase go together instead. On a Cluster, one batch per hash slot, since a script may touch one
+ * slot only. Each call keeps its own answer: a failed batch fails each of its calls,
  * through its own `onError`, and a call whose code raised an error in Redis fails alone.
  */
 export class Batcher {
