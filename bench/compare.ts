@@ -23,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { scriptStatsOf } from './lib/commandstats.js';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { machineInfo, processCpuMicros, waitQuiet } from './lib/machine.js';
 import { CPU, ROOT, run, runScript } from './lib/proc.js';
@@ -118,14 +119,7 @@ function summary(r: Row) {
 
 /** Script calls (EVALSHA and EVAL) the server has run since the last `CONFIG RESETSTAT`, and their µs. */
 async function scriptStats(server: BenchRedis): Promise<{ calls: number; usec: number }> {
-  const info = await server.cli('INFO', 'commandstats');
-  let calls = 0;
-  let usec = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
-    calls += Number(m[1]);
-    usec += Number(m[2]);
-  }
-  return { calls, usec };
+  return scriptStatsOf(await server.cli('INFO', 'commandstats'));
 }
 
 /**

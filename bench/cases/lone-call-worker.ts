@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import { scriptStatsOf } from '../lib/commandstats.js';
 import { serve } from '../lib/ipc.js';
 import { quantileSorted } from '../lib/stats.js';
 
@@ -23,14 +24,6 @@ interface Build {
 /** Hard bound on calls per measurement, whatever the clock says. */
 const MAX_OPS = 1_000_000;
 const KEYSPACE = 10_000;
-
-/** The server's time in script calls (EVALSHA and EVAL) so far, in µs (`INFO commandstats`). */
-async function scriptUsec(client: Redis): Promise<number> {
-  const info = await client.info('commandstats');
-  let usec = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g)) usec += Number(m[1]);
-  return usec;
-}
 
 async function main(): Promise<void> {
   const [mode, checkout, portArg] = process.argv.slice(2);
@@ -78,9 +71,9 @@ async function main(): Promise<void> {
     if (!(kind in limiters)) throw new Error(`unknown kind ${String(kind)}`);
     await drive(kind, warmupMs);
     // The worker is the server's only client while it measures: the script time is its calls'.
-    const before = await scriptUsec(client);
+    const before = scriptStatsOf(await client.info('commandstats')).usec;
     const sorted = Float64Array.from(await drive(kind, measureMs)).sort();
-    const after = await scriptUsec(client);
+    const after = scriptStatsOf(await client.info('commandstats')).usec;
     return {
       calls: sorted.length,
       p50Us: quantileSorted(sorted, 0.5) * 1000,

@@ -14,6 +14,7 @@ import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'flood
 import { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createClient } from 'redis';
+import { scriptStatsOf } from '../lib/commandstats.js';
 import { serve } from '../lib/ipc.js';
 import { quantileSorted } from '../lib/stats.js';
 import {
@@ -371,14 +372,7 @@ async function topologyWorker(args: string[]): Promise<{ measure: Measure; close
 
 /** Script calls (EVALSHA + EVAL) the server has run, one per round trip, and their time in µs. */
 async function scriptStats(client: InfoSource): Promise<{ calls: number; usec: number }> {
-  const info = String(await client.info('commandstats'));
-  let calls = 0;
-  let usec = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
-    calls += Number(m[1]);
-    usec += Number(m[2]);
-  }
-  return { calls, usec };
+  return scriptStatsOf(String(await client.info('commandstats')));
 }
 
 async function usedMemory(client: Redis): Promise<number> {

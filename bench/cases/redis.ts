@@ -1,4 +1,5 @@
 import { captureRateLimiterFlexibleCall, captureScriptCall } from '../lib/capture.js';
+import { scriptStatsOf } from '../lib/commandstats.js';
 import type { BenchContext } from '../lib/context.js';
 import { FLOOR_SCRIPT } from '../lib/floor-script.js';
 import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
@@ -137,13 +138,7 @@ async function redisBenchmark(
 
 /** Server time per script call since the last `CONFIG RESETSTAT`, in µs. */
 async function serverUsPerCall(ctx: BenchContext): Promise<number> {
-  const info = await ctx.redis.cli('INFO', 'commandstats');
-  let calls = 0;
-  let usec = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
-    calls += Number(m[1]);
-    usec += Number(m[2]);
-  }
+  const { calls, usec } = scriptStatsOf(await ctx.redis.cli('INFO', 'commandstats'));
   return calls > 0 ? usec / calls : Number.NaN;
 }
 
