@@ -814,10 +814,10 @@ describe('deny cache', () => {
     ok(local > 60, `only ${local} calls were answered locally`);
   });
 
-  /** Charges `limiter`'s key at 0 and 100 ms, then asks for cost 2 at 200 ms: a 3-per-10 s log denies it. */
-  /** The cost-2 calls of {@link costTwoAfterTwoCalls} made so far, each resolved as it is made. */
+  /** Waiters for the next cost-2 call of {@link costTwoAfterTwoCalls}, each resolved once it is made. */
   const costTwoMade: (() => void)[] = [];
 
+  /** Charges `limiter`'s key at 0 and 100 ms, then asks for cost 2 at 200 ms: a 3-per-10 s log denies it. */
   async function costTwoAfterTwoCalls(limiter: Limiter, at: (ms: number) => void): Promise<Decision> {
     at(0);
     await limiter.consume('k');
@@ -831,10 +831,10 @@ describe('deny cache', () => {
   }
 
   /**
-   * Resolves once `denial`'s cost-2 call has been made (and so sent, alone), so that a call made
-   * next is a script call of its own, not one batch with the sequence's calls.
+   * Resolves once the next cost-2 call of {@link costTwoAfterTwoCalls} has been made (and so sent,
+   * alone), so that a call made next is a script call of its own, not one batch with its calls.
    */
-  function sentAlone(_denial: Promise<Decision>): Promise<void> {
+  function costTwoSent(): Promise<void> {
     return new Promise((resolve) => costTwoMade.push(resolve));
   }
 
@@ -1006,7 +1006,7 @@ describe('deny cache', () => {
     });
     // The cost-2 call is on its way, alone; the charge after it is sent but held back, so the
     // denial is answered first and describes the state before the charge.
-    await sentAlone(denial);
+    await costTwoSent();
     gate.armed = true;
     const charge = cached.consume('k');
     strictEqual((await denial).retryAfterMs, 9800);
@@ -1024,7 +1024,7 @@ describe('deny cache', () => {
     const denial = costTwoAfterTwoCalls(cached, (ms) => {
       now = ms;
     });
-    await sentAlone(denial);
+    await costTwoSent();
     gate.armed = true;
     const charge = cached.consume('k');
     strictEqual((await denial).allowed, false);
