@@ -99,6 +99,45 @@ describe('coalesced Redis decisions', () => {
     ok(decisions.every((d) => d.allowed && d.remaining === 9));
   });
 
+  test('a call refused by a client not yet ready leaves later lone calls to go alone, at once', {
+    skip: NODE_REDIS && 'node-redis writes every command in an immediate of its own',
+  }, async () => {
+    const lazy = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
+    try {
+      const limiter = createLimiter({
+        algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }),
+        store: new RedisStore({ client: lazy, timeoutMs: PATIENT_MS, denyCache: false }),
+        prefix: randomPrefix('refused'),
+        onStoreError: 'deny',
+        onOutage: () => undefined,
+      });
+      const refused = await limiter.consume('k');
+      deepStrictEqual([refused.degraded, refused.cause?.code], [true, 'ERR_STORE_UNAVAILABLE']);
+      // The store has asked the client to connect; the refusal came before it was ready.
+      await whenReady(lazy as unknown as RedisClient);
+      for (let i = 0; i < 3; i++) {
+        const socket = lazy.stream;
+        const before = socket.bytesWritten + socket.writableLength;
+        const call = limiter.consume('k');
+        ok(socket.bytesWritten + socket.writableLength > before, `lone call ${i} written at once`);
+        strictEqual((await call).remaining, 9 - i);
+      }
+    } finally {
+      lazy.disconnect();
+    }
+  });
+
+  test('a reset goes after the calls made before it that wait for a batch', async () => {
+    const limiter = limiterOf(slidingWindowLog({ limit: 5, windowMs: 60_000 }));
+    await limiter.peek('warm-up');
+    // The first call goes alone and is unanswered, so the next one waits for a batch.
+    const first = limiter.consume('other');
+    const before = limiter.consume('k');
+    const reset = limiter.reset('k');
+    await Promise.all([first, before, reset]);
+    strictEqual((await limiter.peek('k')).remaining, 5, 'the consume made before the reset is undone by it');
+  });
+
   test('answered batches are let go of while later calls are unanswered', async () => {
     const limiter = limiterOf(tokenBucket({ capacity: 1_000_000_000, refillPerSecond: 1 }));
     // Long keys, so that what a batch holds is easy to see in the heap: about 60 kB a batch.

@@ -73,21 +73,28 @@ export class Batcher {
   ): Promise<T> {
     if (!this.#scheduled && this.#inFlight === 0) {
       this.#inFlight++;
-      return this.#caller.script(
-        this.#script,
-        keys,
-        ['1', ...this.#head, ...args],
-        (reply) => {
-          // Counted down after the result is made: a throw goes to onError, which counts it.
-          const result = this.#one(reply, onReply);
-          this.#inFlight--;
-          return result;
-        },
-        (error) => {
-          this.#inFlight--;
-          return onError(error);
-        },
-      );
+      try {
+        return this.#caller.script(
+          this.#script,
+          keys,
+          ['1', ...this.#head, ...args],
+          (reply) => {
+            // Counted down after the result is made: a throw goes to onError, which counts it.
+            const result = this.#one(reply, onReply);
+            this.#inFlight--;
+            return result;
+          },
+          (error) => {
+            this.#inFlight--;
+            return onError(error);
+          },
+        );
+      } catch (error) {
+        // Nothing was sent (a client not ready): counted, it would keep every later call from
+        // going alone, and waiting for a flush, for good.
+        this.#inFlight--;
+        throw error;
+      }
     }
     return new Promise<T>((resolve, reject) => {
       const call: Waiting<T> = { keys, args, onReply, onError, resolve, reject };
@@ -119,6 +126,14 @@ export class Batcher {
     if (reply[0] === REPLY_ERROR && reply.length >= 5)
       throw scriptError(reply.toString('utf8', 5, 5 + reply.readUInt32LE(1)));
     throw unexpected();
+  }
+
+  /**
+   * Sends every waiting call now, ahead of a command about to be sent outside the batches (a
+   * reset's DEL), so that it reaches Redis after the calls made before it, as separate calls would.
+   */
+  sendWaiting(): void {
+    if (this.#queues.size > 0) this.#flush();
   }
 
   #flush(): void {

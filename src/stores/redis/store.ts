@@ -329,6 +329,9 @@ export class RedisStore implements Store {
       async reset(key: string): Promise<void> {
         // Every cache of the prefix, before the DEL is sent: their calls in flight are then older.
         group?.delete(key);
+        // The calls made before the reset and still waiting for a batch go first: the DEL would
+        // otherwise overtake them, and a consume made before the reset would charge after it.
+        batcher.sendWaiting();
         await caller.del(keysOf(hashTag(key)));
       },
     };
