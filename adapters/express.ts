@@ -194,6 +194,11 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware<Limite
     pass: (next) => next(),
     fail: (next, error) => next(error),
     watchEnd(_req, res, end) {
+      // Ended before it was watched: its events have fired already.
+      if (res.writableFinished || res.destroyed) {
+        end.end(res.writableFinished, res.statusCode);
+        return;
+      }
       // 'finish' comes when the response is handed to the OS, 'close' when the connection goes
       // first (a client that gave up) and also after 'finish'; `res.writableFinished` tells the
       // two apart, and the end acts once, on whichever is first. One listener for both, with

@@ -130,8 +130,13 @@ export function makeHooks(limit: RouteLimit, _notices: Notices): Hooks {
     pass: (done) => done(),
     fail: (done, error) => done(error),
     watchEnd(request, reply, end) {
-      ends.set(request, end);
       const raw = reply.raw;
+      // A client gone while the decision was pending: 'close' has fired already.
+      if (raw.destroyed && !raw.writableFinished) {
+        end.end(false, reply.statusCode);
+        return;
+      }
+      ends.set(request, end);
       raw.on('close', () => end.end(raw.writableFinished, reply.statusCode));
     },
   };

@@ -40,7 +40,10 @@ export interface Port<Req, Res, Next> {
   pass(next: Next): void;
   /** Passes an error on to the framework's error handling. */
   fail(next: Next, error: Error): void;
-  /** Calls `end.end(…)` when the response has finished or the connection has closed. */
+  /**
+   * Calls `end.end(…)` when the response has finished or the connection has closed, at once when
+   * either has happened already (a client that left while the decision was pending).
+   */
   watchEnd(req: Req, res: Res, end: RequestEnd<Req, Res>): void;
 }
 
@@ -61,6 +64,12 @@ export function createLifecycle<Req extends object, Res, Next>(
 
   /** Applies a Decision: headers, hooks, then going on or the limited response. */
   function respond(req: Req, res: Res, next: Next, decision: Decision, charge: Charge | undefined): void {
+    // A charged request is watched before anything else runs: a hook that throws (the request
+    // then fails), a response answered while the decision was pending, or a client gone by now
+    // still end it, and it is given back as its end says.
+    if (counting !== undefined && charge !== undefined && charged(decision, charge.cost)) {
+      port.watchEnd(req, res, new RequestEnd(counting, notices, owner, charge, req, res));
+    }
     if (port.stopWhenAnswered && port.answered(res)) return;
     // Which hook runs, to name it in the error, and what to undo when it fails.
     let source = 'onDecision';
@@ -95,9 +104,6 @@ export function createLifecycle<Req extends object, Res, Next>(
       if (limiting && !port.answered(res)) port.undoLimit(res, prior);
       port.fail(next, asError(thrown, owner, source));
       return;
-    }
-    if (counting !== undefined && charge !== undefined && charged(decision, charge.cost)) {
-      port.watchEnd(req, res, new RequestEnd(counting, notices, owner, charge, req, res));
     }
     // Outside the try: an error thrown further down the chain is not this limiter's.
     port.pass(next);

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import {
   createLimiter,
@@ -23,6 +23,9 @@ export interface CountingOptions {
   skipSuccessfulRequests?: boolean;
   requestWasSuccessful?: (status: number) => boolean | Promise<boolean>;
   warn?: (message: string, code: string) => void;
+  /** Given the framework's request (Express `req`, Fastify `request`). */
+  keyGenerator?: (req: unknown) => string | Promise<string>;
+  onDecision?: () => void;
 }
 
 /**
@@ -112,6 +115,19 @@ export function spyRefunds(limiter: Limiter): { limiter: Limiter; calls(): numbe
 /** A few turns of the event loop: time for an event already queued (a second refund) to run. */
 async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`: a missing refund fails rather than hangs. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function status(port: number, path: string): Promise<number> {
@@ -273,6 +289,60 @@ export function countingTests(serve: ServeCounting, makeLimiter: (limit: number)
       await hold.sent;
       await turns(20);
       strictEqual(spy.calls(), 1);
+      strictEqual(await remaining(spy.limiter), 3);
+    });
+  });
+
+  test('a request whose client leaves while its decision is pending is given back', async () => {
+    const spy = spyRefunds(makeLimiter(3));
+    let asked!: () => void;
+    const keyAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    let given!: () => void;
+    const keyGiven = new Promise<void>((resolve) => {
+      given = resolve;
+    });
+    // The key is given only once the server has seen the connection close: the decision is
+    // pending all the while the client leaves.
+    const keyGenerator = (req: unknown): Promise<string> => {
+      const r = req as { raw?: { socket: Socket }; socket?: Socket };
+      const socket = (r.raw?.socket ?? r.socket) as Socket;
+      asked();
+      return new Promise((resolve) => {
+        socket.once('close', () => {
+          resolve('gated');
+          given();
+        });
+      });
+    };
+    await withApp({ limiter: spy.limiter, skipFailedRequests: true, keyGenerator }, async (port) => {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('GET /ok HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await keyAsked;
+      const settled = spy.next();
+      socket.destroy();
+      await keyGiven;
+      await within(settled, 5000, 'the refund of the abandoned request');
+      await turns(20);
+      strictEqual(spy.calls(), 1, 'given back once');
+      strictEqual(await remaining(spy.limiter, 'gated'), 3);
+    });
+  });
+
+  test('a charged request failed by a throwing onDecision is given back with skipFailedRequests', async () => {
+    const spy = spyRefunds(makeLimiter(3));
+    const onDecision = (): void => {
+      throw new Error('metrics are down');
+    };
+    await withApp({ limiter: spy.limiter, skipFailedRequests: true, onDecision }, async (port) => {
+      for (let i = 0; i < 4; i++) {
+        const settled = spy.next();
+        strictEqual(await status(port, '/ok'), 500);
+        await within(settled, 5000, `the refund of failed request ${i + 1}`);
+      }
+      strictEqual(spy.calls(), 4);
       strictEqual(await remaining(spy.limiter), 3);
     });
   });
