@@ -166,6 +166,14 @@ function trustsEveryProxy(instance: FastifyInstance): boolean {
 /** Every request hook floodgate adds, from any registration, to keep stacked ones in order. */
 const ours = new WeakSet<Hook>();
 
+/**
+ * Routes given the limiter their own config names, by any registration. A route that names its
+ * own limiter gets only that one, once: with the plugin registered more than once (at the root
+ * and again in a plugin), every registration sees the route, and the first to see it (the
+ * outermost) attaches the limit; the others leave the route alone.
+ */
+const ownLimitAttached = new WeakSet<object>();
+
 function addHook(route: RouteOptions, name: 'onRequest' | 'preHandler' | 'onResponse', hook: Hook): void {
   const existing = route[name];
   const list: Hook[] = existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing];
@@ -351,6 +359,11 @@ function floodgatePlugin(
             'true, false, or an object of route options (limiter, algorithm, cost, keyGenerator, …)',
             config,
           );
+        }
+        const own = hasOwnLimiter(config as Record<string, unknown>);
+        if (own) {
+          if (ownLimitAttached.has(route)) return;
+          ownLimitAttached.add(route);
         }
         hook = hooks.get(config);
         if (hook === undefined) {

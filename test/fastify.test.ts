@@ -462,6 +462,39 @@ for (const { name, Fastify } of fastifyVersions) {
   });
 
   describe(`${name}: per-route config`, () => {
+    test('registered at the root and again in a plugin, a route naming its own limiter is charged by it once', async () => {
+      const outer = slidingLimiter(100, 60_000).limiter;
+      const inner = slidingLimiter(50, 60_000).limiter;
+      const login = slidingLimiter(4, 60_000).limiter;
+      const app = Fastify();
+      await app.register(floodgate, { limiter: outer, warn: false });
+      await app.register(async (api) => {
+        await api.register(floodgate, { limiter: inner, warn: false });
+        api.post('/login', { config: { rateLimit: { limiter: login } } }, async () => 'ok');
+        api.get('/heavy', { config: { rateLimit: { cost: 2 } } }, async () => 'heavy');
+      });
+      await app.ready();
+      const seen: [number, unknown, unknown][] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await app.inject({ method: 'POST', url: '/login' });
+        seen.push([res.statusCode, res.headers['ratelimit-remaining'], res.headers['ratelimit-policy']]);
+      }
+      deepStrictEqual(seen, [
+        [200, '3', '4;w=60'],
+        [200, '2', '4;w=60'],
+        [200, '1', '4;w=60'],
+        [200, '0', '4;w=60'],
+        [429, '0', '4;w=60'],
+      ]);
+      strictEqual((await outer.peek('127.0.0.1')).remaining, 100, 'the limit of the route alone');
+      strictEqual((await inner.peek('127.0.0.1')).remaining, 50);
+      // A config with no limiter of its own still applies to each registration's limiter.
+      strictEqual((await app.inject('/heavy')).statusCode, 200);
+      strictEqual((await outer.peek('127.0.0.1')).remaining, 98);
+      strictEqual((await inner.peek('127.0.0.1')).remaining, 48);
+      await app.close();
+    });
+
     test('opt out with rateLimit: false; override limiter and cost per route', async () => {
       const uploads = slidingLimiter(10, 60_000).limiter;
       const app = await appWith({ limiter: slidingLimiter(2, 60_000).limiter }, (a) => {
