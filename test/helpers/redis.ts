@@ -62,6 +62,43 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether nothing listens on loopback `port` right now. */
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Starts a cluster-enabled server. Such a server also listens on its port + 10000 (the cluster
+ * bus), which a free port says nothing about: the pair is checked, and a start that still loses
+ * a race for either port is tried again on another pair.
+ */
+async function startClusterNode(): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 50) throw new Error('found no free pair of ports for a cluster node in 50 tries');
+    const port = await freePort();
+    if (port + 10_000 > 65_535 || !(await isFree(port + 10_000))) continue;
+    try {
+      return await startRedis({
+        port,
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '5000',
+        ],
+      });
+    } catch (error) {
+      if (attempt >= 5 || !String(error).includes('Address already in use')) throw error;
+    }
+  }
+}
+
 /** A fresh key prefix such as `t-3f9c2a1b`. */
 export function randomPrefix(label = 't'): string {
   return `${label}-${randomUUID().slice(0, 8)}`;
@@ -195,22 +232,7 @@ export async function startCluster(masters = 3): Promise<RedisClusterServers> {
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
-    for (let i = 0; i < masters; i++) {
-      const port = await freePort();
-      nodes.push(
-        await startRedis({
-          port,
-          args: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            `nodes-${port}.conf`,
-            '--cluster-node-timeout',
-            '5000',
-          ],
-        }),
-      );
-    }
+    for (let i = 0; i < masters; i++) nodes.push(await startClusterNode());
     await run(
       'redis-cli',
       ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
