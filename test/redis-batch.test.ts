@@ -138,6 +138,56 @@ describe('coalesced Redis decisions', () => {
     strictEqual((await limiter.peek('k')).remaining, 5, 'the consume made before the reset is undone by it');
   });
 
+  test("replies read together reach their callers in halves, around the client's write", {
+    skip: !NODE_REDIS && 'ioredis writes a full batch at once: its replies are handed out as they come',
+  }, async () => {
+    const own = await startRedis();
+    const c = storeClient(own.port);
+    let turn = 0;
+    let counting = true;
+    const tick = (): void => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    try {
+      await whenReady(c);
+      const limiter = createLimiter({
+        algorithm: tokenBucket({ capacity: 100, refillPerSecond: 1 }),
+        store: new RedisStore({ client: c, timeoutMs: PATIENT_MS, denyCache: false }),
+        prefix: randomPrefix('halves'),
+        onStoreError: 'throw',
+      });
+      await limiter.peek('warm-up');
+      // Redis stopped, so that four batches (behind a lone call) are out at once, and their
+      // replies come back together once it goes on.
+      own.signal('SIGSTOP');
+      const batches: Promise<number[]>[] = [];
+      const lone = limiter.consume('lone');
+      for (let b = 0; b < 4; b++) {
+        const calls = Array.from({ length: 8 }, (_, i) => limiter.consume(`b${b}-${i}`).then(() => turn));
+        batches.push(Promise.all(calls));
+        // One batch per poll phase: each waits for the flush of its own.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      setImmediate(tick);
+      own.signal('SIGCONT');
+      const turns = await Promise.all(batches);
+      await lone;
+      for (const t of turns) strictEqual(new Set(t).size, 1, `a batch reaches its callers together: ${t}`);
+      const first = Math.min(...turns.map((t) => t[0] as number));
+      const handedFirst = turns.filter((t) => t[0] === first).length;
+      // Five calls were out: this reply and two more may go before the client writes.
+      // Four batches were out when the first of their replies came: two may reach their callers
+      // before the client writes what those callers sent.
+      ok(handedFirst <= 2, `batches handed out in the first turn: ${handedFirst} of 4 (${turns.map((t) => t[0])})`);
+    } finally {
+      counting = false;
+      own.signal('SIGCONT');
+      closeClient(c);
+      await own.stop();
+    }
+  });
+
   test('answered batches are let go of while later calls are unanswered', async () => {
     const limiter = limiterOf(tokenBucket({ capacity: 1_000_000_000, refillPerSecond: 1 }));
     // Long keys, so that what a batch holds is easy to see in the heap: about 60 kB a batch.

@@ -51,6 +51,13 @@ export class Batcher {
   #scheduled = false;
   /** Script calls sent and not yet settled. */
   #inFlight = 0;
+  /** Replies handed out since the last write of a client that writes later, and how many may be. */
+  #handed = 0;
+  #budget = 0;
+  /** Whether the hop to after the client's next write is under way (see {@link Batcher.#replied}). */
+  #hopping = false;
+  /** Batch replies read and held for after the client's write, oldest first. */
+  readonly #held: [calls: readonly Waiting<unknown>[], reply: unknown][] = [];
 
   constructor(caller: Caller, script: DecideScript, head: readonly string[], bytes: number) {
     this.#caller = caller;
@@ -162,7 +169,7 @@ export class Batcher {
         args,
         (reply) => {
           this.#inFlight--;
-          this.#distribute(calls, reply);
+          this.#replied(calls, reply);
         },
         (error) => {
           this.#inFlight--;
@@ -177,6 +184,56 @@ export class Batcher {
     }
     // Every outcome is handed to the calls above; nothing is left to reject here.
     sent.catch(() => undefined);
+  }
+
+  /**
+   * Hands a batch's reply out: at once, or for a client that writes later, after the client's
+   * next write when half of the batches out have been handed theirs since its last one.
+   *
+   * Under load, one read brings the replies of several batches, and handing one out makes its
+   * callers' next calls, which fill the next batch. ioredis writes a full batch at once, so Redis
+   * decides it while this process hands out the rest of the read: Redis and this process work at
+   * the same time, on alternate halves. node-redis writes in an immediate, after every reply of
+   * the read is handed out; every batch then goes out together, and Redis and this process take
+   * turns, each idle while the other works (measured at 256 in flight: Redis busy about 60 % of
+   * the time, this process's CPU idle 48 %). Holding the second half of the replies for two turns
+   * of the loop lets the client write the first half's calls in between (its immediate, queued
+   * while those callers ran, comes after the first of the two turns'), and the halves alternate
+   * as they do on ioredis. A reply that comes alone (every reply at low load) is handed out at
+   * once.
+   */
+  #replied(calls: readonly Waiting<unknown>[], reply: unknown): void {
+    if (!this.#caller.writesLater) {
+      this.#distribute(calls, reply);
+      return;
+    }
+    if (!this.#hopping) this.#open(0);
+    if (this.#handed < this.#budget && this.#held.length === 0) {
+      this.#handed++;
+      this.#distribute(calls, reply);
+    } else {
+      this.#held.push([calls, reply]);
+    }
+  }
+
+  /**
+   * Starts a round of hand-outs: half of the batches with a reply to come (this one, `more` held
+   * ones and those still out) may go before the client's next write, which comes two turns of the
+   * loop from now (its immediate, queued while the callers run, comes after the first turn's).
+   */
+  #open(more: number): void {
+    this.#hopping = true;
+    this.#handed = 0;
+    this.#budget = Math.ceil((this.#inFlight + 1 + more) / 2);
+    setImmediate(() => {
+      setImmediate(() => {
+        this.#hopping = false;
+        const held = this.#held.splice(0);
+        if (held.length === 0) return;
+        this.#open(held.length - 1);
+        for (const [calls, reply] of held) this.#replied(calls, reply);
+      });
+    });
   }
 
   /** Hands each call its part of the batch's reply. */

@@ -123,6 +123,11 @@ export class Caller {
     this.#onFailing();
   }
 
+  /** Whether the client writes a command in a later phase of the loop than the call that sends it (see {@link RedisPort.writesLater}). */
+  get writesLater(): boolean {
+    return this.#client.writesLater;
+  }
+
   /**
    * Runs the decide script and resolves with `onReply(reply)`, or on failure with
    * `onError(error)`: EVALSHA, and EVAL when the server has no copy (a restart, a new node).
