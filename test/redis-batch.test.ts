@@ -188,6 +188,33 @@ describe('coalesced Redis decisions', () => {
     }
   });
 
+  test('calls sent again after the script went missing keep their order: none made later overtakes them', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    try {
+      await admin.ping();
+      for (let round = 0; round < 3; round++) {
+        const limiter = limiterOf(slidingWindowLog({ limit: 1, windowMs: 60_000 }));
+        await limiter.peek('warm-up');
+        await admin.script('FLUSH');
+        // Answered NOSCRIPT while this process is busy, so the reply waits unread.
+        const lone = limiter.consume('lone');
+        const until = performance.now() + 10;
+        while (performance.now() < until);
+        // Redis holds the next commands: the first call's EVALSHA, then the lone call's EVAL (sent
+        // again as its NOSCRIPT is read), then the second call's EVALSHA, which the EVAL's load
+        // would let through ahead of the first call's NOSCRIPT and EVAL.
+        void admin.call('CLIENT', 'PAUSE', '300', 'ALL');
+        const first = limiter.consume('k');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const second = limiter.consume('k');
+        const [, a, b] = await Promise.all([lone, first, second]);
+        deepStrictEqual([a.allowed, b.allowed], [true, false], `round ${round}: the first made is the one allowed`);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   test('answered batches are let go of while later calls are unanswered', async () => {
     const limiter = limiterOf(tokenBucket({ capacity: 1_000_000_000, refillPerSecond: 1 }));
     // Long keys, so that what a batch holds is easy to see in the heap: about 60 kB a batch.

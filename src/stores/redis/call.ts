@@ -9,6 +9,8 @@ function isNoScript(error: unknown): boolean {
 /** A call in flight: settled by its reply or, past `deadline`, by the timeout. */
 class Pending<T> {
   settled = false;
+  /** Sent before a reload barrier went up, and not yet answered or sent again (see `Caller.#reload`). */
+  beforeReload = false;
   resolve: (value: T) => void = ignore;
   reject: (error: unknown) => void = ignore;
 
@@ -91,6 +93,13 @@ export class Caller {
   #corked: Corkable | undefined;
   /** Whether an immediate is waiting for the client's write of calls sent (see {@link Caller.#written}). */
   #writing = false;
+  /**
+   * Calls sent before the script went missing and not yet answered or sent again, while a reload
+   * barrier is up (see {@link Caller.#reload}); 0 when none is.
+   */
+  #reloading = 0;
+  /** Calls made while the reload barrier is up, in order, sent when it comes down. */
+  readonly #held: Pending<unknown>[] = [];
   /** False from a failed call until the next successful one: the deny cache trusts only a healthy store. */
   healthy = true;
   /** Told when a healthy store sees a call fail (see {@link Caller.#failing}). */
@@ -183,18 +192,56 @@ export class Caller {
       pending.reject = reject;
     });
     const queued = pending as Pending<unknown>;
-    if (this.#enqueue(queued) && this.#batchWrites && !writeNow) this.#cork();
-    this.#send(queued, false).then(
-      (value: unknown) => this.#succeed(queued, value),
-      (error: unknown) => this.#failed(queued, error),
+    const busy = this.#enqueue(queued);
+    if (this.#reloading > 0) {
+      this.#held.push(queued);
+      return result;
+    }
+    if (busy && this.#batchWrites && !writeNow) this.#cork();
+    this.#dispatch(queued);
+    return result;
+  }
+
+  #dispatch(pending: Pending<unknown>): void {
+    this.#send(pending, false).then(
+      (value: unknown) => this.#succeed(pending, value),
+      (error: unknown) => this.#failed(pending, error),
     );
     if (this.#client.writesLater) this.#written();
-    return result;
+  }
+
+  /**
+   * Puts up the reload barrier when a script call finds the script missing (NOSCRIPT: a restart,
+   * a SCRIPT FLUSH, a failover). Each call so answered is sent again with the whole source as its
+   * reply is read, and replies come in send order; but a call made after one of those EVALs loaded
+   * the script again would succeed at once, ahead of calls sent before it that are still to be
+   * answered NOSCRIPT and sent again. So from the first NOSCRIPT until every call sent before it
+   * has been answered or sent again, new calls wait, and then go in the order they were made:
+   * Redis decides every call in the order it was made, as it does when the script is there.
+   */
+  #reload(): void {
+    const queue = this.#pending;
+    for (let i = this.#head; i < queue.length; i++) {
+      const pending = queue[i] as Pending<unknown>;
+      if (pending.settled) continue;
+      pending.beforeReload = true;
+      this.#reloading++;
+    }
+  }
+
+  /** A call sent before the barrier went up is answered, or sent again: the barrier comes down after the last. */
+  #passed(pending: Pending<unknown>): void {
+    if (!pending.beforeReload) return;
+    pending.beforeReload = false;
+    if (--this.#reloading > 0) return;
+    const held = this.#held.splice(0);
+    for (const call of held) if (!call.settled) this.#dispatch(call);
   }
 
   #succeed(pending: Pending<unknown>, value: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
+    this.#passed(pending);
     this.healthy = true;
     const first = this.#onFirstReply;
     if (first !== undefined) {
@@ -229,11 +276,13 @@ export class Caller {
   #failed(pending: Pending<unknown>, error: unknown): void {
     if (pending.settled) return;
     if (pending.script !== undefined && isNoScript(error)) {
+      if (this.#reloading === 0) this.#reload();
       // Sent again in full, once: whatever that answers settles the call.
       this.#send(pending, true).then(
         (value: unknown) => this.#succeed(pending, value),
         (thrown: unknown) => this.#fail(pending, thrown),
       );
+      this.#passed(pending);
       return;
     }
     this.#fail(pending, error);
@@ -242,6 +291,7 @@ export class Caller {
   #fail(pending: Pending<unknown>, error: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
+    this.#passed(pending);
     this.#failing();
     const message = error instanceof Error ? error.message : String(error);
     Caller.#settleError(
@@ -386,6 +436,7 @@ export class Caller {
       }
       pending.settled = true;
       expired.push(pending);
+      this.#passed(pending);
     }
     if (i === queue.length) {
       this.#pending = [];
