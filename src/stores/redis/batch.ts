@@ -51,9 +51,8 @@ export class Batcher {
   #scheduled = false;
   /** Script calls sent and not yet settled. */
   #inFlight = 0;
-  /** Replies handed out since the last write of a client that writes later, and how many may be. */
-  #handed = 0;
-  #budget = 0;
+  /** Replies that may still be handed out before the next write of a client that writes later. */
+  #left = 0;
   /** Whether the hop to after the client's next write is under way (see {@link Batcher.#replied}). */
   #hopping = false;
   /** Batch replies read and held for after the client's write, oldest first. */
@@ -208,8 +207,8 @@ export class Batcher {
       return;
     }
     if (!this.#hopping) this.#open(0);
-    if (this.#handed < this.#budget && this.#held.length === 0) {
-      this.#handed++;
+    if (this.#left > 0 && this.#held.length === 0) {
+      this.#left--;
       this.#distribute(calls, reply);
     } else {
       this.#held.push([calls, reply]);
@@ -223,8 +222,7 @@ export class Batcher {
    */
   #open(more: number): void {
     this.#hopping = true;
-    this.#handed = 0;
-    this.#budget = Math.ceil((this.#inFlight + 1 + more) / 2);
+    this.#left = Math.ceil((this.#inFlight + 1 + more) / 2);
     setImmediate(() => {
       setImmediate(() => {
         this.#hopping = false;
