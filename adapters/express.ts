@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision, Limiter } from 'floodgate';
 import { type CommonOptions, createEngine, ENGINE_OPTIONS, type Engine, type LimiterFunction } from './engine.js';
 import { asError } from './errors.js';
-import { createLifecycle, type Port } from './lifecycle.js';
+import { createLifecycle, isHeaderValue, type Port, type Prior } from './lifecycle.js';
 import { checkCreatedInRequest, Notices, resolveWarn, type WarningHandler } from './notices.js';
 import type { RateLimitInfo } from './request-info.js';
 import { checkOptionsObject, invalidOption, isThenable, migrationHint } from './validate.js';
@@ -87,12 +87,14 @@ function send(res: Response, body: MessageBody): void {
 /**
  * Undoes a limited response's status and `Retry-After` when a hook of the app failed: the request
  * failed on a bug, not on the rate limit, so the app's error handler or Express's own should
- * answer it as any other error (500), not as a 429.
+ * answer it as any other error (500), not as a 429. A `Retry-After` the response carried before
+ * (the app's own, an earlier limiter's) is put back.
  */
-function undoLimit(res: Response, prior: number | undefined): void {
-  if (prior === undefined || res.headersSent) return;
-  res.statusCode = prior;
-  res.removeHeader('retry-after');
+function undoLimit(res: Response, prior: Prior): void {
+  if (res.headersSent) return;
+  if (prior.status !== undefined) res.statusCode = prior.status;
+  if (isHeaderValue(prior.retryAfter)) res.setHeader('retry-after', prior.retryAfter);
+  else res.removeHeader('retry-after');
 }
 
 function checkBody(value: unknown): MessageBody {
@@ -160,7 +162,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware<Limite
     res: Response,
     next: NextFunction,
     body: PromiseLike<MessageBody>,
-    prior: number | undefined,
+    prior: Prior,
   ): Promise<void> {
     try {
       send(res, checkBody(await body));

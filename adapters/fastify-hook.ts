@@ -3,7 +3,7 @@ import type { Decision } from 'floodgate';
 import type { RequestEnd } from './counting.js';
 import type { Engine } from './engine.js';
 import { retryAfterSeconds } from './headers.js';
-import { createLifecycle, type Port } from './lifecycle.js';
+import { createLifecycle, isHeaderValue, type Port } from './lifecycle.js';
 import type { Notices } from './notices.js';
 import { invalidOption, isThenable } from './validate.js';
 
@@ -123,7 +123,11 @@ export function makeHooks(limit: RouteLimit, _notices: Notices): Hooks {
     // here would stick (Fastify remembers a status once set), so a handler that redirects or
     // rewrites the response would send it with the limit's status.
     beginLimit: () => undefined,
-    undoLimit: (reply) => reply.removeHeader('retry-after'),
+    // The status was never set (see beginLimit); `Retry-After` goes back to what it was, if anything.
+    undoLimit(reply, { retryAfter }) {
+      if (isHeaderValue(retryAfter)) reply.header('retry-after', retryAfter);
+      else reply.removeHeader('retry-after');
+    },
     limit(request, _reply, done, decision) {
       done(new RateLimitedError(messageOf(limit, request, decision), statusCode, decision));
     },

@@ -27,15 +27,18 @@ export interface Port<Req, Res, Next> {
    */
   readonly stopWhenAnswered: boolean;
   /**
-   * Marks the response limited before `onLimited` runs; returns what {@link Port.undoLimit}
-   * needs to undo it (Express sets the status and returns the one before; Fastify leaves the
-   * status to the error handler).
+   * Marks the response limited before `onLimited` runs; returns the status before, for
+   * {@link Port.undoLimit} (Express sets the status; Fastify leaves it to the error handler and
+   * returns `undefined`).
    */
   beginLimit(res: Res): number | undefined;
-  /** Undoes {@link Port.beginLimit} when a hook of the app failed: that failure is no rate limit. */
-  undoLimit(res: Res, prior: number | undefined): void;
-  /** Answers a limited request, or hands it on; `prior` as {@link Port.beginLimit} returned. */
-  limit(req: Req, res: Res, next: Next, decision: Decision, prior: number | undefined): void;
+  /**
+   * Undoes the limit's marks when a hook of the app failed, that failure being no rate limit:
+   * the status, and `Retry-After` as it was before (the app's own, an earlier limiter's, or none).
+   */
+  undoLimit(res: Res, prior: Prior): void;
+  /** Answers a limited request, or hands it on; `prior` for {@link Port.undoLimit} if that fails. */
+  limit(req: Req, res: Res, next: Next, decision: Decision, prior: Prior): void;
   /** Goes on to the next middleware or hook. */
   pass(next: Next): void;
   /** Passes an error on to the framework's error handling. */
@@ -45,6 +48,19 @@ export interface Port<Req, Res, Next> {
    * either has happened already (a client that left while the decision was pending).
    */
   watchEnd(req: Req, res: Res, end: RequestEnd<Req, Res>): void;
+}
+
+/** What a limited response carried before the limit marked it, to put back if a hook fails. */
+export interface Prior {
+  /** The status {@link Port.beginLimit} returned. */
+  readonly status: number | undefined;
+  /** The `Retry-After` value the response had, `undefined` for none. */
+  readonly retryAfter: unknown;
+}
+
+/** Whether a header's value, as a framework's `getHeader` returns it, is one to set back. */
+export function isHeaderValue(value: unknown): value is string | number | string[] {
+  return typeof value === 'string' || typeof value === 'number' || Array.isArray(value);
 }
 
 /**
@@ -71,10 +87,10 @@ export function createLifecycle<Req extends object, Res, Next>(
       port.watchEnd(req, res, new RequestEnd(counting, notices, owner, charge, req, res));
     }
     if (port.stopWhenAnswered && port.answered(res)) return;
-    // Which hook runs, to name it in the error, and what to undo when it fails.
+    // Which hook runs, to name it in the error, and (once the response is marked limited) what to
+    // undo when it fails.
     let source = 'onDecision';
-    let limiting = false;
-    let prior: number | undefined;
+    let prior: Prior | undefined;
     try {
       const denies = !decision.allowed && !shadow;
       // A limiter picked per request has a writer of its own (made once per limiter).
@@ -87,21 +103,21 @@ export function createLifecycle<Req extends object, Res, Next>(
       source = 'onLimited';
       if (!decision.allowed) {
         if (!shadow) {
-          limiting = true;
-          port.setHeader(res, 'retry-after', longestRetryAfter(port.getHeader(res, 'retry-after'), decision));
-          prior = port.beginLimit(res);
+          const retryAfter = port.getHeader(res, 'retry-after');
+          port.setHeader(res, 'retry-after', longestRetryAfter(retryAfter, decision));
+          prior = { status: port.beginLimit(res), retryAfter };
         }
         if (onLimited !== undefined) onLimited(req, res, decision);
         // A hook that answered the request itself must not be followed by anything.
         if (port.answered(res)) return;
-        if (limiting) {
+        if (prior !== undefined) {
           source = 'message';
           port.limit(req, res, next, decision, prior);
           return;
         }
       }
     } catch (thrown) {
-      if (limiting && !port.answered(res)) port.undoLimit(res, prior);
+      if (prior !== undefined && !port.answered(res)) port.undoLimit(res, prior);
       port.fail(next, asError(thrown, owner, source));
       return;
     }

@@ -223,6 +223,28 @@ for (const { name, express } of expressVersions) {
         deepStrictEqual([res.status, res.headers['retry-after']], [500, undefined], Object.keys(options)[0]);
       }
     });
+
+    test("a throw in onLimited or message leaves the Retry-After the response carried before the limit's", async () => {
+      const bug = (): never => {
+        throw new Error('bug in a hook');
+      };
+      for (const options of [{ onLimited: bug }, { message: bug }, { message: async () => bug() }]) {
+        const app = express();
+        app.set('env', 'test');
+        // The app's own Retry-After (a maintenance window, say), set before the limiter runs.
+        app.use((_req, res, next) => {
+          res.setHeader('retry-after', '120');
+          next();
+        });
+        app.use(rateLimit({ warn: false, limiter: slidingLimiter(1, 60_000).limiter, ...options }));
+        app.get('/', (_req, res) => {
+          res.send('ok');
+        });
+        strictEqual((await request(app).get('/')).status, 200);
+        const res = await request(app).get('/');
+        deepStrictEqual([res.status, res.headers['retry-after']], [500, '120'], Object.keys(options)[0]);
+      }
+    });
   });
 
   describe(`${name}: pending decisions`, () => {

@@ -242,6 +242,25 @@ for (const { name, Fastify } of fastifyVersions) {
       }
     });
 
+    test("a throw in onLimited or message leaves the Retry-After the response carried before the limit's", async () => {
+      const bug = (): never => {
+        throw new Error('bug in a hook');
+      };
+      for (const options of [{ onLimited: bug }, { message: bug }]) {
+        const app = Fastify();
+        // The app's own Retry-After (a maintenance window, say), set before the limiter runs.
+        app.addHook('onRequest', async (_request, reply) => {
+          reply.header('retry-after', '120');
+        });
+        await app.register(floodgate, { warn: false, limiter: slidingLimiter(1, 60_000).limiter, ...options });
+        app.get('/', async () => 'ok');
+        await app.ready();
+        strictEqual((await app.inject('/')).statusCode, 200);
+        const res = await app.inject('/');
+        deepStrictEqual([res.statusCode, res.headers['retry-after']], [500, '120'], Object.keys(options)[0]);
+      }
+    });
+
     test('a message function returning a promise fails clearly, never as "[object Promise]"', async () => {
       for (const message of [async () => 'slow down', async (): Promise<string> => Promise.reject(new Error('no'))]) {
         const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter, message: message as never });
