@@ -46,8 +46,8 @@ export class Batcher {
   readonly #head: readonly string[];
   /** Bytes of one call's Decisions in the reply. */
   readonly #bytes: number;
-  /** Waiting calls by hash slot (all in one for a single node). */
-  readonly #queues = new Map<number, Waiting<unknown>[]>();
+  /** Waiting calls by hash slot (all in one for a single node); a new map each flush (see `#flush`). */
+  #queues = new Map<number, Waiting<unknown>[]>();
   #scheduled = false;
   /** Script calls sent and not yet settled. */
   #inFlight = 0;
@@ -144,9 +144,14 @@ export class Batcher {
 
   #flush(): void {
     this.#scheduled = false;
-    const queues = [...this.#queues.values()];
-    this.#queues.clear();
-    for (const queue of queues) {
+    const queues = this.#queues;
+    // A new map rather than `clear()`: V8 clears a Map by giving it a new table and linking the
+    // old table, entries and all, to it. Once one of those tables has lived long enough to move
+    // to the old generation, each links the next, and every batch's calls (their closures,
+    // promises, keys) stay alive through the chain until a full collection: under load, a third
+    // of all this process allocated, with collections taking several times as long.
+    this.#queues = new Map();
+    for (const queue of queues.values()) {
       for (let from = 0; from < queue.length; from += MAX_BATCH) this.#sendBatch(queue.slice(from, from + MAX_BATCH));
     }
   }
