@@ -78,9 +78,18 @@ interface Drive {
   clientCpuUs: number;
 }
 
+/**
+ * Every measurement's latencies, allocated once as the worker starts, before any load. Allocated
+ * per measurement, as it starts, these 32 MB outside the heap made V8 begin an incremental
+ * marking under load, after which a process on a node-redis client moved much of what it
+ * allocated to the old generation and collected it again: about twice the CPU per call, to the
+ * end of the measurement (see bench/README.md). An application allocates nothing like it.
+ */
+const LATENCIES = new Float64Array(MAX_OPS);
+
 /** Keeps `inFlight` calls outstanding until `ms` has passed (or MAX_OPS calls), timing each call. */
 async function drive(call: Call, nextKey: () => string, inFlight: number, ms: number, record: boolean): Promise<Drive> {
-  const latencies = record ? new Float64Array(MAX_OPS) : undefined;
+  const latencies = record ? LATENCIES : undefined;
   let ops = 0;
   let denied = 0;
   let degraded = 0;
