@@ -199,8 +199,7 @@ export class Batcher {
    * decides it while this process hands out the rest of the read: Redis and this process work at
    * the same time, on alternate halves. node-redis writes in an immediate, after every reply of
    * the read is handed out; every batch then goes out together, and Redis and this process take
-   * turns, each idle while the other works (measured at 256 in flight: Redis busy about 60 % of
-   * the time, this process's CPU idle 48 %). Holding the second half of the replies for two turns
+   * turns, each idle while the other works. Holding the second half of the replies for two turns
    * of the loop lets the client write the first half's calls in between (its immediate, queued
    * while those callers ran, comes after the first of the two turns'), and the halves alternate
    * as they do on ioredis. A reply that comes alone (every reply at low load) is handed out at
