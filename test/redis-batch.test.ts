@@ -176,7 +176,6 @@ describe('coalesced Redis decisions', () => {
       for (const t of turns) strictEqual(new Set(t).size, 1, `a batch reaches its callers together: ${t}`);
       const first = Math.min(...turns.map((t) => t[0] as number));
       const handedFirst = turns.filter((t) => t[0] === first).length;
-      // Five calls were out: this reply and two more may go before the client writes.
       // Four batches were out when the first of their replies came: two may reach their callers
       // before the client writes what those callers sent.
       ok(handedFirst <= 2, `batches handed out in the first turn: ${handedFirst} of 4 (${turns.map((t) => t[0])})`);
