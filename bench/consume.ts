@@ -3,11 +3,13 @@
  * beside express-rate-limit's `MemoryStore.increment`, rate-limiter-flexible's `consume` and
  * floor rows that do less than any exact limiter can, all in one process, in interleaved rounds.
  * It is not part of `npm run bench`; case 2 is the measure of record, this finds the split.
- *   npx tsup && node --import tsx bench/consume.ts [--processes=3] [--rounds=15] [--baseline=dir]
+ *   npx tsup && node --import tsx bench/consume.ts [--processes=3] [--rounds=15] [--baseline=dir] [--limiters=3]
  * It runs one child process for the floor rows and one per algorithm (so no algorithm shares the
  * limiter's call sites with another), each with both peers, pinned to CPU 1 with taskset when
  * there is one, `--processes` times over. `--baseline` also runs each algorithm on another
  * checkout's built dist/, alternating with this one's (`--group=token-bucket:consume --build=dir` runs one child).
+ * `--limiters=N` also measures each floodgate row after N - 1 other limiters of its algorithm have
+ * been made and used in its process, as case 2's worker does (see `floodgateRow`).
  *
  * Times are CPU time per call (`process.cpuUsage`), not wall time: on a shared machine a process
  * that is descheduled for a while is not charged for it. Ratios are taken within a round.
@@ -139,18 +141,34 @@ function floors(): Record<string, Call> {
   };
 }
 
-function floodgate(lib: typeof Floodgate, group: Exclude<Group, 'floors'>): Record<string, Call> {
-  const [algorithm, method] = group.split(':') as [AlgorithmName, Method];
-  const limiter = lib.createLimiter({ algorithm: algorithmOf(lib, algorithm) });
-  if (method === 'consume')
-    return { [`floodgate ${algorithm} ${method}`]: (key) => limiter.consume(key).then((d) => !d.allowed) };
-  return {
-    // As case 2 calls it.
-    [`floodgate ${algorithm} ${method}`]: (key) => {
-      const d = limiter.decide(key, 1);
-      return d instanceof Promise ? d.then((x) => !x.allowed) : !d.allowed;
-    },
+/** How case 2 calls a limiter for a group's method. */
+function floodgate(group: Exclude<Group, 'floors'>, limiter: Floodgate.Limiter): Call {
+  const method = group.split(':')[1] as Method;
+  if (method === 'consume') return (key) => limiter.consume(key).then((d) => !d.allowed);
+  // As case 2 calls it.
+  return (key) => {
+    const d = limiter.decide(key, 1);
+    return d instanceof Promise ? d.then((x) => !x.allowed) : !d.allowed;
   };
+}
+
+/**
+ * The floodgate row of a group: one limiter, measured after `limiters - 1` others of the same
+ * algorithm have been made and used in the process, as in case 2, whose worker makes one per key
+ * count, and as in an app with several limiters. Each limiter's functions are made anew from the
+ * same source, and V8 does not inline a call whose site has met several of them: those calls stay
+ * real calls. Limiters made but never used cost nothing.
+ */
+async function floodgateRow(
+  lib: typeof Floodgate,
+  group: Exclude<Group, 'floors'>,
+  limiters: number,
+): Promise<Record<string, Call>> {
+  const algorithm = group.split(':')[0] as AlgorithmName;
+  const make = (): Floodgate.Limiter => lib.createLimiter({ algorithm: algorithmOf(lib, algorithm) });
+  for (let i = 1; i < limiters; i++) await harness()(floodgate(group, make()), KEYS, CALLS_PER_ROUND);
+  const suffix = limiters === 1 ? '' : `, ${limiters} limiters`;
+  return { [`floodgate ${group.replace(':', ' ')}${suffix}`]: floodgate(group, make()) };
 }
 
 function option(argv: readonly string[], name: string): string | undefined {
@@ -158,12 +176,12 @@ function option(argv: readonly string[], name: string): string | undefined {
   return arg?.slice(name.length + 3);
 }
 
-async function runOne(group: Group, rounds: number, build: string): Promise<void> {
+async function runOne(group: Group, rounds: number, build: string, limiters: number): Promise<void> {
   let calls: Record<string, Call>;
   if (group === 'floors') calls = { ...peers(), ...floors() };
   else {
     const lib = (await import(pathToFileURL(resolve(build, 'dist', 'index.js')).href)) as typeof Floodgate;
-    calls = { ...peers(), ...floodgate(lib, group) };
+    calls = { ...peers(), ...(await floodgateRow(lib, group, limiters)) };
   }
   const names = Object.keys(calls);
   const timed = names.map((name) => ({ name, call: calls[name] as Call, measure: harness(), ns: [] as number[] }));
@@ -192,8 +210,22 @@ interface Row {
 }
 
 /** One child process: a group, on this build or the baseline's. */
-function child(group: Group, rounds: number, build: string, pinned: boolean): { load: number; rows: Row[] } {
-  const args = ['--import', 'tsx', 'bench/consume.ts', `--group=${group}`, `--rounds=${rounds}`, `--build=${build}`];
+function child(
+  group: Group,
+  rounds: number,
+  build: string,
+  limiters: number,
+  pinned: boolean,
+): { load: number; rows: Row[] } {
+  const args = [
+    '--import',
+    'tsx',
+    'bench/consume.ts',
+    `--group=${group}`,
+    `--rounds=${rounds}`,
+    `--build=${build}`,
+    `--limiters=${limiters}`,
+  ];
   const run = pinned
     ? spawnSync('taskset', ['-c', '1', process.execPath, ...args], { encoding: 'utf8' })
     : spawnSync(process.execPath, args, { encoding: 'utf8' });
@@ -209,17 +241,22 @@ async function main(): Promise<void> {
   const rounds = Number(option(argv, 'rounds') ?? 15);
   const build = resolve(option(argv, 'build') ?? '.');
   const group = option(argv, 'group');
+  const limiters = Number(option(argv, 'limiters') ?? 1);
+  if (!Number.isSafeInteger(limiters) || limiters < 1)
+    throw new Error(`--limiters must be a positive integer, got ${limiters}`);
   if (group !== undefined) {
     if (!(GROUPS as readonly string[]).includes(group)) {
       throw new Error(`--group must be one of ${GROUPS.join(', ')}, got ${group}`);
     }
-    await runOne(group as Group, rounds, build);
+    await runOne(group as Group, rounds, build, limiters);
     return;
   }
   const processes = Number(option(argv, 'processes') ?? 3);
   const baseline = option(argv, 'baseline');
   const builds = baseline === undefined ? [build] : [build, resolve(baseline)];
   const pinned = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+  // With --limiters, each floodgate row is measured both alone and after the others, side by side.
+  const counts = limiters === 1 ? [1] : [1, limiters];
   // Per row: each process's median ratio. Processes of the two builds alternate, so drift over the
   // run falls on both; a process's JIT and memory layout move its figures by a few percent, so a
   // figure is the median over processes, with their range.
@@ -228,12 +265,14 @@ async function main(): Promise<void> {
   for (let p = 0; p < processes; p++) {
     for (const g of GROUPS) {
       for (const b of g === 'floors' ? [build] : builds) {
-        const { load, rows } = child(g, rounds, b, pinned);
-        loads.push(load);
-        for (const row of rows) {
-          if (g !== 'floors' && !row.name.startsWith('floodgate')) continue;
-          const name = b === build ? row.name : `${row.name} (baseline)`;
-          results.set(name, [...(results.get(name) ?? []), row]);
+        for (const n of g === 'floors' ? [1] : counts) {
+          const { load, rows } = child(g, rounds, b, n, pinned);
+          loads.push(load);
+          for (const row of rows) {
+            if (g !== 'floors' && !row.name.startsWith('floodgate')) continue;
+            const name = b === build ? row.name : `${row.name} (baseline)`;
+            results.set(name, [...(results.get(name) ?? []), row]);
+          }
         }
       }
     }
