@@ -75,7 +75,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const { checkCost, callCost, refundCost, blockMs } = callChecks(policies);
   const limit = Math.min(...policies.map((p) => p.algorithm.limit));
   const outage = outagePolicy(onStoreError, onOutage, fallback, combiner(policies), limit);
-  const { call, decide: run } = storeCalls(binding, outage, policies.length);
+  const calls = storeCalls(binding, outage, policies.length);
   const queues: WaitQueues = new Map();
 
   // Not `async`: an async wrapper costs a second promise per call. Invalid input still rejects
@@ -83,18 +83,22 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return {
     policies,
     prefix,
-    decide: (key, cost = 1) => run(storageKey(key), checkCost(cost), true),
+    decide: (key, cost = 1) => calls.decide(storageKey(key), checkCost(cost), true),
     // No options (the usual call) costs 1 without a call to `callCost`; any options are checked.
     consume(key, callOptions) {
       try {
-        return settle(run(storageKey(key), callOptions === undefined ? 1 : callCost('consume', callOptions), true));
+        return settle(
+          calls.decide(storageKey(key), callOptions === undefined ? 1 : callCost('consume', callOptions), true),
+        );
       } catch (error) {
         return Promise.reject(error);
       }
     },
     peek(key, callOptions) {
       try {
-        return settle(run(storageKey(key), callOptions === undefined ? 1 : callCost('peek', callOptions), false));
+        return settle(
+          calls.decide(storageKey(key), callOptions === undefined ? 1 : callCost('peek', callOptions), false),
+        );
       } catch (error) {
         return Promise.reject(error);
       }
@@ -103,12 +107,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
       const k = storageKey(key);
       const cost = refundCost(callOptions);
       // A waiter sleeping out a wait that the refund may have shortened asks again now.
-      return settle(call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
+      return settle(calls.call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
     },
     async block(key, blockOptions) {
       const k = storageKey(key);
       const ms = blockMs(blockOptions);
-      return settle(call((b) => b.block(k, ms)));
+      return settle(calls.call((b) => b.block(k, ms)));
     },
     async reset(key) {
       const k = storageKey(key);
@@ -129,7 +133,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       const k = storageKey(key);
       const { cost, maxWaitMs, signal } = acquireOptions(options);
       const checked = checkCost(cost === undefined ? 1 : cost);
-      return acquireSlot(queues, k, maxWaitMs, signal, () => run(k, checked, true));
+      return acquireSlot(queues, k, maxWaitMs, signal, () => calls.decide(k, checked, true));
     },
   };
 }

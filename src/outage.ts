@@ -46,10 +46,80 @@ export function outagePolicy(
   combine: (decisions: readonly Decision[]) => Decision,
   limit: number,
 ): OutagePolicy {
-  let outage = false;
-  let reportedAt = Number.NEGATIVE_INFINITY;
+  return new Outage(onStoreError, onOutage, fallback, combine, limit);
+}
 
-  function degraded(cause: FloodgateError, allowed: boolean): Decision {
+/**
+ * A class rather than closures made per limiter: every limiter's `answered` is then one function,
+ * which V8 inlines into the hot path however many limiters a process uses. It inlines no call
+ * whose site has met several functions made from one source, as each limiter's closures are.
+ */
+class Outage implements OutagePolicy {
+  #outage = false;
+  #reportedAt = Number.NEGATIVE_INFINITY;
+  readonly #onStoreError: StoreErrorPolicy;
+  readonly #onOutage: (error: FloodgateError) => void;
+  readonly #fallback: StoreBinding | undefined;
+  readonly #combine: (decisions: readonly Decision[]) => Decision;
+  readonly #limit: number;
+
+  constructor(
+    onStoreError: StoreErrorPolicy,
+    onOutage: (error: FloodgateError) => void,
+    fallback: StoreBinding | undefined,
+    combine: (decisions: readonly Decision[]) => Decision,
+    limit: number,
+  ) {
+    this.#onStoreError = onStoreError;
+    this.#onOutage = onOutage;
+    this.#fallback = fallback;
+    this.#combine = combine;
+    this.#limit = limit;
+  }
+
+  succeeded(decisions: readonly Decision[]): Decision {
+    this.#outage = false;
+    return this.#combine(decisions);
+  }
+
+  answered(decision: Decision): Decision {
+    this.#outage = false;
+    return decision;
+  }
+
+  failed(
+    error: unknown,
+    retry: (fallback: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>,
+  ): Decision | Promise<Decision> {
+    const storeError = storeFailure(error, 'failed');
+    // An outage counts as reported only once it is: one that begins within the quiet interval
+    // after an earlier report is reported when the interval ends, not never.
+    if (!this.#outage && this.#report(storeError)) this.#outage = true;
+    if (this.#onStoreError === 'throw') throw storeError;
+    const fallback = this.#fallback;
+    if (fallback === undefined) return this.#degraded(storeError, this.#onStoreError === 'allow');
+    const mark = (decisions: readonly Decision[]): Decision => ({
+      ...this.#combine(decisions),
+      degraded: true,
+      cause: storeError,
+    });
+    const bothFailed = (fallbackError: unknown): Decision =>
+      this.#degraded(
+        new FloodgateError('ERR_STORE', 'store and fallback store both failed', {
+          cause: storeFailure(fallbackError, 'failed'),
+        }),
+        false,
+      );
+    try {
+      const result = retry(fallback);
+      return Array.isArray(result) ? mark(result) : Promise.resolve(result).then(mark, bothFailed);
+    } catch (fallbackError) {
+      return bothFailed(fallbackError);
+    }
+  }
+
+  #degraded(cause: FloodgateError, allowed: boolean): Decision {
+    const limit = this.#limit;
     return allowed
       ? { allowed, limit, remaining: limit, resetMs: 0, retryAfterMs: 0, degraded: true, cause }
       : {
@@ -64,52 +134,17 @@ export function outagePolicy(
   }
 
   /** Reports the start of an outage unless one was reported too recently; tells whether it did. */
-  function report(error: FloodgateError): boolean {
+  #report(error: FloodgateError): boolean {
     const at = performance.now();
-    if (at - reportedAt < REPORT_INTERVAL_MS) return false;
-    reportedAt = at;
+    if (at - this.#reportedAt < REPORT_INTERVAL_MS) return false;
+    this.#reportedAt = at;
+    const onOutage = this.#onOutage;
     try {
+      // Called as a plain function, as the user's own code would.
       onOutage(error);
     } catch {
       // A throwing reporter must not turn a handled outage into a crash.
     }
     return true;
   }
-
-  return {
-    succeeded(decisions) {
-      outage = false;
-      return combine(decisions);
-    },
-    answered(decision) {
-      outage = false;
-      return decision;
-    },
-    failed(error, retry) {
-      const storeError = storeFailure(error, 'failed');
-      // An outage counts as reported only once it is: one that begins within the quiet interval
-      // after an earlier report is reported when the interval ends, not never.
-      if (!outage && report(storeError)) outage = true;
-      if (onStoreError === 'throw') throw storeError;
-      if (fallback === undefined) return degraded(storeError, onStoreError === 'allow');
-      const mark = (decisions: readonly Decision[]): Decision => ({
-        ...combine(decisions),
-        degraded: true,
-        cause: storeError,
-      });
-      const bothFailed = (fallbackError: unknown): Decision =>
-        degraded(
-          new FloodgateError('ERR_STORE', 'store and fallback store both failed', {
-            cause: storeFailure(fallbackError, 'failed'),
-          }),
-          false,
-        );
-      try {
-        const result = retry(fallback);
-        return Array.isArray(result) ? mark(result) : Promise.resolve(result).then(mark, bothFailed);
-      } catch (fallbackError) {
-        return bothFailed(fallbackError);
-      }
-    },
-  };
 }

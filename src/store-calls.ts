@@ -1,5 +1,5 @@
 import type { OutagePolicy } from './outage.js';
-import { decideOneOf, decideThenOf } from './stores/decide-then.js';
+import { type DecidesOne, type DecideThen, decideOneOf, decideThenOf } from './stores/decide-then.js';
 import type { Decision, StoreBinding } from './types.js';
 
 /** How a limiter asks its store, answering under its failure policy when the store fails. */
@@ -10,60 +10,79 @@ export interface StoreCalls {
   decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision>;
 }
 
-export function storeCalls(
-  binding: StoreBinding,
-  { succeeded, answered, failed }: OutagePolicy,
-  policyCount: number,
-): StoreCalls {
-  const decideOne = policyCount === 1 ? decideOneOf(binding) : undefined;
-  const decideThen = decideOne === undefined ? decideThenOf(binding) : undefined;
+export function storeCalls(binding: StoreBinding, outage: OutagePolicy, policyCount: number): StoreCalls {
+  const one = policyCount === 1 ? decideOneOf(binding) : undefined;
+  return one === undefined
+    ? new Calls(binding, outage, decideThenOf(binding))
+    : new OneSyncPolicy(binding, outage, one);
+}
 
-  function call(
-    run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>,
-  ): Decision | Promise<Decision> {
-    const onFailure = (error: unknown) => failed(error, run);
+/**
+ * Classes rather than closures made per limiter: V8 inlines no call whose site has met several
+ * functions made from one source, so with closures a process using several limiters made real
+ * calls at every step of the hot path. A method is one function for every limiter.
+ */
+class Calls implements StoreCalls {
+  protected readonly binding: StoreBinding;
+  protected readonly outage: OutagePolicy;
+  readonly #decideThen: DecideThen | undefined;
+  /** `outage.succeeded`, made once: it is handed to the store and to `then` as it is. */
+  readonly #succeeded: (decisions: readonly Decision[]) => Decision;
+
+  constructor(binding: StoreBinding, outage: OutagePolicy, decideThen: DecideThen | undefined) {
+    this.binding = binding;
+    this.outage = outage;
+    this.#decideThen = decideThen;
+    this.#succeeded = (decisions) => outage.succeeded(decisions);
+  }
+
+  call(run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>): Decision | Promise<Decision> {
+    const onFailure = (error: unknown) => this.outage.failed(error, run);
     let result: readonly Decision[] | Promise<readonly Decision[]>;
     try {
-      result = run(binding);
+      result = run(this.binding);
     } catch (error) {
       return onFailure(error);
     }
     // A synchronous answer is an array. Anything else is awaited as a promise, which it may be
     // without being `instanceof Promise` (a store built in another realm, such as a test
     // runner's VM context); `Promise.resolve` returns a native promise as it is.
-    if (Array.isArray(result)) return succeeded(result);
-    return Promise.resolve(result).then(succeeded, onFailure);
+    if (Array.isArray(result)) return this.outage.succeeded(result);
+    return Promise.resolve(result).then(this.#succeeded, onFailure);
   }
 
-  if (decideOne !== undefined) {
-    return {
-      call,
-      // The in-memory hot path: no array to unwrap, and no closure made unless the store fails.
-      // A function of its own, chosen once here rather than tested per call: the smaller the
-      // hot path's code, the more of it V8 inlines into the caller, and `consume` then makes
-      // fewer real calls.
-      decide(key, cost, charge) {
-        try {
-          return answered(decideOne(key, cost, charge));
-        } catch (error) {
-          return failed(error, (b) => b.decide(key, cost, charge));
-        }
-      },
-    };
-  }
-
-  return {
-    call,
-    decide(key, cost, charge) {
-      if (decideThen !== undefined) {
-        const onFailure = (error: unknown) => failed(error, (b) => b.decide(key, cost, charge));
-        try {
-          return decideThen(key, cost, charge, succeeded, onFailure);
-        } catch (error) {
-          return onFailure(error);
-        }
+  decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision> {
+    const decideThen = this.#decideThen;
+    if (decideThen !== undefined) {
+      const onFailure = (error: unknown) => this.outage.failed(error, (b) => b.decide(key, cost, charge));
+      try {
+        return decideThen(key, cost, charge, this.#succeeded, onFailure);
+      } catch (error) {
+        return onFailure(error);
       }
-      return call((b) => b.decide(key, cost, charge));
-    },
-  };
+    }
+    return this.call((b) => b.decide(key, cost, charge));
+  }
+}
+
+/**
+ * The in-memory hot path: no array to unwrap, and no closure made unless the store fails. A class
+ * of its own, chosen once in `storeCalls` rather than tested per call: the smaller the hot path's
+ * code, the more of it V8 inlines into the caller, and `consume` then makes fewer real calls.
+ */
+class OneSyncPolicy extends Calls {
+  readonly #one: DecidesOne;
+
+  constructor(binding: StoreBinding, outage: OutagePolicy, one: DecidesOne) {
+    super(binding, outage, undefined);
+    this.#one = one;
+  }
+
+  override decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision> {
+    try {
+      return this.outage.answered(this.#one.decideOne(key, cost, charge));
+    } catch (error) {
+      return this.outage.failed(error, (b) => b.decide(key, cost, charge));
+    }
+  }
 }

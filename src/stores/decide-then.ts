@@ -35,19 +35,22 @@ export function decideThenOf(binding: StoreBinding): DecideThen | undefined {
  * A single-policy binding's `decide` for a store that answers synchronously: that policy's
  * Decision itself. The array `decide` must return is an allocation per call that the limiter
  * would only unwrap again (through `Array.isArray`, `succeeded` and `combine`). It may throw, as
- * `decide` may.
+ * `decide` may. A method, not a function made per binding: one function for every binding, which
+ * V8 inlines into the limiter however many limiters a process uses.
  */
-export type DecideOne = (key: string, cost: number, charge: boolean) => Decision;
+export interface DecidesOne {
+  decideOne(key: string, cost: number, charge: boolean): Decision;
+}
 
 /** Keyed by the very `decide` function it speeds up, for the reason given for `paired`. */
-const single = new WeakMap<StoreBinding['decide'], DecideOne>();
+const single = new WeakMap<StoreBinding['decide'], DecidesOne>();
 
-/** Registers `decideOne` as the faster form of exactly this single-policy, synchronous `decide`. */
-export function pairDecideOne(decide: StoreBinding['decide'], decideOne: DecideOne): void {
-  single.set(decide, decideOne);
+/** Registers `one` as the faster form of exactly this single-policy, synchronous `decide`. */
+export function pairDecideOne(decide: StoreBinding['decide'], one: DecidesOne): void {
+  single.set(decide, one);
 }
 
 /** The faster form of this binding's `decide`, if its store registered one. */
-export function decideOneOf(binding: StoreBinding): DecideOne | undefined {
+export function decideOneOf(binding: StoreBinding): DecidesOne | undefined {
   return single.get(binding.decide);
 }
