@@ -50,9 +50,8 @@ export function outagePolicy(
 }
 
 /**
- * A class rather than closures made per limiter: every limiter's `answered` is then one function,
- * which V8 inlines into the hot path however many limiters a process uses. It inlines no call
- * whose site has met several functions made from one source, as each limiter's closures are.
+ * A class, not closures made per limiter, so that every limiter's `answered` is one function that
+ * V8 inlines into the hot path (see `Calls` in `store-calls.ts`).
  */
 class Outage implements OutagePolicy {
   #outage = false;

@@ -10,6 +10,7 @@ export interface StoreCalls {
   decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision>;
 }
 
+/** A limiter's store calls: the in-memory one-policy path when its store registered one. */
 export function storeCalls(binding: StoreBinding, outage: OutagePolicy, policyCount: number): StoreCalls {
   const one = policyCount === 1 ? decideOneOf(binding) : undefined;
   return one === undefined
@@ -19,8 +20,8 @@ export function storeCalls(binding: StoreBinding, outage: OutagePolicy, policyCo
 
 /**
  * Classes rather than closures made per limiter: V8 inlines no call whose site has met several
- * functions made from one source, so with closures a process using several limiters made real
- * calls at every step of the hot path. A method is one function for every limiter.
+ * functions made from one source, so with closures, in a process that used several limiters, the
+ * steps of a decision called each other for real. A method is one function for every limiter.
  */
 class Calls implements StoreCalls {
   protected readonly binding: StoreBinding;

@@ -35,8 +35,7 @@ export function decideThenOf(binding: StoreBinding): DecideThen | undefined {
  * A single-policy binding's `decide` for a store that answers synchronously: that policy's
  * Decision itself. The array `decide` must return is an allocation per call that the limiter
  * would only unwrap again (through `Array.isArray`, `succeeded` and `combine`). It may throw, as
- * `decide` may. A method, not a function made per binding: one function for every binding, which
- * V8 inlines into the limiter however many limiters a process uses.
+ * `decide` may. A method, not a function made per binding (see `Calls` in `store-calls.ts`).
  */
 export interface DecidesOne {
   decideOne(key: string, cost: number, charge: boolean): Decision;
