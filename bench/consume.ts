@@ -145,7 +145,6 @@ function floors(): Record<string, Call> {
 function floodgate(group: Exclude<Group, 'floors'>, limiter: Floodgate.Limiter): Call {
   const method = group.split(':')[1] as Method;
   if (method === 'consume') return (key) => limiter.consume(key).then((d) => !d.allowed);
-  // As case 2 calls it.
   return (key) => {
     const d = limiter.decide(key, 1);
     return d instanceof Promise ? d.then((x) => !x.allowed) : !d.allowed;
@@ -157,7 +156,7 @@ function floodgate(group: Exclude<Group, 'floors'>, limiter: Floodgate.Limiter):
  * algorithm have been made and used in the process, as in case 2, whose worker makes one per key
  * count, and as in an app with several limiters. Each limiter's functions are made anew from the
  * same source, and V8 does not inline a call whose site has met several of them: those calls stay
- * real calls. Limiters made but never used cost nothing.
+ * real calls.
  */
 async function floodgateRow(
   lib: typeof Floodgate,
