@@ -13,5 +13,7 @@ export const CORE_IMPLS = [
   'reference-clock-and-promise',
   'reference-clock-and-map',
   'reference-clock-map-and-promise',
+  'reference-clock-map-fraction-and-promise',
+  'reference-log-and-promise',
 ] as const;
 export type CoreImpl = (typeof CORE_IMPLS)[number];

@@ -149,6 +149,56 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
         ? { call: (key) => !answer(key).allowed, close() {} }
         : { call: (key) => Promise.resolve(answer(key)).then((d) => !d.allowed), close() {} };
     }
+    case 'reference-clock-map-fraction-and-promise': {
+      // The floor of a token bucket kept in memory: the same as reference-clock-map-and-promise,
+      // but the number kept per key is a fraction, as a bucket's level is. V8 keeps a fraction in
+      // a Map as a heap number of its own, so every write allocates one.
+      const levels = new Map<string, number>();
+      return {
+        call(key) {
+          const now = performance.now();
+          const used = levels.get(key) ?? 0.5;
+          levels.set(key, used + 1);
+          return Promise.resolve({
+            allowed: now >= 0 && used < HUGE,
+            limit: HUGE,
+            remaining: HUGE - Math.ceil(used),
+            resetMs: 0,
+            retryAfterMs: 0,
+          }).then((d) => !d.allowed);
+        },
+        close() {},
+      };
+    }
+    case 'reference-log-and-promise': {
+      // The floor of an exact sliding log kept in memory: read the clock, get the key's log of
+      // expiry instants from a Map, drop the expired ones from its head, append the new one, make
+      // a fresh answer and hand it back in a promise, with floodgate's window for this key count.
+      // No key check, no cost, no bound on keys, no exact reset time.
+      const windowMs = slidingWindowMs(keys);
+      const logs = new Map<string, number[]>();
+      return {
+        call(key) {
+          const now = performance.now();
+          let log = logs.get(key);
+          if (log === undefined) {
+            log = [];
+            logs.set(key, log);
+          }
+          while (log.length > 0 && (log[0] as number) <= now) log.shift();
+          const allowed = log.length < HUGE;
+          if (allowed) log.push(now + windowMs);
+          return Promise.resolve({
+            allowed,
+            limit: HUGE,
+            remaining: HUGE - log.length,
+            resetMs: windowMs,
+            retryAfterMs: 0,
+          }).then((d) => !d.allowed);
+        },
+        close() {},
+      };
+    }
     case 'express-rate-limit': {
       // The store the middleware awaits once per request; the middleware denies when totalHits > limit.
       const store = new ErlMemoryStore();

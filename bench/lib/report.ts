@@ -1,4 +1,4 @@
-import type { CoreResult } from '../cases/core.js';
+import type { CoreResult, CoreRow } from '../cases/core.js';
 import type { FloodResult } from '../cases/flood.js';
 import type { HttpResult } from '../cases/http.js';
 import type { MemoryResult } from '../cases/memory.js';
@@ -86,6 +86,19 @@ const fmtCpu = (n: number | null | undefined): string =>
 
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
+
+/** The peers' line of a target, with a floor row (no limiter) and its ratio to `peer` appended. */
+function withFloor(
+  peers: string,
+  floor: CoreRow | undefined,
+  peer: 'express-rate-limit' | 'rate-limiter-flexible',
+): string {
+  const vs = floor?.vs?.[peer];
+  return (
+    `${peers}; ${floor?.impl ?? 'floor'} (no limiter) ${fmtRate(floor?.medianOpsPerSec)}/s` +
+    (vs === undefined ? '' : `, ${fmtRatio(vs.median)}`)
+  );
+}
 
 /** floodgate's speed and size targets, each judged on this run's medians. */
 export function judgeTargets(r: Results): Target[] {
@@ -179,7 +192,11 @@ export function judgeTargets(r: Results): Target[] {
     const v = tb?.vs?.['express-rate-limit'];
     targets.push({
       case: `memory, 1k keys: token bucket \`${mode}\` ÷ express-rate-limit store`,
-      peers,
+      // `consume` beside the floor of a bucket kept in memory, measured in the same rounds.
+      peers:
+        mode === 'consume'
+          ? withFloor(peers, row('reference-clock-map-fraction-and-promise', 1000), 'express-rate-limit')
+          : peers,
       target: `≥ ${min.toFixed(2)}`,
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(tb?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
@@ -194,12 +211,9 @@ export function judgeTargets(r: Results): Target[] {
     const v = fw?.vs?.['express-rate-limit'];
     // The floor of the same work with no limiter around it, measured in the same rounds.
     const floor = row(mode === 'decide' ? 'reference-clock-and-map' : 'reference-clock-map-and-promise', 1000);
-    const floorVs = floor?.vs?.['express-rate-limit'];
     targets.push({
       case: `memory, 1k keys: fixed window \`${mode}\` ÷ express-rate-limit store`,
-      peers:
-        `${peers}; ${floor?.impl ?? 'floor'} (no limiter) ${fmtRate(floor?.medianOpsPerSec)}/s` +
-        (floorVs === undefined ? '' : `, ${fmtRatio(floorVs.median)}`),
+      peers: withFloor(peers, floor, 'express-rate-limit'),
       target: `≥ ${min.toFixed(2)}`,
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(fw?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
@@ -213,7 +227,7 @@ export function judgeTargets(r: Results): Target[] {
     const goal = mode === 'consume';
     targets.push({
       case: `memory, 1k keys: sliding log \`${mode}\` ÷ rate-limiter-flexible`,
-      peers,
+      peers: goal ? withFloor(peers, row('reference-log-and-promise', 1000), 'rate-limiter-flexible') : peers,
       target: goal ? '≥ 2.00' : '–',
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(swl?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
@@ -466,7 +480,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in core) push(`Failed: ${core.error}`, '');
   else {
     push(
-      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter. reference-clock-and-map is the floor of any exact counter kept in memory: one clock read, a count read from a Map and written back, a fresh five-field answer, and no limiter (no key or cost check, no window); reference-clock-map-and-promise hands that answer back in a promise.`,
+      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter. reference-clock-and-map is the floor of any exact counter kept in memory: one clock read, a count read from a Map and written back, a fresh five-field answer, and no limiter (no key or cost check, no window); reference-clock-map-and-promise hands that answer back in a promise. reference-clock-map-fraction-and-promise does the same with a fraction per key, as a token bucket's level is (V8 keeps a fraction in a Map as a number of its own, so every write allocates one): the floor of a token bucket. reference-log-and-promise is the floor of an exact sliding log: one clock read, the key's list of expiry instants read from a Map, the expired ones dropped from its head, the new one appended, a fresh answer in a promise, with the same window as floodgate's sliding log, and no limiter (no key or cost check, no bound on keys, no exact reset time).`,
       '',
       '| keys | implementation | decisions/s | ÷ rate-limiter-flexible | ÷ express-rate-limit store |',
       '|---|---|---|---|---|',
