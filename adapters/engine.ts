@@ -203,6 +203,13 @@ export function resolveLimiter(
   if (inline.length === 0) {
     throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: limiter or algorithm/policies is required, got neither`);
   }
+  // Said here, naming the adapter: createLimiter's own error would name a function never called.
+  if (given.algorithm === undefined && given.policies === undefined) {
+    throw new FloodgateError(
+      'ERR_INVALID_OPTION',
+      `${owner}: ${inline.join(', ')} given without algorithm or policies; give algorithm or policies with ${inline.length === 1 ? 'it' : 'them'}, or a limiter`,
+    );
+  }
   const options: Record<string, unknown> = {};
   for (const name of inline) options[name] = given[name];
   return createLimiter(options as LimiterOptions);

@@ -589,6 +589,14 @@ for (const { name, express } of expressVersions) {
         'rateLimit: limiter or algorithm/policies is required, got neither',
       );
       rejectsOption(
+        () => rateLimit({ prefix: 'api' } as RateLimitOptions),
+        'rateLimit: prefix given without algorithm or policies; give algorithm or policies with it, or a limiter',
+      );
+      rejectsOption(
+        () => rateLimit({ prefix: 'api', blockDurationMs: 1000 } as RateLimitOptions),
+        'rateLimit: prefix, blockDurationMs given without algorithm or policies; give algorithm or policies with them, or a limiter',
+      );
+      rejectsOption(
         () => rateLimit({ limiter, algorithm }),
         'rateLimit: give either limiter or the createLimiter options, not both; got limiter and algorithm',
       );

@@ -861,6 +861,10 @@ for (const { name, Fastify } of fastifyVersions) {
         withRoute({ cost: 1 }, { global: false }),
         'floodgate (route GET /r): limiter or algorithm/policies is required (the plugin has none), got neither',
       );
+      await rejectsOption(
+        withRoute({ prefix: 'other' }),
+        'floodgate (route GET /r): prefix given without algorithm or policies; give algorithm or policies with it, or a limiter',
+      );
       for (const [value, shown] of [
         [5, '5'],
         ['on', '"on"'],
