@@ -127,15 +127,19 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
       };
     }
     case 'reference-clock-and-map':
-    case 'reference-clock-map-and-promise': {
+    case 'reference-clock-map-and-promise':
+    case 'reference-clock-map-fraction-and-promise': {
       // The floor of an exact counter kept in memory, whatever its algorithm: read the clock, get a
       // key's count from a Map and set it back (a count is a number, written back per call, as
-      // floodgate's window counters keep it), make a fresh answer; then, for the second, hand it
-      // back in a promise. No key check, no cost, no windows.
+      // floodgate's window counters keep it), make a fresh answer; then, but for the first, hand it
+      // back in a promise. No key check, no cost, no windows. The third counts from 0.5, so what it
+      // keeps is a fraction, as a token bucket's level is: the floor of a bucket. V8 keeps a
+      // fraction in a Map as a heap number of its own, so every write allocates one.
+      const start = impl === 'reference-clock-map-fraction-and-promise' ? 0.5 : 0;
       const counts = new Map<string, number>();
       const answer = (key: string): Answer => {
         const now = performance.now();
-        const used = counts.get(key) ?? 0;
+        const used = counts.get(key) ?? start;
         counts.set(key, used + 1);
         return {
           allowed: now >= 0 && used < HUGE,
@@ -148,27 +152,6 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
       return impl === 'reference-clock-and-map'
         ? { call: (key) => !answer(key).allowed, close() {} }
         : { call: (key) => Promise.resolve(answer(key)).then((d) => !d.allowed), close() {} };
-    }
-    case 'reference-clock-map-fraction-and-promise': {
-      // The floor of a token bucket kept in memory: the same as reference-clock-map-and-promise,
-      // but the number kept per key is a fraction, as a bucket's level is. V8 keeps a fraction in
-      // a Map as a heap number of its own, so every write allocates one.
-      const levels = new Map<string, number>();
-      return {
-        call(key) {
-          const now = performance.now();
-          const used = levels.get(key) ?? 0.5;
-          levels.set(key, used + 1);
-          return Promise.resolve({
-            allowed: now >= 0 && used < HUGE,
-            limit: HUGE,
-            remaining: HUGE - Math.ceil(used),
-            resetMs: 0,
-            retryAfterMs: 0,
-          }).then((d) => !d.allowed);
-        },
-        close() {},
-      };
     }
     case 'reference-log-and-promise': {
       // The floor of an exact sliding log kept in memory: read the clock, get the key's log of
