@@ -105,7 +105,10 @@ async function startServer(variant: Variant, redisPort: number): Promise<Running
   const [cmd, args] = nodeScript('bench/servers/http-server.ts', [variant.id, String(port), String(redisPort)]);
   const child = startChild(cmd, args, CPU.server);
   try {
-    await waitForLine(child, /READY \d+/, 20_000);
+    // A group's servers boot together on one core, each loading its framework and both Redis
+    // clients; on a clean clone (a cold transpile cache) with other work on the core, ten of
+    // them have taken over 20 s.
+    await waitForLine(child, /READY \d+/, 60_000);
     return { variant, child, port, rps: [], cpu: [], refRps: [], refCpu: [], non2xx: 0, errors: 0 };
   } catch (error) {
     await stopChild(child);
