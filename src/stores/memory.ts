@@ -106,13 +106,6 @@ export class MemoryStore implements Store {
     const onlyBlocks = [blockTable];
     const clock = this.#clock;
 
-    /** Milliseconds the key's block has left at `now`; 0 when it has none. */
-    function blockLeft(key: string, now: number): number {
-      if (blocks.size === 0) return 0;
-      const until = blocks.get(key);
-      return until === undefined ? 0 : waitUntil(until, now);
-    }
-
     /** Blocks `key` until `until`, unless it is blocked for longer already. */
     function setBlock(key: string, until: number, now: number): void {
       const held = blocks.get(key);
@@ -132,7 +125,7 @@ export class MemoryStore implements Store {
         if (state !== undefined && algorithm.expiresAt(state) <= now) state = undefined;
         decisions.push(algorithm.evaluate(state, now, cost, false));
       }
-      const left = blockLeft(key, now);
+      const left = blockLeft(blocks, key, now);
       return left > 0 ? applyBlock(decisions, left) : decisions;
     }
 
@@ -162,7 +155,7 @@ export class MemoryStore implements Store {
     };
 
     if (tables.length === 1) {
-      const one = new OnePolicy(clock, tables[0] as Table, room, lockout, blocks, blockLeft, setBlock);
+      const one = new OnePolicy(clock, tables[0] as Table, room, lockout, setBlock);
       const decide = (key: string, cost: number, charge: boolean): readonly Decision[] => [
         one.decideOne(key, cost, charge),
       ];
@@ -172,7 +165,7 @@ export class MemoryStore implements Store {
     return {
       decide(key: string, cost: number, charge: boolean): readonly Decision[] {
         const now = clock();
-        const left = blockLeft(key, now);
+        const left = blockLeft(blocks, key, now);
         // The view applies the block: nothing is charged, and no lock-out starts, while one runs.
         if (left > 0) return view(key, now, cost);
         const current: unknown[] = [];
@@ -240,6 +233,13 @@ export class MemoryStore implements Store {
   }
 }
 
+/** Milliseconds the key's block has left at `now`; 0 when it has none. */
+function blockLeft(blocks: Map<string, number>, key: string, now: number): number {
+  if (blocks.size === 0) return 0;
+  const until = blocks.get(key);
+  return until === undefined ? 0 : waitUntil(until, now);
+}
+
 /**
  * A one-policy binding's decision. A class, not a closure per binding, so that every binding's
  * `decideOne` is one function that V8 inlines into the limiter (see `Calls` in `store-calls.ts`).
@@ -252,7 +252,6 @@ class OnePolicy implements DecidesOne {
   readonly #room: Room;
   readonly #lockout: number;
   readonly #blocks: Map<string, number>;
-  readonly #blockLeft: (key: string, now: number) => number;
   readonly #setBlock: (key: string, until: number, now: number) => void;
 
   constructor(
@@ -260,8 +259,6 @@ class OnePolicy implements DecidesOne {
     table: Table,
     room: Room,
     lockout: number,
-    blocks: Map<string, number>,
-    blockLeft: (key: string, now: number) => number,
     setBlock: (key: string, until: number, now: number) => void,
   ) {
     this.#clock = clock;
@@ -270,8 +267,7 @@ class OnePolicy implements DecidesOne {
     this.#only = [table];
     this.#room = room;
     this.#lockout = lockout;
-    this.#blocks = blocks;
-    this.#blockLeft = blockLeft;
+    this.#blocks = table.blocks;
     this.#setBlock = setBlock;
   }
 
@@ -283,7 +279,7 @@ class OnePolicy implements DecidesOne {
     // A prefix with no block at all (the usual case) goes straight on; the block's look-up
     // and its Decision are apart, so that this hot path stays small enough to inline.
     if (this.#blocks.size !== 0) {
-      const left = this.#blockLeft(key, now);
+      const left = blockLeft(this.#blocks, key, now);
       if (left > 0) return blockedDecision(algorithm.evaluate(states.get(key), now, cost, false), left);
     }
     // An expired state decides like no state (the Algorithm contract), so the hot path
