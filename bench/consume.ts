@@ -155,8 +155,8 @@ function floodgate(group: Exclude<Group, 'floors'>, limiter: Floodgate.Limiter):
  * The floodgate row of a group: one limiter, measured after `limiters - 1` others of the same
  * algorithm have been made and used in the process, as in case 2, whose worker makes one per key
  * count, and as in an app with several limiters. Each limiter's functions are made anew from the
- * same source, and V8 does not inline a call whose site has met several of them: those calls stay
- * real calls.
+ * same source, and a limiter used after another one scores lower (see bench/README.md, "Several
+ * limiters in one process").
  */
 async function floodgateRow(
   lib: typeof Floodgate,

@@ -19,9 +19,10 @@ export function storeCalls(binding: StoreBinding, outage: OutagePolicy, policyCo
 }
 
 /**
- * Classes rather than closures made per limiter: V8 inlines no call whose site has met several
- * functions made from one source, so with closures, in a process that used several limiters, the
- * steps of a decision called each other for real. A method is one function for every limiter.
+ * Classes rather than closures made per limiter: V8 may not inline a call whose site has met
+ * several functions made from one source (its inlining trace reports "many closures", not
+ * considered), so with closures, in a process that used several limiters, steps of a decision
+ * could call each other for real. A method is one function for every limiter.
  */
 class Calls implements StoreCalls {
   protected readonly binding: StoreBinding;
