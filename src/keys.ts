@@ -39,6 +39,20 @@ export function storageKey(key: unknown): string {
   return otherKey(key);
 }
 
+/**
+ * {@link storageKey} but for the test of well-formed UTF-16, for a store that makes that test
+ * itself where it matters (see `DecidesOne`): a short string not starting with `#` is returned as
+ * it is, lone surrogates and all; any other key is checked and hashed as `storageKey` does. A key
+ * it returns is the key's storage key exactly when `key.isWellFormed()`, and else the storage key
+ * is `storageKey(key)`. The test costs a call V8 cannot inline, and for most calls it need not run.
+ */
+export function candidateKey(key: unknown): string {
+  if (typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH && key.charCodeAt(0) !== HASHED) {
+    return key;
+  }
+  return otherKey(key);
+}
+
 /** Any key but a plain short one: refused, or hashed. */
 function otherKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {

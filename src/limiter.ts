@@ -76,6 +76,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const limit = Math.min(...policies.map((p) => p.algorithm.limit));
   const outage = outagePolicy(onStoreError, onOutage, fallback, combiner(policies), limit);
   const calls = storeCalls(binding, outage, policies.length);
+  // The keys of `decide`, `consume` and `peek`: checked in full, or in part when the store
+  // finishes the check itself (the in-memory one-policy path).
+  const checkKey = calls.checkKey;
   const queues: WaitQueues = new Map();
 
   // Not `async`: an async wrapper costs a second promise per call. Invalid input still rejects
@@ -83,12 +86,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return {
     policies,
     prefix,
-    decide: (key, cost = 1) => calls.decide(storageKey(key), checkCost(cost), true),
+    decide: (key, cost = 1) => calls.decide(checkKey(key), checkCost(cost), true),
     // No options (the usual call) costs 1 without a call to `callCost`; any options are checked.
     consume(key, callOptions) {
       try {
         return settle(
-          calls.decide(storageKey(key), callOptions === undefined ? 1 : callCost('consume', callOptions), true),
+          calls.decide(checkKey(key), callOptions === undefined ? 1 : callCost('consume', callOptions), true),
         );
       } catch (error) {
         return Promise.reject(error);
@@ -97,7 +100,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     peek(key, callOptions) {
       try {
         return settle(
-          calls.decide(storageKey(key), callOptions === undefined ? 1 : callCost('peek', callOptions), false),
+          calls.decide(checkKey(key), callOptions === undefined ? 1 : callCost('peek', callOptions), false),
         );
       } catch (error) {
         return Promise.reject(error);

@@ -1,3 +1,4 @@
+import { candidateKey, storageKey } from './keys.js';
 import type { OutagePolicy } from './outage.js';
 import { type DecidesOne, type DecideThen, decideOneOf, decideThenOf } from './stores/decide-then.js';
 import type { Decision, StoreBinding } from './types.js';
@@ -8,6 +9,11 @@ export interface StoreCalls {
   call(run: (b: StoreBinding) => readonly Decision[] | Promise<readonly Decision[]>): Decision | Promise<Decision>;
   /** Decides `cost` for `key`, charging it with `charge`. */
   decide(key: string, cost: number, charge: boolean): Decision | Promise<Decision>;
+  /**
+   * Checks a key given to `decide`: `storageKey`, or `candidateKey` when the store makes the rest
+   * of the check itself (see `DecidesOne`). A module function either way, never a closure.
+   */
+  readonly checkKey: (key: unknown) => string;
 }
 
 /** A limiter's store calls: the in-memory one-policy path when its store registered one. */
@@ -27,6 +33,7 @@ export function storeCalls(binding: StoreBinding, outage: OutagePolicy, policyCo
 class Calls implements StoreCalls {
   protected readonly binding: StoreBinding;
   protected readonly outage: OutagePolicy;
+  readonly checkKey: (key: unknown) => string = storageKey;
   readonly #decideThen: DecideThen | undefined;
   /** `outage.succeeded`, made once: it is handed to the store and to `then` as it is. */
   readonly #succeeded: (decisions: readonly Decision[]) => Decision;
@@ -74,6 +81,8 @@ class Calls implements StoreCalls {
  */
 class OneSyncPolicy extends Calls {
   readonly #one: DecidesOne;
+  // The store tests a key's UTF-16 where it matters (see DecidesOne).
+  override readonly checkKey: (key: unknown) => string = candidateKey;
 
   constructor(binding: StoreBinding, outage: OutagePolicy, one: DecidesOne) {
     super(binding, outage, undefined);
@@ -84,7 +93,9 @@ class OneSyncPolicy extends Calls {
     try {
       return this.outage.answered(this.#one.decideOne(key, cost, charge));
     } catch (error) {
-      return this.outage.failed(error, (b) => b.decide(key, cost, charge));
+      // A fallback store is asked with the key fully checked: it may store it as it is.
+      const k = storageKey(key);
+      return this.outage.failed(error, (b) => b.decide(k, cost, charge));
     }
   }
 }

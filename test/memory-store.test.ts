@@ -343,6 +343,36 @@ describe('long keys', () => {
     }
   });
 
+  test('a key with a lone surrogate is one key to consume, peek, decide, block, refund, reset and the lock-out', async () => {
+    // consume, peek and decide leave the test for lone surrogates to the store, which makes it on
+    // a key it holds nothing for; the other calls check the key in full. Both must reach the same
+    // state, the hashed key's, or a reset, a block or a lock-out would miss it.
+    const store = new MemoryStore({ sweepIntervalMs: false });
+    const limiter = createLimiter({
+      algorithm: tokenBucket({ capacity: 2, refillPerSecond: 0.001 }),
+      store,
+      blockDurationMs: 60_000,
+    });
+    const key = 'user\uD800';
+    assert.equal((await limiter.consume(key)).remaining, 1);
+    assert.equal((await limiter.peek(key)).remaining, 1);
+    assert.equal(sync(limiter.decide(key)).remaining, 0);
+    assert.equal((await limiter.refund(key)).remaining, 1);
+    assert.equal(store.size, 1);
+    await limiter.reset(key);
+    assert.equal(store.size, 0);
+    assert.equal((await limiter.consume(key, { cost: 2 })).remaining, 0);
+    // Denied: the lock-out starts under the key's one name, and every path sees it.
+    const denied = await limiter.consume(key);
+    assert.equal(denied.blocked, true);
+    assert.equal((await limiter.peek(key)).blocked, true);
+    await limiter.reset(key);
+    assert.equal((await limiter.peek(key)).blocked, undefined);
+    await limiter.block(key, { durationMs: 1000 });
+    assert.equal(sync(limiter.decide(key)).blocked, true);
+    assert.equal(store.size, 1);
+  });
+
   test('memory does not grow with key length: 2,000 keys of 100 kB cost what short keys cost', () => {
     const store = new MemoryStore({ sweepIntervalMs: false });
     const limiter = createLimiter({ algorithm: tokenBucket({ capacity: 5, refillPerSecond: 0.001 }), store });

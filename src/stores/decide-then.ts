@@ -38,6 +38,12 @@ export function decideThenOf(binding: StoreBinding): DecideThen | undefined {
  * `decide` may. A method, not a function made per binding (see `Calls` in `store-calls.ts`).
  */
 export interface DecidesOne {
+  /**
+   * `key` may be a candidate key (see `candidateKey` in `keys.ts`): one that passed every check
+   * but the test of well-formed UTF-16. The store makes that test where it matters, before it
+   * stores anything under the key, and decides for `storageKey(key)` instead when it fails. A key
+   * it already holds state for was stored as it is, so it passed then.
+   */
   decideOne(key: string, cost: number, charge: boolean): Decision;
 }
 

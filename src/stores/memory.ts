@@ -1,5 +1,6 @@
 import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
+import { storageKey } from '../keys.js';
 import { checkOptionsObject, integerInRange, invalidOption, optionalFunction, show, waitUntil } from '../options.js';
 import type { Algorithm, BindOptions, Decision, Store, StoreBinding } from '../types.js';
 import { applyBlock, blockedDecision } from './block.js';
@@ -285,6 +286,10 @@ class OnePolicy implements DecidesOne {
     // An expired state decides like no state (the Algorithm contract), so the hot path
     // needs no expiry check; the sweeps reclaim expired keys.
     const state = states.get(key);
+    // The key may be unchecked for lone surrogates (see DecidesOne). Held state means it was
+    // stored, so checked, before; a new key is checked before anything is stored under it, and
+    // an ill-formed one decides under its hashed name, block included.
+    if (state === undefined && !key.isWellFormed()) return this.decideOne(storageKey(key), cost, charge);
     const decision = algorithm.evaluate(state, now, cost, charge);
     if (charge && cost > 0) {
       if (decision.allowed) {
