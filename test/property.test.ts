@@ -1,7 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type Algorithm, createLimiter, type Decision, MemoryStore, slidingWindowLog, tokenBucket } from 'floodgate';
+import {
+  type Algorithm,
+  createLimiter,
+  type Decision,
+  MemoryStore,
+  slidingWindowLog,
+  type TokenBucketState,
+  tokenBucket,
+} from 'floodgate';
 import { type ClockMode, costArb, EPOCH, exactClock, startArb, uniform, type Wait, waitArb } from './helpers/clocks.js';
 import { Q, ulp, ZERO } from './helpers/exact.js';
 import { atLeast, BucketReference, checkWait, LogReference, type Verdict } from './helpers/reference.js';
@@ -476,5 +484,56 @@ describe('token bucket regressions', () => {
         `burst at ${start}`,
       );
     }
+  });
+});
+
+describe('token bucket state forms', () => {
+  /** A state as the bare number the bucket keeps for a key charged once. */
+  const asNumber = (s: TokenBucketState | undefined): number | undefined => (typeof s === 'object' ? s.at : s);
+
+  test('a state kept in a holder (from its second charge on) decides, charges, refunds and expires exactly as its number', () => {
+    fc.assert(
+      fc.property(
+        startArb('float'),
+        fc.integer({ min: 1, max: 50 }),
+        rateArb('float'),
+        fc.array(
+          fc.tuple(fc.double({ min: 0, max: 5000, noNaN: true }), fc.integer({ min: 0, max: 60 }), fc.boolean()),
+          {
+            minLength: 2,
+            maxLength: 40,
+          },
+        ),
+        (start, capacity, refillPerSecond, steps) => {
+          const bucket = tokenBucket({ capacity, refillPerSecond });
+          // `held` is the state as the store keeps it; `plain` the same bucket as a bare number.
+          let held: TokenBucketState | undefined;
+          let plain: number | undefined;
+          let now = start;
+          let charged = 0;
+          for (const [wait, cost, refund] of steps) {
+            now += wait;
+            const d = bucket.evaluate(held, now, cost, true);
+            assert.deepEqual(d, bucket.evaluate(plain, now, cost, true), `evaluate at ${now}`);
+            if (held !== undefined) assert.equal(bucket.expiresAt(held), bucket.expiresAt(plain as number));
+            if (refund) {
+              held = bucket.refund(held, now, cost);
+              plain = asNumber(bucket.refund(plain, now, cost));
+            } else if (d.allowed && cost > 0) {
+              const before = held;
+              held = bucket.charge(held, now, cost);
+              plain = asNumber(bucket.charge(plain, now, cost));
+              charged++;
+              // A holder is updated in place, so the store needs no second write; a key charged
+              // twice has one.
+              if (typeof before === 'object') assert.equal(held, before);
+              if (charged >= 2) assert.equal(typeof held, 'object');
+            }
+            assert.equal(asNumber(held), plain);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -22,8 +22,18 @@ export interface TokenBucketOptions {
  * counted in tokens refilled since clock 0 rather than in milliseconds: at a clock reading `now`
  * the bucket holds `capacity - max(0, fullAt - tokensAt(now))` tokens, where
  * `tokensAt(now) = floor(now * refillPerSecond / 1000 * 2^20) / 2^20`.
+ *
+ * A key charged once keeps `fullAt` as a number. From its second charge on it keeps it in a
+ * holder, `{ at: fullAt }`, which each later charge updates in place: a busy key then allocates
+ * nothing per call, while a key seen once costs no more than its number (a holder takes 32 bytes
+ * more).
  */
-export type TokenBucketState = number;
+export type TokenBucketState = number | { at: number };
+
+/** `fullAt` of a state, whichever form it is kept in. */
+function fullAtOf(state: TokenBucketState): number {
+  return typeof state === 'number' ? state : state.at;
+}
 
 const OWNER = 'tokenBucket';
 /**
@@ -40,7 +50,8 @@ const MAX_REFILL = 1_000_000;
  * `capacity`, and allows a call of cost `c` iff it holds at least `c` tokens.
  *
  * Pick it to allow bursts up to `capacity` with a steady average rate; its state is one number
- * per key whatever the limit, so it is the cheapest choice for large limits and many keys.
+ * per key whatever the limit (kept in a small holder once the key is charged again), so it is the
+ * cheapest choice for large limits and many keys.
  *
  * @example
  * ```ts
@@ -68,7 +79,13 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
     return (now * refillPerSecond) / 1000;
   }
 
+  // The last clock reading `evaluate` floored, and what it got: a store charges right after it
+  // evaluates, at the same instant, so `charge` need not floor it again. In a typed array, as a
+  // number written to a variable would be a new heap number on every call.
+  const last = new Float64Array([Number.NaN, 0]);
+
   function tokensAt(now: number): number {
+    if (now === last[0]) return last[1] as number;
     return Math.floor(refilled(now) * GRID) * PER_GRID;
   }
 
@@ -89,7 +106,10 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
   function evaluate(state: TokenBucketState | undefined, now: number, cost: number, charge: boolean): Decision {
     const y = refilled(now);
     const n = Math.floor(y * GRID) * PER_GRID;
-    const base = state === undefined || state < n ? n : state;
+    last[0] = now;
+    last[1] = n;
+    const at = state === undefined ? undefined : fullAtOf(state);
+    const base = at === undefined || at < n ? n : at;
     // Tokens missing from a full bucket; exact, as both numbers lie on the grid.
     const debt = base - n;
     const allowed = debt <= capacity - cost;
@@ -114,22 +134,28 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
 
   function charge(state: TokenBucketState | undefined, now: number, cost: number): TokenBucketState {
     const n = tokensAt(now);
-    const base = state === undefined || state < n ? n : state;
-    return base + cost;
+    const at = state === undefined ? undefined : fullAtOf(state);
+    const next = (at === undefined || at < n ? n : at) + cost;
+    if (state === undefined) return next;
+    // The second charge moves the state into a holder; later ones update it in place.
+    if (typeof state === 'number') return { at: next };
+    state.at = next;
+    return state;
   }
 
   // Tokens back, capped at a full bucket (`n`); exact, as both numbers lie on the grid.
   function refund(state: TokenBucketState | undefined, now: number, cost: number): TokenBucketState | undefined {
     if (state === undefined) return undefined;
     const n = tokensAt(now);
-    const after = state - cost;
-    return Math.max(after, n);
+    if (typeof state === 'number') return Math.max(state - cost, n);
+    state.at = Math.max(state.at - cost, n);
+    return state;
   }
 
   // A clock reading from which tokensAt(now) >= state, so the bucket reads as full: the exact
   // instant plus a margin far larger than the rounding of the two conversions.
   function expiresAt(state: TokenBucketState): number {
-    const at = (state * 1000) / refillPerSecond;
+    const at = (fullAtOf(state) * 1000) / refillPerSecond;
     return at + Math.abs(at) * EXPIRY_MARGIN;
   }
 
