@@ -6,8 +6,9 @@
  * - Memory, busy keys: heap after GC per key, each measurement in a fresh child process run with
  *   --expose-gc (bench/cases/memory-worker.ts), at limits 100 and 10,000. A busy key is a sliding
  *   log filled to its limit (`limit` calls of cost 1) or any other algorithm charged to its limit
- *   (one call of cost `limit`). 100,000 keys, except for the log, whose key count is cut so the
- *   run stays within 10,000,000 entries (1,000 keys at limit 10,000).
+ *   in two calls (of cost `limit - 1`, then 1: a token bucket keeps a key charged twice in a
+ *   holder). 100,000 keys, except for the log, whose key count is cut so the run stays within
+ *   10,000,000 entries (1,000 keys at limit 10,000).
  * - Memory, 1,000,000 keys with one call of cost 1 each, limit 100: the cost of many quiet keys.
  * - Memory, busy keys of the two window counters under a clock of Unix time (`Date.now`), where
  *   their packed counts are past 2^30 and V8 boxes them, as it does under the default clock after
