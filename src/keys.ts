@@ -24,33 +24,27 @@ const ILL_FORMED = Buffer.from([0xff]);
  * with other keys.
  */
 export function storageKey(key: unknown): string {
-  // The common key first, in one test: a short, well-formed string not starting with `#` is used
-  // as it is. Everything else (the error included) is apart, so that this stays small enough for
-  // V8 to inline into every call together with the rest of the hot path.
-  if (
-    typeof key === 'string' &&
-    key.length !== 0 &&
-    key.length <= MAX_KEY_LENGTH &&
-    key.charCodeAt(0) !== HASHED &&
-    key.isWellFormed()
-  ) {
-    return key;
-  }
+  // The common key first: a plain key that is well-formed is used as it is. Everything else (the
+  // error included) is apart, so that this stays small enough for V8 to inline into every call
+  // together with the rest of the hot path.
+  if (isPlain(key) && key.isWellFormed()) return key;
   return otherKey(key);
 }
 
 /**
  * {@link storageKey} but for the test of well-formed UTF-16, for a store that makes that test
- * itself where it matters (see `DecidesOne`): a short string not starting with `#` is returned as
- * it is, lone surrogates and all; any other key is checked and hashed as `storageKey` does. A key
- * it returns is the key's storage key exactly when `key.isWellFormed()`, and else the storage key
- * is `storageKey(key)`. The test costs a call V8 cannot inline, and for most calls it need not run.
+ * itself where it matters (see `DecidesOne`): a plain key is returned as it is, lone surrogates
+ * and all; any other key is checked and hashed as `storageKey` does. A key it returns is the
+ * key's storage key exactly when `key.isWellFormed()`, and else the storage key is
+ * `storageKey(key)`. The test costs a call V8 cannot inline, and for most calls it need not run.
  */
 export function candidateKey(key: unknown): string {
-  if (typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH && key.charCodeAt(0) !== HASHED) {
-    return key;
-  }
-  return otherKey(key);
+  return isPlain(key) ? key : otherKey(key);
+}
+
+/** A short, non-empty string not starting with `#`: used as it is, if well-formed. */
+function isPlain(key: unknown): key is string {
+  return typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH && key.charCodeAt(0) !== HASHED;
 }
 
 /** Any key but a plain short one: refused, or hashed. */
