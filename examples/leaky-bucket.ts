@@ -239,10 +239,10 @@ export const LEAKY_BUCKET_LUA: LuaTwin = {
     const [ok, remaining, reset, retry] = p.out;
     const [cap, rps, level, at, cur] = [p.v('cap'), p.v('rps'), p.v('level'), p.v('at'), p.v('cur')];
     return `
-local ${cap}, ${rps} = ${p.arg(0)} + 0, ${p.arg(1)} + 0
+local ${cap}, ${rps} = ${p.num(0)}, ${p.num(1)}
 local ${level}, ${at}, ${cur} = 0, now, 0
 do
-  local stored = redis.call('GET', ${p.key})
+  local stored = ${p.get()}
   if stored then
     ${level}, ${at} = unpack('<dd', stored)
     ${cur} = ${level}
@@ -275,8 +275,8 @@ ${luaStore(p, p.v('rps'))}end
   // Runs on its own, before decide: it reads the key and its parameter itself.
   refund: (p) => `
 do
-  local rps = ${p.arg(1)} + 0
-  local stored = redis.call('GET', ${p.key})
+  local rps = ${p.num(1)}
+  local stored = ${p.get()}
   if stored then
     local level, at = unpack('<dd', stored)
     local left = level

@@ -119,6 +119,20 @@ export interface LuaPolicy {
   readonly key: string;
   /** The j-th (0-based) of the twin's {@link RedisTwin.params}, a Lua string expression (`ARGV[n]`). */
   arg(j: number): string;
+  /**
+   * The j-th (0-based) of the twin's {@link RedisTwin.params} as a Lua number, converted once per
+   * script call rather than once per decision: an expression for a parameter the twin does
+   * arithmetic with. A parameter that is not a number fails the script call.
+   */
+  num(j: number): string;
+  /**
+   * A Lua expression for the policy key's value as `redis.call('GET', key)` gives it: read for
+   * the whole batch by one `MGET`, which costs Redis less than a `GET` per decision. Its value is
+   * the key as the call found it, so read it before the call writes the key (in `decide`, or at
+   * the start of `refund`); after a write of its own, a twin reads the key with `redis.call`. A
+   * key that does not hold a string is read with `GET`, which refuses it as it always has.
+   */
+  get(): string;
   /** A local name private to this policy: `v('base')` is `base_3` for the third policy. */
   v(name: string): string;
   /**

@@ -8,9 +8,11 @@ import {
   type Decision,
   FloodgateError,
   type Limiter,
+  type LuaTwin,
   type RedisClient,
   RedisStore,
   type RedisStoreOptions,
+  type RedisTwin,
   type Store,
   slidingWindowLog,
   tokenBucket,
@@ -117,6 +119,33 @@ describe('RedisStore options', () => {
     strictEqual(d.allowed, false, 'p0 (limit 10) denies the 11th call');
     strictEqual(d.policy, 'p0');
     strictEqual(d.policies?.p15?.remaining, 25 - 10, 'the others were charged 10 times, not 11');
+  });
+
+  test('a twin may read any number of parameters as numbers (past the locals the script keeps for them, in a table)', async () => {
+    // Sixteen token buckets whose twin also reads a third parameter, 48 numbers in all: the
+    // first 32 go in locals of the script, the rest in a table, and each must reach its policy.
+    const policies = Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => {
+        const bucket = tokenBucket({ capacity: 10 + i, refillPerSecond: 0.001 });
+        const twin = bucket.redis as RedisTwin;
+        const lua: LuaTwin = {
+          ...twin.lua,
+          decide: (p) =>
+            `\ndo\n  local third = ${p.num(2)}\n  if third ~= ${100 + i} then error('policy ${i} read ' .. tostring(third)) end\nend\n${twin.lua.decide(p)}`,
+        };
+        return [`p${i}`, { ...bucket, redis: { ...twin, lua, params: [...twin.params, 100 + i] } }];
+      }),
+    );
+    const limiter = createLimiter({
+      policies,
+      store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS }),
+      prefix: randomPrefix('numbers'),
+      onStoreError: 'throw',
+    });
+    for (let i = 1; i <= 10; i++) strictEqual((await limiter.consume('k')).allowed, true);
+    const d = await limiter.consume('k');
+    strictEqual(d.allowed, false, 'p0 (capacity 10) denies the 11th call');
+    strictEqual(d.policies?.p15?.remaining, 25 - 10);
   });
 
   test('every option is checked at construction', () => {

@@ -5,13 +5,14 @@ import { MAX_PACKED, SPLIT_TAG } from './constants.js';
  * Lua reading the policy's parameters and its count in the current window into locals named with
  * `p.v`: `limit`, `win`, `window`, `count` and `stop` (the window's end).
  */
-function read({ key, arg, v }: LuaPolicy): string {
+function read(p: LuaPolicy): string {
+  const { num, v } = p;
   const [limit, win, window, count] = ['limit', 'win', 'window', 'count'].map(v);
-  return `local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
+  return `local ${limit}, ${win} = ${num(0)}, ${num(1)}
 local ${window} = floor(now / ${win})
 local ${count} = 0
 do
-  local stored = redis.call('GET', ${key})
+  local stored = ${p.get()}
   if stored then
     if stored:byte(1) == ${SPLIT_TAG.charCodeAt(0)} then
       local w, c = unpack('<dd', stored, 2)

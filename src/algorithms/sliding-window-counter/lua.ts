@@ -5,13 +5,14 @@ import { MAX_PACKED, MAX_STEPS, SPLIT_TAG } from './constants.js';
  * Lua reading the policy's parameters and counts into locals named with `p.v`: `limit`, `win`,
  * `window`, `prev` and `cur` as the TS `read` leaves them, and `used`.
  */
-function read({ key, arg, v }: LuaPolicy): string {
+function read(p: LuaPolicy): string {
+  const { num, v } = p;
   const [limit, win, window, prev, cur] = ['limit', 'win', 'window', 'prev', 'cur'].map(v);
-  return `local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
+  return `local ${limit}, ${win} = ${num(0)}, ${num(1)}
 local ${window} = floor(now / ${win})
 local ${prev}, ${cur} = 0, 0
 do
-  local stored = redis.call('GET', ${key})
+  local stored = ${p.get()}
   if stored then
     local at, p, c
     if stored:byte(1) == ${SPLIT_TAG.charCodeAt(0)} then

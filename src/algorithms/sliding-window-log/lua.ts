@@ -33,11 +33,11 @@ function unchargedView({ v, out: [, remaining, reset] }: LuaPolicy): string {
 
 export const SLIDING_WINDOW_LOG_LUA: LuaTwin = {
   decide: (p) => {
-    const { key, arg, v } = p;
+    const { key, num, v } = p;
     const [ok, remaining, reset, retry] = p.out;
     const [limit, win, used, newest, cum] = [v('limit'), v('win'), v('used'), v('newest'), v('cum')];
     return `
-local ${limit}, ${win} = ${arg(0)} + 0, ${arg(1)} + 0
+local ${limit}, ${win} = ${num(0)}, ${num(1)}
 local ${used}, ${newest}, ${cum} = 0, now, 0
 do
   -- The oldest live entry (its expiry and cum) and the cum before it; nil for an empty log.

@@ -80,16 +80,16 @@ function readAtThisRate(rps: string, n: string): string {
 
 export const TOKEN_BUCKET_LUA: LuaTwin = {
   decide: (p) => {
-    const { key, arg } = p;
+    const { key, num } = p;
     const [ok, remaining, reset, retry] = p.out;
     const [cap, rps, y, n, base] = [p.v('cap'), p.v('rps'), p.v('y'), p.v('n'), p.v('base')];
     return `
-local ${cap}, ${rps} = ${arg(0)} + 0, ${arg(1)} + 0
+local ${cap}, ${rps} = ${num(0)}, ${num(1)}
 local ${y} = (now * ${rps}) / 1000
 local ${n} = floor(${y} * ${GRID}) / ${GRID}
 local ${base} = ${n}
 do
-  local stored = redis.call('GET', ${key})
+  local stored = ${p.get()}
   if stored then
     local state = unpack('<d', stored)
     if #stored > 8 then
@@ -137,9 +137,9 @@ end
     const [rps, n] = [p.v('rps'), p.v('n')];
     return `
 do
-  local ${rps} = ${p.arg(1)} + 0
+  local ${rps} = ${p.num(1)}
   local ${n} = floor(((now * ${rps}) / 1000) * ${GRID}) / ${GRID}
-  local stored = redis.call('GET', ${p.key})
+  local stored = ${p.get()}
   if stored then
     ${readAtThisRate(rps, n)}
     local after = state - cost

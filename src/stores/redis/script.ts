@@ -73,14 +73,38 @@ export function decisionBytes(policies: number): number {
  */
 function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string {
   const policies: LuaPolicy[] = [];
+  /**
+   * Parameters a twin reads as numbers (`num`), by ARGV index, and the Lua expression each is
+   * read by: converted once per script call, at the top.
+   */
+  const numbers = new Map<number, string>();
+  /** Policies (1-based) whose twin reads its key with `get`: read for the whole batch by one MGET. */
+  const prefetched = new Set<number>();
   let next = FIXED_ARGS + 1;
   for (let i = 0; i < twins.length; i++) {
     const first = next;
     next += argCounts[i] as number;
     const n = i + 1;
+    const key = `KEYS[kb + ${n}]`;
     policies.push({
-      key: `KEYS[kb + ${n}]`,
+      key,
       arg: (j) => `ARGV[${first + j}]`,
+      num: (j) => {
+        const at = first + j;
+        let name = numbers.get(at);
+        if (name === undefined) {
+          // Locals of the top of the script, up to a budget: the decision's function reads each as
+          // an upvalue, of which Lua allows it 60, and the script's own take about 15.
+          name = numbers.size < NUMBER_LOCALS ? `num_${at}` : `nums[${numbers.size - NUMBER_LOCALS + 1}]`;
+          numbers.set(at, name);
+        }
+        return name;
+      },
+      get: () => {
+        prefetched.add(n);
+        // False from MGET is a missing key, or one of another type, which GET refuses as before.
+        return `(vals[kb + ${n}] or redis.call('GET', ${key}))`;
+      },
       v: (name) => `${name}_${n}`,
       out: [`ok_${n}`, `remaining_${n}`, `reset_${n}`, `retry_${n}`],
     });
@@ -91,6 +115,50 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   const slots = policies.flatMap((p) => p.out);
   const keys = twins.length + 1;
   const setBlock = `${luaTtl('until_')}redis.call('SET', block_key, pack('<d', until_), 'PX', ttl)\nset_blocks[block_key] = until_\n`;
+  // The twins' code first: which parameters they read as numbers, and which keys with `get`,
+  // decides what the top of the script reads for them.
+  const refund = each((t, p) => t.refund(p));
+  const decide = each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0\n${t.decide(p)}`);
+  const charge = each((t, p) => t.charge(p));
+  const uncharged = each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`);
+  const numbered = [...numbers]
+    .map(([at, name], i) => (i < NUMBER_LOCALS ? `local ${name} = ARGV[${at}] + 0\n` : ''))
+    .join('');
+  // The rest in one table, built in one step.
+  const tabled = [...numbers.keys()].slice(NUMBER_LOCALS).map((at) => `ARGV[${at}] + 0`);
+  const gets = [...prefetched];
+  // A refund has written what `get` read for the call before its decision: read it again.
+  const refreshed = gets.map((n) => `vals[kb + ${n}] = false\n`).join('');
+  const reads =
+    gets.length === 0
+      ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call.
+local blocks
+if calls == 1 then
+  blocks = redis.call('MGET', KEYS[${keys}])
+else
+  local names = {}
+  for i = 1, calls do names[i] = KEYS[${keys} * i] end
+  blocks = redis.call('MGET', tunpack(names))
+end
+`
+      : `-- Every key of the batch, the policies' and the blocks', read with one MGET rather than a GET
+-- per key and call.
+local vals = redis.call('MGET', tunpack(KEYS))
+if calls > 1 then
+  -- A key that comes again later in the batch is read when its call runs, after the earlier
+  -- call's writes.
+  local seen = {}
+  for i = 1, calls do
+    local b = KEYS[${keys} * i]
+    if seen[b] then
+      local kb = ${keys} * (i - 1)
+${gets.map((n) => `      vals[kb + ${n}] = false\n`).join('')}    else
+      seen[b] = true
+    end
+  end
+end
+`;
+  const block = gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`;
   return `local floor, ceil, abs = math.floor, math.ceil, math.abs
 -- Lua's own unpack (of a table), before struct's takes the name.
 local tunpack = unpack
@@ -102,23 +170,18 @@ if not injected then
   local t = redis.call('TIME')
   clock, ttl_floor = t[1] * 1000 + t[2] / 1000, 0
 end
-
--- Every call's block, read with one MGET for the whole batch rather than a GET per call; a block
--- set by an earlier call of the batch is in set_blocks, by key, as a key may come more than once.
-local set_blocks, blocks = {}, nil
-if calls == 1 then
-  blocks = redis.call('MGET', KEYS[${keys}])
-else
-  local names = {}
-  for i = 1, calls do names[i] = KEYS[${keys} * i] end
-  blocks = redis.call('MGET', tunpack(names))
-end
+-- The parameters the policies read as numbers, converted once for the batch rather than per call.
+${numbered}${tabled.length === 0 ? '' : `local nums = { ${tabled.join(', ')} }\n`}
+${reads}
+-- A block set by an earlier call of the batch is in set_blocks, by key, as a key may come more
+-- than once.
+local set_blocks = {}
 
 local function one(kb, cost, op, now)
   local block_key = KEYS[kb + ${keys}]
   local until_ = set_blocks[block_key]
   if not until_ then
-    local b = blocks[kb / ${keys} + 1]
+    local b = ${block}
     if b then until_ = unpack('<d', b) else until_ = 0 end
   end
   if op == '${OP.block}' then
@@ -129,16 +192,16 @@ ${setBlock}      end
     end
     cost, op = 1, '${OP.peek}'
   elseif op == '${OP.refund}' then
-${each((t, p) => t.refund(p))}    cost, op = 1, '${OP.peek}'
+${refund}${refreshed}    cost, op = 1, '${OP.peek}'
   end
   local blocked = until_ > now
   local charging = op == '${OP.consume}' and cost > 0 and not blocked
   local all = true
-${each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0\n${t.decide(p)}`)}
+${decide}
   if charging then
     if all then
-${each((t, p) => t.charge(p))}    else
-${each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`)}      if lockout > 0 then
+${charge}    else
+${uncharged}      if lockout > 0 then
         until_, blocked = now + lockout, true
         do
 ${setBlock}        end
@@ -171,6 +234,9 @@ for i = 0, calls - 1 do out[i + 1] = part(i) end
 return table.concat(out)
 `;
 }
+
+/** Parameters read as numbers that the script keeps in locals of its own; any more go in a table. */
+const NUMBER_LOCALS = 32;
 
 /** One variant of the decide script and its SHA-1, for EVALSHA. */
 export interface DecideScript {
