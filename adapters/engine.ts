@@ -212,7 +212,17 @@ export function resolveLimiter(
   }
   const options: Record<string, unknown> = {};
   for (const name of inline) options[name] = given[name];
-  return createLimiter(options as LimiterOptions);
+  try {
+    return createLimiter(options as LimiterOptions);
+  } catch (error) {
+    // The options were given to the adapter: its name leads the message, not that of a function
+    // the application never called. createLimiter's own error stays as the cause.
+    const from = 'createLimiter: ';
+    if (error instanceof FloodgateError && error.code === 'ERR_INVALID_OPTION' && error.message.startsWith(from)) {
+      throw new FloodgateError('ERR_INVALID_OPTION', `${owner}: ${error.message.slice(from.length)}`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 function resolveStatusCode(owner: string, value: unknown): number {

@@ -865,6 +865,11 @@ for (const { name, Fastify } of fastifyVersions) {
         withRoute({ prefix: 'other' }),
         'floodgate (route GET /r): prefix given without algorithm or policies; give algorithm or policies with it, or a limiter',
       );
+      // createLimiter checks inline limiter options; its message is given under the plugin's name.
+      await rejectsOption(
+        withRoute({ algorithm: slidingWindowLog({ limit: 2, windowMs: 1000 }), prefix: '' }),
+        'floodgate (route GET /r): prefix must be a non-empty string, got ""',
+      );
       for (const [value, shown] of [
         [5, '5'],
         ['on', '"on"'],
