@@ -127,8 +127,9 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   // The rest in one table, built in one step.
   const tabled = [...numbers.keys()].slice(NUMBER_LOCALS).map((at) => `ARGV[${at}] + 0`);
   const gets = [...prefetched];
-  // A refund has written what `get` read for the call before its decision: read it again.
-  const refreshed = gets.map((n) => `vals[kb + ${n}] = false\n`).join('');
+  // Drops what `get` read for the call at `kb`, so that it reads the key when it runs: after a
+  // refund of its own has written it, or an earlier call of the batch may have.
+  const reread = gets.map((n) => `vals[kb + ${n}] = false\n`).join('');
   const reads =
     gets.length === 0
       ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call.
@@ -152,7 +153,7 @@ if calls > 1 then
     local b = KEYS[${keys} * i]
     if seen[b] then
       local kb = ${keys} * (i - 1)
-${gets.map((n) => `      vals[kb + ${n}] = false\n`).join('')}    else
+${reread}    else
       seen[b] = true
     end
   end
@@ -192,7 +193,7 @@ ${setBlock}      end
     end
     cost, op = 1, '${OP.peek}'
   elseif op == '${OP.refund}' then
-${refund}${refreshed}    cost, op = 1, '${OP.peek}'
+${refund}${reread}    cost, op = 1, '${OP.peek}'
   end
   local blocked = until_ > now
   local charging = op == '${OP.consume}' and cost > 0 and not blocked
