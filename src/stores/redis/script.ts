@@ -75,9 +75,12 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   const policies: LuaPolicy[] = [];
   /**
    * Parameters a twin reads as numbers (`num`), by ARGV index, and the Lua expression each is
-   * read by: converted once per script call, at the top.
+   * read by: converted once per script call, at the top, into a local (`locals`, the Lua that
+   * declares each) or, past the budget for those, into one table (`tabled`, its items in order).
    */
   const numbers = new Map<number, string>();
+  const locals: string[] = [];
+  const tabled: string[] = [];
   /** Policies (1-based) whose twin reads its key with `get`: read for the whole batch by one MGET. */
   const prefetched = new Set<number>();
   let next = FIXED_ARGS + 1;
@@ -95,7 +98,13 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
         if (name === undefined) {
           // Locals of the top of the script, up to a budget: the decision's function reads each as
           // an upvalue, of which Lua allows it 60, and the script's own take about 15.
-          name = numbers.size < NUMBER_LOCALS ? `num_${at}` : `nums[${numbers.size - NUMBER_LOCALS + 1}]`;
+          if (locals.length < NUMBER_LOCALS) {
+            name = `num_${at}`;
+            locals.push(`local ${name} = ARGV[${at}] + 0\n`);
+          } else {
+            tabled.push(`ARGV[${at}] + 0`);
+            name = `nums[${tabled.length}]`;
+          }
           numbers.set(at, name);
         }
         return name;
@@ -121,11 +130,6 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   const decide = each((t, p) => `local ${p.out.join(', ')} = 0, 0, 0, 0\n${t.decide(p)}`);
   const charge = each((t, p) => t.charge(p));
   const uncharged = each((t, p) => `if ${p.out[0]} == 1 then\n${t.uncharged(p)}end\n`);
-  const numbered = [...numbers]
-    .map(([at, name], i) => (i < NUMBER_LOCALS ? `local ${name} = ARGV[${at}] + 0\n` : ''))
-    .join('');
-  // The rest in one table, built in one step.
-  const tabled = [...numbers.keys()].slice(NUMBER_LOCALS).map((at) => `ARGV[${at}] + 0`);
   const gets = [...prefetched];
   // Drops what `get` read for the call at `kb`, so that it reads the key when it runs: after a
   // refund of its own has written it, or an earlier call of the batch may have.
@@ -172,7 +176,7 @@ if not injected then
   clock, ttl_floor = t[1] * 1000 + t[2] / 1000, 0
 end
 -- The parameters the policies read as numbers, converted once for the batch rather than per call.
-${numbered}${tabled.length === 0 ? '' : `local nums = { ${tabled.join(', ')} }\n`}
+${locals.join('')}${tabled.length === 0 ? '' : `local nums = { ${tabled.join(', ')} }\n`}
 ${reads}
 -- A block set by an earlier call of the batch is in set_blocks, by key, as a key may come more
 -- than once.
