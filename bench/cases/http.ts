@@ -43,6 +43,11 @@ const GROUPS: Group[] = [
         label:
           'reference: a hook that awaits one script call through ioredis (the floor script, no decision, no headers)',
       },
+      {
+        id: 'fastify-redis-floor-shared',
+        label:
+          'reference: a hook that awaits a script call shared by the requests read in one turn (the floor script, no decision, no headers)',
+      },
       { id: 'fastify-floodgate-redis', label: 'floodgate, Redis' },
       { id: 'fastify-floodgate-redis-node-redis', label: 'floodgate, Redis, node-redis client' },
       { id: 'fastify-frl-redis', label: '@fastify/rate-limit, Redis' },

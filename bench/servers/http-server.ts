@@ -28,6 +28,7 @@ const HTTP_VARIANTS = [
   'fastify-floodgate-skipfailed',
   'fastify-frl',
   'fastify-redis-floor',
+  'fastify-redis-floor-shared',
   'fastify-floodgate-redis',
   'fastify-floodgate-redis-node-redis',
   'fastify-frl-redis',
@@ -156,6 +157,47 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
     const key = `floor:{${HOT}}`;
     app.addHook('onRequest', async () => {
       await client.evalsha(sha, 1, key);
+    });
+  } else if (variant === 'fastify-redis-floor-shared') {
+    // The floor of any Redis-backed limiter that shares script calls between requests, as
+    // floodgate's store does: a request that finds no call out sends one at once; those that come
+    // while one is out wait for the end of the loop's poll phase and share the next. One floor
+    // script call per batch, with no decision and no headers: less than any limiter asks of Redis
+    // or of this process.
+    const client = appClient(app, redisPort);
+    const sha = String(await client.script('LOAD', FLOOR_SCRIPT));
+    const key = `floor:{${HOT}}`;
+    let out = 0;
+    let waiting: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+    const call = (): Promise<void> => {
+      out++;
+      return client.evalsha(sha, 1, key).then(
+        () => {
+          out--;
+        },
+        (error: unknown) => {
+          out--;
+          throw error;
+        },
+      );
+    };
+    const flush = (): void => {
+      const batch = waiting;
+      waiting = [];
+      call().then(
+        () => {
+          for (const w of batch) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of batch) w.reject(error);
+        },
+      );
+    };
+    app.addHook('onRequest', async () => {
+      if (out === 0 && waiting.length === 0) return call();
+      return new Promise<void>((resolve, reject) => {
+        if (waiting.push({ resolve, reject }) === 1) setImmediate(flush);
+      });
     });
   } else if (variant === 'fastify-frl' || variant === 'fastify-frl-redis') {
     const options: Parameters<typeof fastifyRateLimit>[1] = { max: HUGE, timeWindow: WINDOW_MS, keyGenerator: hot };
