@@ -123,8 +123,9 @@ export function judgeTargets(r: Results): Target[] {
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.95);
   httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.75);
-  // The floor of a limiter that shares script calls, as floodgate's store does, in the same run:
-  // what no Redis-backed limiter, however little it does, gets past on this machine.
+  // The floor of a limiter that asks Redis for every request and shares its script calls, as
+  // floodgate's store does, in the same run: what no such limiter, however little it decides,
+  // gets past on this machine.
   const shared = contender('Fastify', 'fastify-redis-floor-shared');
   const sharedOk = shared?.available === true && Number.isFinite(shared.medianRatio);
   const redisTarget = targets[targets.length - 1];
