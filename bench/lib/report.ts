@@ -106,13 +106,21 @@ export function judgeTargets(r: Results): Target[] {
   const http = ok<HttpResult>(r.http);
   const contender = (framework: string, id: string) =>
     http?.groups.find((g) => g.framework.startsWith(framework))?.contenders.find((c) => c.id === id);
-  const httpTarget = (name: string, framework: string, ours: string, theirs: string, min: number): void => {
+  /** `ours` ÷ bare against `min`, beside `theirs` and, when given, another row of the same run. */
+  const httpTarget = (
+    name: string,
+    framework: string,
+    ours: string,
+    theirs: string,
+    min: number,
+    beside = '',
+  ): void => {
     const o = contender(framework, ours);
     const t = contender(framework, theirs);
     const met = o?.available === true && Number.isFinite(o.medianRatio) ? o.medianRatio >= min : null;
     targets.push({
       case: name,
-      peers: t?.available ? `${t.label.split(',')[0]} ${fmtRatio(t.medianRatio)}` : 'n/a',
+      peers: (t?.available ? `${t.label.split(',')[0]} ${fmtRatio(t.medianRatio)}` : 'n/a') + beside,
       target: `≥ ${min.toFixed(2)}`,
       floodgate: o?.available
         ? `${fmtRatio(o.medianRatio)}${fmtRange(o.ratioRange)}`
@@ -122,16 +130,19 @@ export function judgeTargets(r: Results): Target[] {
   };
   httpTarget('Express + memory ÷ bare', 'Express', 'express-floodgate', 'express-erl', 0.95);
   httpTarget('Fastify + memory ÷ bare', 'Fastify', 'fastify-floodgate', 'fastify-frl', 0.95);
-  httpTarget('Fastify + Redis ÷ bare', 'Fastify', 'fastify-floodgate-redis', 'fastify-frl-redis', 0.75);
   // The floor of a limiter that asks Redis for every request and shares its script calls, as
   // floodgate's store does, in the same run: what no such limiter, however little it decides,
   // gets past on this machine.
   const shared = contender('Fastify', 'fastify-redis-floor-shared');
   const sharedOk = shared?.available === true && Number.isFinite(shared.medianRatio);
-  const redisTarget = targets[targets.length - 1];
-  if (redisTarget !== undefined && sharedOk) {
-    redisTarget.peers += `; a hook awaiting a shared floor-script call (no limiter) ${fmtRatio(shared.medianRatio)}`;
-  }
+  httpTarget(
+    'Fastify + Redis ÷ bare',
+    'Fastify',
+    'fastify-floodgate-redis',
+    'fastify-frl-redis',
+    0.75,
+    sharedOk ? `; a hook awaiting a shared floor-script call (no limiter) ${fmtRatio(shared.medianRatio)}` : '',
+  );
   {
     // Against the peer on the same Redis: floodgate's ratio to the bare app ÷ @fastify/rate-limit's.
     const o = contender('Fastify', 'fastify-floodgate-redis');

@@ -69,6 +69,16 @@ function appClient(app: FastifyInstance, port: number | undefined): Redis {
   return client;
 }
 
+/** An app client with the floor script loaded, and the one key the script is sent with. */
+async function floorScript(
+  app: FastifyInstance,
+  port: number | undefined,
+): Promise<{ client: Redis; sha: string; key: string }> {
+  const client = appClient(app, port);
+  const sha = String(await client.script('LOAD', FLOOR_SCRIPT));
+  return { client, sha, key: `floor:{${HOT}}` };
+}
+
 /**
  * A node-redis client (the `redis` package) of the app's own, connected, with the error listener
  * node-redis wants (the store reports failures itself), closed when the app closes.
@@ -152,9 +162,7 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
   } else if (variant === 'fastify-redis-floor') {
     // The floor of any Redis-backed limiter: one script call per request through ioredis, awaited,
     // with no decision and no headers.
-    const client = appClient(app, redisPort);
-    const sha = String(await client.script('LOAD', FLOOR_SCRIPT));
-    const key = `floor:{${HOT}}`;
+    const { client, sha, key } = await floorScript(app, redisPort);
     app.addHook('onRequest', async () => {
       await client.evalsha(sha, 1, key);
     });
@@ -164,9 +172,7 @@ async function fastifyApp(variant: HttpVariant, redisPort: number | undefined): 
     // while one is out wait for the end of the loop's poll phase and share the next. One floor
     // script call per batch, with no decision and no headers: less than any limiter asks of Redis
     // or of this process.
-    const client = appClient(app, redisPort);
-    const sha = String(await client.script('LOAD', FLOOR_SCRIPT));
-    const key = `floor:{${HOT}}`;
+    const { client, sha, key } = await floorScript(app, redisPort);
     let out = 0;
     let waiting: { resolve: () => void; reject: (error: unknown) => void }[] = [];
     const call = (): Promise<void> => {
