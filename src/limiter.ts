@@ -141,8 +141,22 @@ export function createLimiter(options: LimiterOptions): Limiter {
   };
 }
 
-// `Promise.resolve` hands a native promise back as it is, and wraps anything else: no
-// `instanceof` test first, which costs a prototype walk on every synchronous Decision.
+// A store's promise goes to `Promise.resolve`, which hands a native one back as it is (and adopts
+// any other thenable); a Decision, told apart by its `allowed` (a promise has none), is wrapped.
+// No `instanceof` test, which costs a prototype walk on every synchronous Decision.
 function settle(result: Decision | Promise<Decision>): Promise<Decision> {
-  return Promise.resolve(result);
+  return (result as Decision).allowed === undefined ? Promise.resolve(result) : fulfilled(result as Decision);
+}
+
+/**
+ * A promise fulfilled with `decision`. Resolving a promise with an object looks up a `then` on it,
+ * by spec: in V8 a generic property look-up, about a tenth of an in-memory `consume`, unless the
+ * optimizing compiler knows the object's shape right there and that shape has no `then`. The read
+ * of `allowed` below tells it the shape, from the shapes this read has met, and only Decisions come
+ * here: the read in `settle` also meets the store's promises when a process uses a Redis limiter
+ * too, and a promise's shape has a `then`, so it cannot stand in for this one.
+ */
+function fulfilled(decision: Decision): Promise<Decision> {
+  void decision.allowed;
+  return Promise.resolve(decision);
 }
