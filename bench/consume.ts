@@ -3,13 +3,15 @@
  * beside express-rate-limit's `MemoryStore.increment`, rate-limiter-flexible's `consume` and
  * floor rows that do less than any exact limiter can, all in one process, in interleaved rounds.
  * It is not part of `npm run bench`; case 2 is the measure of record, this finds the split.
- *   npx tsup && node --import tsx bench/consume.ts [--processes=3] [--rounds=15] [--baseline=dir] [--limiters=3]
+ *   npx tsup && node --import tsx bench/consume.ts [--processes=3] [--rounds=15] [--baseline=dir] [--limiters=3] [--async-first]
  * It runs one child process for the floor rows and one per algorithm (so no algorithm shares the
  * limiter's call sites with another), each with both peers, pinned to CPU 1 with taskset when
  * there is one, `--processes` times over. `--baseline` also runs each algorithm on another
  * checkout's built dist/, alternating with this one's (`--group=token-bucket:consume --build=dir` runs one child).
  * `--limiters=N` also measures each floodgate row after N - 1 other limiters of its algorithm have
  * been made and used in its process, as case 2's worker does (see `floodgateRow`).
+ * `--async-first` measures every floodgate row after a limiter whose store answers with promises,
+ * as a Redis store does, has been used in its process: as in an app with a Redis limiter too.
  *
  * Times are CPU time per call (`process.cpuUsage`), not wall time: on a shared machine a process
  * that is descheduled for a while is not charged for it. Ratios are taken within a round.
@@ -162,11 +164,25 @@ async function floodgateRow(
   lib: typeof Floodgate,
   group: Exclude<Group, 'floors'>,
   limiters: number,
+  asyncFirst: boolean,
 ): Promise<Record<string, Call>> {
   const algorithm = group.split(':')[0] as AlgorithmName;
   const make = (): Floodgate.Limiter => lib.createLimiter({ algorithm: algorithmOf(lib, algorithm) });
+  if (asyncFirst) {
+    // A memory store behind a `decide` that answers with a promise: the limiter's code then meets
+    // promises where it met only Decisions, as with a Redis store, with no server to run.
+    const inner = new lib.MemoryStore();
+    const store: Floodgate.Store = {
+      bind(options) {
+        const binding = inner.bind(options);
+        return { ...binding, decide: async (key, cost, charge) => binding.decide(key, cost, charge) };
+      },
+    };
+    const other = lib.createLimiter({ algorithm: algorithmOf(lib, algorithm), store, prefix: 'async' });
+    await harness()(floodgate(group, other), KEYS, CALLS_PER_ROUND);
+  }
   for (let i = 1; i < limiters; i++) await harness()(floodgate(group, make()), KEYS, CALLS_PER_ROUND);
-  const suffix = limiters === 1 ? '' : `, ${limiters} limiters`;
+  const suffix = `${limiters === 1 ? '' : `, ${limiters} limiters`}${asyncFirst ? ', after an async store' : ''}`;
   return { [`floodgate ${group.replace(':', ' ')}${suffix}`]: floodgate(group, make()) };
 }
 
@@ -175,12 +191,18 @@ function option(argv: readonly string[], name: string): string | undefined {
   return arg?.slice(name.length + 3);
 }
 
-async function runOne(group: Group, rounds: number, build: string, limiters: number): Promise<void> {
+async function runOne(
+  group: Group,
+  rounds: number,
+  build: string,
+  limiters: number,
+  asyncFirst: boolean,
+): Promise<void> {
   let calls: Record<string, Call>;
   if (group === 'floors') calls = { ...peers(), ...floors() };
   else {
     const lib = (await import(pathToFileURL(resolve(build, 'dist', 'index.js')).href)) as typeof Floodgate;
-    calls = { ...peers(), ...(await floodgateRow(lib, group, limiters)) };
+    calls = { ...peers(), ...(await floodgateRow(lib, group, limiters, asyncFirst)) };
   }
   const names = Object.keys(calls);
   const timed = names.map((name) => ({ name, call: calls[name] as Call, measure: harness(), ns: [] as number[] }));
@@ -214,6 +236,7 @@ function child(
   rounds: number,
   build: string,
   limiters: number,
+  asyncFirst: boolean,
   pinned: boolean,
 ): { load: number; rows: Row[] } {
   const args = [
@@ -224,6 +247,7 @@ function child(
     `--rounds=${rounds}`,
     `--build=${build}`,
     `--limiters=${limiters}`,
+    ...(asyncFirst ? ['--async-first'] : []),
   ];
   const run = pinned
     ? spawnSync('taskset', ['-c', '1', process.execPath, ...args], { encoding: 'utf8' })
@@ -241,13 +265,14 @@ async function main(): Promise<void> {
   const build = resolve(option(argv, 'build') ?? '.');
   const group = option(argv, 'group');
   const limiters = Number(option(argv, 'limiters') ?? 1);
+  const asyncFirst = argv.includes('--async-first');
   if (!Number.isSafeInteger(limiters) || limiters < 1)
     throw new Error(`--limiters must be a positive integer, got ${limiters}`);
   if (group !== undefined) {
     if (!(GROUPS as readonly string[]).includes(group)) {
       throw new Error(`--group must be one of ${GROUPS.join(', ')}, got ${group}`);
     }
-    await runOne(group as Group, rounds, build, limiters);
+    await runOne(group as Group, rounds, build, limiters, asyncFirst);
     return;
   }
   const processes = Number(option(argv, 'processes') ?? 3);
@@ -265,7 +290,7 @@ async function main(): Promise<void> {
     for (const g of GROUPS) {
       for (const b of g === 'floors' ? [build] : builds) {
         for (const n of g === 'floors' ? [1] : counts) {
-          const { load, rows } = child(g, rounds, b, n, pinned);
+          const { load, rows } = child(g, rounds, b, n, asyncFirst, pinned);
           loads.push(load);
           for (const row of rows) {
             if (g !== 'floors' && !row.name.startsWith('floodgate')) continue;
