@@ -163,8 +163,7 @@ function floodgate(group: Exclude<Group, 'floors'>, limiter: Floodgate.Limiter):
 async function floodgateRow(
   lib: typeof Floodgate,
   group: Exclude<Group, 'floors'>,
-  limiters: number,
-  asyncFirst: boolean,
+  { limiters, asyncFirst }: Setup,
 ): Promise<Record<string, Call>> {
   const algorithm = group.split(':')[0] as AlgorithmName;
   const make = (): Floodgate.Limiter => lib.createLimiter({ algorithm: algorithmOf(lib, algorithm) });
@@ -186,23 +185,23 @@ async function floodgateRow(
   return { [`floodgate ${group.replace(':', ' ')}${suffix}`]: floodgate(group, make()) };
 }
 
+/** What a floodgate row's process does before it is measured: `--limiters` and `--async-first`. */
+interface Setup {
+  limiters: number;
+  asyncFirst: boolean;
+}
+
 function option(argv: readonly string[], name: string): string | undefined {
   const arg = argv.find((a) => a.startsWith(`--${name}=`));
   return arg?.slice(name.length + 3);
 }
 
-async function runOne(
-  group: Group,
-  rounds: number,
-  build: string,
-  limiters: number,
-  asyncFirst: boolean,
-): Promise<void> {
+async function runOne(group: Group, rounds: number, build: string, setup: Setup): Promise<void> {
   let calls: Record<string, Call>;
   if (group === 'floors') calls = { ...peers(), ...floors() };
   else {
     const lib = (await import(pathToFileURL(resolve(build, 'dist', 'index.js')).href)) as typeof Floodgate;
-    calls = { ...peers(), ...(await floodgateRow(lib, group, limiters, asyncFirst)) };
+    calls = { ...peers(), ...(await floodgateRow(lib, group, setup)) };
   }
   const names = Object.keys(calls);
   const timed = names.map((name) => ({ name, call: calls[name] as Call, measure: harness(), ns: [] as number[] }));
@@ -235,8 +234,7 @@ function child(
   group: Group,
   rounds: number,
   build: string,
-  limiters: number,
-  asyncFirst: boolean,
+  { limiters, asyncFirst }: Setup,
   pinned: boolean,
 ): { load: number; rows: Row[] } {
   const args = [
@@ -272,7 +270,7 @@ async function main(): Promise<void> {
     if (!(GROUPS as readonly string[]).includes(group)) {
       throw new Error(`--group must be one of ${GROUPS.join(', ')}, got ${group}`);
     }
-    await runOne(group as Group, rounds, build, limiters, asyncFirst);
+    await runOne(group as Group, rounds, build, { limiters, asyncFirst });
     return;
   }
   const processes = Number(option(argv, 'processes') ?? 3);
@@ -290,7 +288,7 @@ async function main(): Promise<void> {
     for (const g of GROUPS) {
       for (const b of g === 'floors' ? [build] : builds) {
         for (const n of g === 'floors' ? [1] : counts) {
-          const { load, rows } = child(g, rounds, b, n, asyncFirst, pinned);
+          const { load, rows } = child(g, rounds, b, { limiters: n, asyncFirst }, pinned);
           loads.push(load);
           for (const row of rows) {
             if (g !== 'floors' && !row.name.startsWith('floodgate')) continue;
