@@ -15,5 +15,7 @@ export const CORE_IMPLS = [
   'reference-clock-map-and-promise',
   'reference-clock-map-fraction-and-promise',
   'reference-log-and-promise',
+  'reference-bucket-steps-and-promise',
+  'reference-log-steps-and-promise',
 ] as const;
 export type CoreImpl = (typeof CORE_IMPLS)[number];

@@ -100,6 +100,19 @@ function withFloor(
   );
 }
 
+/** The peers' line with the row of floodgate's own algorithm steps alone (no limiter, no store) appended. */
+function withSteps(
+  peers: string,
+  steps: CoreRow | undefined,
+  peer: 'express-rate-limit' | 'rate-limiter-flexible',
+): string {
+  const vs = steps?.vs?.[peer];
+  return (
+    `${peers}; ${steps?.impl ?? 'steps'} (the algorithm alone) ${fmtRate(steps?.medianOpsPerSec)}/s` +
+    (vs === undefined ? '' : `, ${fmtRatio(vs.median)}`)
+  );
+}
+
 /** floodgate's speed and size targets, each judged on this run's medians. */
 export function judgeTargets(r: Results): Target[] {
   const targets: Target[] = [];
@@ -219,7 +232,11 @@ export function judgeTargets(r: Results): Target[] {
       // `consume` beside the floor of a bucket kept in memory, measured in the same rounds.
       peers:
         mode === 'consume'
-          ? withFloor(peers, row('reference-clock-map-fraction-and-promise', 1000), 'express-rate-limit')
+          ? withSteps(
+              withFloor(peers, row('reference-clock-map-fraction-and-promise', 1000), 'express-rate-limit'),
+              row('reference-bucket-steps-and-promise', 1000),
+              'express-rate-limit',
+            )
           : peers,
       target: `≥ ${min.toFixed(2)}`,
       floodgate:
@@ -251,7 +268,13 @@ export function judgeTargets(r: Results): Target[] {
     const goal = mode === 'consume';
     targets.push({
       case: `memory, 1k keys: sliding log \`${mode}\` ÷ rate-limiter-flexible`,
-      peers: goal ? withFloor(peers, row('reference-log-and-promise', 1000), 'rate-limiter-flexible') : peers,
+      peers: goal
+        ? withSteps(
+            withFloor(peers, row('reference-log-and-promise', 1000), 'rate-limiter-flexible'),
+            row('reference-log-steps-and-promise', 1000),
+            'rate-limiter-flexible',
+          )
+        : peers,
       target: goal ? '≥ 2.00' : '–',
       floodgate:
         v === undefined ? 'n/a' : `${fmtRate(swl?.medianOpsPerSec)}/s, ${fmtRatio(v.median)}${fmtRange(v.range)}`,
@@ -504,7 +527,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in core) push(`Failed: ${core.error}`, '');
   else {
     push(
-      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter. reference-clock-and-map is the floor of any exact counter kept in memory: one clock read, a count read from a Map and written back, a fresh five-field answer, and no limiter (no key or cost check, no window); reference-clock-map-and-promise hands that answer back in a promise. reference-clock-map-fraction-and-promise does the same with a fraction per key, as a token bucket's level is (V8 keeps a fraction in a Map as a number of its own, so every write allocates one): the floor of a token bucket. reference-log-and-promise is the floor of an exact sliding log: one clock read, the key's list of expiry instants read from a Map, the expired ones dropped from its head, the new one appended, a fresh answer in a promise, with the same window as floodgate's sliding log, and no limiter (no key or cost check, no bound on keys, no exact reset time).`,
+      `Each implementation in its own process, ${core.measureMs} ms per key count per round, ${core.rounds} rounds; no call is denied. reference-clock-and-promise is the floor of any async limiter on a clock: one clock read, a fresh five-field answer, one promise awaited, and no limiter. reference-clock-and-map is the floor of any exact counter kept in memory: one clock read, a count read from a Map and written back, a fresh five-field answer, and no limiter (no key or cost check, no window); reference-clock-map-and-promise hands that answer back in a promise. reference-clock-map-fraction-and-promise does the same with a fraction per key, as a token bucket's level is (V8 keeps a fraction in a Map as a number of its own, so every write allocates one): the floor of a token bucket. reference-log-and-promise is the floor of an exact sliding log: one clock read, the key's list of expiry instants read from a Map, the expired ones dropped from its head, the new one appended, a fresh answer in a promise, with the same window as floodgate's sliding log, and no limiter (no key or cost check, no bound on keys, no exact reset time). reference-bucket-steps-and-promise and reference-log-steps-and-promise run floodgate's own token bucket and sliding log, with the same parameters as floodgate's rows, and nothing of its limiter or store: one clock read, the key's state read from a Map, the algorithm's two steps (evaluate, then charge when allowed, writing back a state it replaced), its Decision handed back in a promise; no key or cost check, no bound on keys, no expiry of idle keys, no blocks. What a floodgate row spends beyond its steps row is the limiter and the store; what a steps row spends beyond the floor of its kind is the algorithm's exact arithmetic (whole-millisecond reset and retry times, the bucket's grid, the log's expired entries dropped in bulk and its running sum of costs).`,
       '',
       '| keys | implementation | decisions/s | ÷ rate-limiter-flexible | ÷ express-rate-limit store |',
       '|---|---|---|---|---|',
