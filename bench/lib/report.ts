@@ -87,28 +87,19 @@ const fmtCpu = (n: number | null | undefined): string =>
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
 
-/** The peers' line of a target, with a floor row (no limiter) and its ratio to `peer` appended. */
+/**
+ * The peers' line of a target, with a reference row of the same run and its ratio to `peer`
+ * appended: by default a floor (no limiter); `what` says what else the row is.
+ */
 function withFloor(
   peers: string,
   floor: CoreRow | undefined,
   peer: 'express-rate-limit' | 'rate-limiter-flexible',
+  what = 'no limiter',
 ): string {
   const vs = floor?.vs?.[peer];
   return (
-    `${peers}; ${floor?.impl ?? 'floor'} (no limiter) ${fmtRate(floor?.medianOpsPerSec)}/s` +
-    (vs === undefined ? '' : `, ${fmtRatio(vs.median)}`)
-  );
-}
-
-/** The peers' line with the row of floodgate's own algorithm steps alone (no limiter, no store) appended. */
-function withSteps(
-  peers: string,
-  steps: CoreRow | undefined,
-  peer: 'express-rate-limit' | 'rate-limiter-flexible',
-): string {
-  const vs = steps?.vs?.[peer];
-  return (
-    `${peers}; ${steps?.impl ?? 'steps'} (the algorithm alone) ${fmtRate(steps?.medianOpsPerSec)}/s` +
+    `${peers}; ${floor?.impl ?? 'floor'} (${what}) ${fmtRate(floor?.medianOpsPerSec)}/s` +
     (vs === undefined ? '' : `, ${fmtRatio(vs.median)}`)
   );
 }
@@ -229,13 +220,15 @@ export function judgeTargets(r: Results): Target[] {
     const v = tb?.vs?.['express-rate-limit'];
     targets.push({
       case: `memory, 1k keys: token bucket \`${mode}\` ÷ express-rate-limit store`,
-      // `consume` beside the floor of a bucket kept in memory, measured in the same rounds.
+      // `consume` beside the floor of a bucket kept in memory and beside floodgate's bucket alone
+      // (no limiter, no store), measured in the same rounds.
       peers:
         mode === 'consume'
-          ? withSteps(
+          ? withFloor(
               withFloor(peers, row('reference-clock-map-fraction-and-promise', 1000), 'express-rate-limit'),
               row('reference-bucket-steps-and-promise', 1000),
               'express-rate-limit',
+              'the algorithm alone',
             )
           : peers,
       target: `≥ ${min.toFixed(2)}`,
@@ -269,10 +262,11 @@ export function judgeTargets(r: Results): Target[] {
     targets.push({
       case: `memory, 1k keys: sliding log \`${mode}\` ÷ rate-limiter-flexible`,
       peers: goal
-        ? withSteps(
+        ? withFloor(
             withFloor(peers, row('reference-log-and-promise', 1000), 'rate-limiter-flexible'),
             row('reference-log-steps-and-promise', 1000),
             'rate-limiter-flexible',
+            'the algorithm alone',
           )
         : peers,
       target: goal ? '≥ 2.00' : '–',
