@@ -71,17 +71,21 @@ type Kind = 'token-bucket' | 'sliding-log' | 'fixed-window' | 'sliding-counter';
  * close to the largest whose `(limit + 1)²` is still an exact integer (above that the state is an
  * array): one key sees up to ~50 M calls in this case.
  */
-function floodgate(kind: Kind, keys: number): Limiter {
+function algorithmOf(kind: Kind, keys: number): Algorithm {
   switch (kind) {
     case 'token-bucket':
-      return createLimiter({ algorithm: tokenBucket({ capacity: HUGE, refillPerSecond: 1 }) });
+      return tokenBucket({ capacity: HUGE, refillPerSecond: 1 });
     case 'sliding-log':
-      return createLimiter({ algorithm: slidingWindowLog({ limit: HUGE, windowMs: slidingWindowMs(keys) }) });
+      return slidingWindowLog({ limit: HUGE, windowMs: slidingWindowMs(keys) });
     case 'fixed-window':
-      return createLimiter({ algorithm: fixedWindow({ limit: HUGE, windowMs: 3_600_000 }) });
+      return fixedWindow({ limit: HUGE, windowMs: 3_600_000 });
     case 'sliding-counter':
-      return createLimiter({ algorithm: slidingWindowCounter({ limit: 90_000_000, windowMs: 3_600_000 }) });
+      return slidingWindowCounter({ limit: 90_000_000, windowMs: 3_600_000 });
   }
+}
+
+function floodgate(kind: Kind, keys: number): Limiter {
+  return createLimiter({ algorithm: algorithmOf(kind, keys) });
 }
 
 /** The algorithm of a floodgate contender: `floodgate-<kind>-<consume|decide>`. */
@@ -203,10 +207,10 @@ function makeCall(impl: CoreImpl, keys: number): { call: Call; close(): void } {
       // bound on keys, no expiry of idle keys, no blocks, no policies but one. What floodgate's
       // row spends beyond this is its limiter and store; what this spends beyond the floor of
       // the same kind is the algorithm's exact arithmetic.
-      const algorithm: Algorithm<unknown> =
-        impl === 'reference-bucket-steps-and-promise'
-          ? tokenBucket({ capacity: HUGE, refillPerSecond: 1 })
-          : slidingWindowLog({ limit: HUGE, windowMs: slidingWindowMs(keys) });
+      const algorithm = algorithmOf(
+        impl === 'reference-bucket-steps-and-promise' ? 'token-bucket' : 'sliding-log',
+        keys,
+      );
       const states = new Map<string, unknown>();
       return {
         call(key) {

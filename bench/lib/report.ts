@@ -1,4 +1,5 @@
 import type { CoreResult, CoreRow } from '../cases/core.js';
+import type { CoreImpl } from '../cases/core-impls.js';
 import type { FloodResult } from '../cases/flood.js';
 import type { HttpResult } from '../cases/http.js';
 import type { MemoryResult } from '../cases/memory.js';
@@ -212,6 +213,9 @@ export function judgeTargets(r: Results): Target[] {
   const rlf = row('rate-limiter-flexible', 1000);
   const erl = row('express-rate-limit', 1000);
   const peers = `rate-limiter-flexible ${fmtRate(rlf?.medianOpsPerSec)}/s; express-rate-limit store ${fmtRate(erl?.medianOpsPerSec)}/s`;
+  /** The peers' line with the floor of a kind and floodgate's algorithm of that kind alone, both of this run. */
+  const floorAndSteps = (floor: CoreImpl, steps: CoreImpl, peer: 'express-rate-limit' | 'rate-limiter-flexible') =>
+    withFloor(withFloor(peers, row(floor, 1000), peer), row(steps, 1000), peer, 'the algorithm alone');
   for (const [mode, min] of [
     ['consume', 0.85],
     ['decide', 1.2],
@@ -224,11 +228,10 @@ export function judgeTargets(r: Results): Target[] {
       // (no limiter, no store), measured in the same rounds.
       peers:
         mode === 'consume'
-          ? withFloor(
-              withFloor(peers, row('reference-clock-map-fraction-and-promise', 1000), 'express-rate-limit'),
-              row('reference-bucket-steps-and-promise', 1000),
+          ? floorAndSteps(
+              'reference-clock-map-fraction-and-promise',
+              'reference-bucket-steps-and-promise',
               'express-rate-limit',
-              'the algorithm alone',
             )
           : peers,
       target: `≥ ${min.toFixed(2)}`,
@@ -262,12 +265,7 @@ export function judgeTargets(r: Results): Target[] {
     targets.push({
       case: `memory, 1k keys: sliding log \`${mode}\` ÷ rate-limiter-flexible`,
       peers: goal
-        ? withFloor(
-            withFloor(peers, row('reference-log-and-promise', 1000), 'rate-limiter-flexible'),
-            row('reference-log-steps-and-promise', 1000),
-            'rate-limiter-flexible',
-            'the algorithm alone',
-          )
+        ? floorAndSteps('reference-log-and-promise', 'reference-log-steps-and-promise', 'rate-limiter-flexible')
         : peers,
       target: goal ? '≥ 2.00' : '–',
       floodgate:
