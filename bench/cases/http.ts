@@ -86,6 +86,8 @@ export interface HttpGroupResult {
 export interface HttpResult {
   connections: number;
   seconds: number;
+  /** Seconds of unmeasured load on an app right before each measured run of it. */
+  rewarmSeconds: number;
   rounds: number;
   groups: HttpGroupResult[];
   quiet: QuietReport[];
@@ -169,7 +171,7 @@ function summarise(r: Running, withRatios: boolean): HttpContender {
  */
 export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
   const { profile, log } = ctx;
-  const { seconds, warmupSeconds, connections } = profile.http;
+  const { seconds, warmupSeconds, rewarmSeconds, connections } = profile.http;
   // The app under test owns the server core; Redis shares the load core with wrk.
   await repin(ctx.redis.pid, CPU.load);
   const quiet: QuietReport[] = [];
@@ -197,6 +199,11 @@ export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
       }
       const measure = async (r: Running): Promise<{ rps: number; cpu: number }> => {
         const pid = (r.child as ChildProcess).pid as number;
+        // Every app, the bare one too, is loaded for a moment before it is measured. The bare app
+        // runs every other time and so was always measured warm, while a contender had sat idle
+        // for as long as its framework's other apps took (about 18 s for Fastify's ten), and its
+        // first second after that idle spell often served far less (see bench/README.md).
+        await runLoad(ctx.tool, `http://127.0.0.1:${r.port}/`, { connections, seconds: rewarmSeconds, cpu: CPU.load });
         const cpuBefore = processCpuMicros(pid);
         const result = await runLoad(ctx.tool, `http://127.0.0.1:${r.port}/`, { connections, seconds, cpu: CPU.load });
         const cpu = (processCpuMicros(pid) - cpuBefore) / result.requests;
@@ -239,5 +246,5 @@ export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
     }
   }
   await repin(ctx.redis.pid, CPU.server);
-  return { connections, seconds, rounds: profile.rounds.http, groups, quiet };
+  return { connections, seconds, rewarmSeconds, rounds: profile.rounds.http, groups, quiet };
 }

@@ -9,7 +9,12 @@ export interface Profile {
   rounds: { http: number; core: number; redis: number; hotKey: number; flood: number; cluster: number };
   /** Upper bound on waiting for a quiet machine before each round, in ms. */
   quietWaitMs: number;
-  http: { seconds: number; warmupSeconds: number; connections: number };
+  /**
+   * `rewarmSeconds`: unmeasured load on an app right before each measured run of it. Without it
+   * the bare app, loaded every other run, was the only app measured warm: the others had sat
+   * idle while the rest of their framework's apps were measured.
+   */
+  http: { seconds: number; warmupSeconds: number; rewarmSeconds: number; connections: number };
   core: { measureMs: number; warmupMs: number; keyCounts: number[] };
   redis: { measureMs: number; warmupMs: number; keyspace: number };
   /** Case 7: floodgate on a local 3-master Redis Cluster beside the single server. */
@@ -30,7 +35,7 @@ export const PROFILES: Record<'full' | 'quick', Profile> = {
     // median of many per-round ratios shrugs off the rounds it hits.
     rounds: { http: 20, core: 12, redis: 8, hotKey: 8, flood: 5, cluster: 6 },
     quietWaitMs: 5000,
-    http: { seconds: 1, warmupSeconds: 3, connections: 50 },
+    http: { seconds: 1, warmupSeconds: 3, rewarmSeconds: 1, connections: 50 },
     core: { measureMs: 300, warmupMs: 300, keyCounts: [1, 1000, 100_000] },
     redis: { measureMs: 1500, warmupMs: 300, keyspace: 10_000 },
     cluster: { measureMs: 1500, warmupMs: 300, keyspace: 10_000 },
@@ -43,7 +48,7 @@ export const PROFILES: Record<'full' | 'quick', Profile> = {
     // Enough to run every code path in about a minute; not to judge speed.
     rounds: { http: 1, core: 1, redis: 1, hotKey: 1, flood: 1, cluster: 1 },
     quietWaitMs: 300,
-    http: { seconds: 1, warmupSeconds: 1, connections: 50 },
+    http: { seconds: 1, warmupSeconds: 1, rewarmSeconds: 1, connections: 50 },
     core: { measureMs: 100, warmupMs: 60, keyCounts: [1, 1000, 100_000] },
     redis: { measureMs: 300, warmupMs: 100, keyspace: 10_000 },
     cluster: { measureMs: 300, warmupMs: 100, keyspace: 10_000 },

@@ -490,7 +490,7 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in http) push(`Failed: ${http.error}`, '');
   else {
     push(
-      `wrk, ${http.connections} connections, ${http.seconds} s per run, ${http.rounds} rounds; the bare app runs before and after every contender, and each ratio is to the mean of those two bare runs.`,
+      `wrk, ${http.connections} connections, ${http.seconds} s per run, ${http.rounds} rounds; the bare app runs before and after every contender, and each ratio is to the mean of those two bare runs. Every run, the bare app's too, follows ${http.rewarmSeconds} s of unmeasured load on the same app.`,
       '',
       '| app | limiter | req/s | ÷ bare (min–max) | server CPU µs/req | added µs/req |',
       '|---|---|---|---|---|---|',
