@@ -199,13 +199,14 @@ export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
       }
       const measure = async (r: Running): Promise<{ rps: number; cpu: number }> => {
         const pid = (r.child as ChildProcess).pid as number;
+        const url = `http://127.0.0.1:${r.port}/`;
         // Every app, the bare one too, is loaded for a moment before it is measured. The bare app
         // runs every other time and so was always measured warm, while a contender had sat idle
         // for as long as its framework's other apps took (about 18 s for Fastify's ten), and its
         // first second after that idle spell often served far less (see bench/README.md).
-        await runLoad(ctx.tool, `http://127.0.0.1:${r.port}/`, { connections, seconds: rewarmSeconds, cpu: CPU.load });
+        await runLoad(ctx.tool, url, { connections, seconds: rewarmSeconds, cpu: CPU.load });
         const cpuBefore = processCpuMicros(pid);
-        const result = await runLoad(ctx.tool, `http://127.0.0.1:${r.port}/`, { connections, seconds, cpu: CPU.load });
+        const result = await runLoad(ctx.tool, url, { connections, seconds, cpu: CPU.load });
         const cpu = (processCpuMicros(pid) - cpuBefore) / result.requests;
         r.rps.push(result.rps);
         r.cpu.push(cpu);

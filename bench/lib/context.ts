@@ -9,11 +9,7 @@ export interface Profile {
   rounds: { http: number; core: number; redis: number; hotKey: number; flood: number; cluster: number };
   /** Upper bound on waiting for a quiet machine before each round, in ms. */
   quietWaitMs: number;
-  /**
-   * `rewarmSeconds`: unmeasured load on an app right before each measured run of it. Without it
-   * the bare app, loaded every other run, was the only app measured warm: the others had sat
-   * idle while the rest of their framework's apps were measured.
-   */
+  /** `rewarmSeconds`: unmeasured load on an app right before each measured run of it (see case 1). */
   http: { seconds: number; warmupSeconds: number; rewarmSeconds: number; connections: number };
   core: { measureMs: number; warmupMs: number; keyCounts: number[] };
   redis: { measureMs: number; warmupMs: number; keyspace: number };
