@@ -107,6 +107,11 @@ interface Running {
   errors: number;
 }
 
+/** Where a running app answers. */
+function appUrl(r: Running): string {
+  return `http://127.0.0.1:${r.port}/`;
+}
+
 async function startServer(variant: Variant, redisPort: number): Promise<Running> {
   const port = await freePort();
   const [cmd, args] = nodeScript('bench/servers/http-server.ts', [variant.id, String(port), String(redisPort)]);
@@ -188,7 +193,7 @@ export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
       const bare = up.find((r) => r.variant.id === group.bare.id);
       if (bare === undefined) throw new Error(`${group.bare.id} did not start: ${running[0]?.reason}`);
       for (const r of up) {
-        const warm = await runLoad(ctx.tool, `http://127.0.0.1:${r.port}/`, {
+        const warm = await runLoad(ctx.tool, appUrl(r), {
           connections,
           seconds: warmupSeconds,
           cpu: CPU.load,
@@ -199,7 +204,7 @@ export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
       }
       const measure = async (r: Running): Promise<{ rps: number; cpu: number }> => {
         const pid = (r.child as ChildProcess).pid as number;
-        const url = `http://127.0.0.1:${r.port}/`;
+        const url = appUrl(r);
         // Every app, the bare one too, is loaded for a moment before it is measured. The bare app
         // runs every other time and so was always measured warm, while a contender had sat idle
         // for as long as its framework's other apps took (about 18 s for Fastify's ten), and its
