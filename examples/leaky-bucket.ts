@@ -213,7 +213,7 @@ function luaStore(p: LuaPolicy, rps: string): string {
   local drain = (level * 1000) / ${rps}
   local e = at + drain
   e = e + (abs(at) + drain) * ${EXPIRY_MARGIN}
-  ${luaTtl('e')}  redis.call('SET', ${p.key}, pack('<dd', level, at), 'PX', ttl)
+  ${luaTtl('e')}  ${p.set("pack('<dd', level, at)", 'ttl')}
 end
 `;
 }
@@ -286,7 +286,7 @@ do
     if level > 0 then
       if now > at then at = now end
 ${luaStore(p, 'rps')}    else
-      redis.call('DEL', ${p.key})
+      ${p.del()}
     end
   end
 end

@@ -128,11 +128,23 @@ export interface LuaPolicy {
   /**
    * A Lua expression for the policy key's value as `redis.call('GET', key)` gives it: read for
    * the whole batch by one `MGET`, which costs Redis less than a `GET` per decision. Its value is
-   * the key as the call found it, so read it before the call writes the key (in `decide`, or at
-   * the start of `refund`); after a write of its own, a twin reads the key with `redis.call`. A
-   * key that does not hold a string is read with `GET`, which refuses it as it always has.
+   * the key as the call found it, or as {@link LuaPolicy.set} or {@link LuaPolicy.del} of this
+   * script call left it; after a write of its own with `redis.call`, a twin reads the key with
+   * `redis.call`. A key that does not hold a string is read with `GET`, which refuses it as it
+   * always has.
    */
   get(): string;
+  /**
+   * A Lua statement that writes `value` (a Lua string expression) to the policy key with a PX of
+   * `ttl` (a Lua expression, in whole milliseconds, such as the `ttl` that `luaTtl` declares).
+   * The write reaches Redis once the script call has decided all of its calls, and `get` sees it
+   * at once: a key that several calls of a batch write (one client's burst) is written once,
+   * with its last value, which costs Redis far less than a `SET` per call. A twin that writes its
+   * key with `set` or {@link LuaPolicy.del} reads it only with `get`, never with `redis.call`.
+   */
+  set(value: string, ttl: string): string;
+  /** A Lua statement that deletes the policy key, once the script call ends, as {@link LuaPolicy.set} writes it. */
+  del(): string;
   /** A local name private to this policy: `v('base')` is `base_3` for the third policy. */
   v(name: string): string;
   /**

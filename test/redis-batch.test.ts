@@ -54,6 +54,12 @@ async function scriptCalls(): Promise<number> {
   return calls;
 }
 
+/** Calls of one command the server has run so far, from scripts too. */
+async function commandCalls(name: string): Promise<number> {
+  const match = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await client.info('commandstats'));
+  return match ? Number(match[1]) : 0;
+}
+
 function limiterOf(algorithm: Algorithm, options: { clock?: () => number; timeoutMs?: number } = {}): Limiter {
   return createLimiter({
     algorithm,
@@ -269,6 +275,51 @@ describe('coalesced Redis decisions', () => {
     strictEqual(bad?.degraded, true);
     strictEqual(bad?.cause?.code, 'ERR_STORE');
     ok(/WRONGTYPE/.test(String(bad?.cause?.message)), String(bad?.cause?.message));
+  });
+
+  test('a burst on one key writes the key once per script call, not once per call', async () => {
+    const limiter = limiterOf(tokenBucket({ capacity: 10, refillPerSecond: 1 }));
+    await limiter.peek('warm-up');
+    const before = await commandCalls('set');
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.consume('burst')));
+    // The first call goes alone and writes at once; the other 19 go as one batch, whose last
+    // charge is the one written.
+    strictEqual((await commandCalls('set')) - before, 2);
+    deepStrictEqual(
+      decisions.map((d) => [d.allowed, d.remaining]),
+      Array.from({ length: 20 }, (_, i) => (i < 10 ? [true, 9 - i] : [false, 0])),
+    );
+    deepStrictEqual([(await limiter.peek('burst')).remaining, (await limiter.peek('other')).remaining], [0, 10]);
+  });
+
+  test('a burst whose writes the server refuses fails each of its calls; none reports a charge', async () => {
+    const own = await startRedis();
+    const admin = new Redis(own.port, '127.0.0.1');
+    const c = storeClient(own.port);
+    try {
+      await whenReady(c);
+      const limiter = createLimiter({
+        algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }),
+        store: new RedisStore({ client: c, timeoutMs: PATIENT_MS, denyCache: false }),
+        prefix: randomPrefix('oom'),
+        onStoreError: 'deny',
+        onOutage: () => undefined,
+      });
+      await limiter.peek('warm-up');
+      // Every write is over the memory limit (noeviction, the default policy): Redis refuses it.
+      await admin.config('SET', 'maxmemory', '1');
+      const decisions = await Promise.all(Array.from({ length: 8 }, () => limiter.consume('k')));
+      for (const d of decisions) {
+        deepStrictEqual([d.allowed, d.degraded, d.cause?.code], [false, true, 'ERR_STORE']);
+        ok(/OOM/.test(String(d.cause?.message)), String(d.cause?.message));
+      }
+      await admin.config('SET', 'maxmemory', '0');
+      strictEqual((await limiter.consume('k')).remaining, 99, 'no charge was kept');
+    } finally {
+      admin.disconnect();
+      closeClient(c);
+      await own.stop();
+    }
   });
 
   test('a server that stops answering mid-batch gives each waiting call its onStoreError answer', async () => {

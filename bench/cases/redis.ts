@@ -23,7 +23,12 @@ type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
  * floor script sent the same way: what any limiter on the Redis clock gets through ioredis.
  */
 type IoredisReplay = `ioredis-${FloodgateKind | 'floor'}`;
-type Contender = Client | IoredisReplay | `redis-benchmark-${Replay}`;
+/**
+ * floodgate's token bucket with every call on one key (a client's burst): a script call's calls
+ * then share their key, whose state passes from call to call inside the script.
+ */
+const ONE_KEY = 'floodgate-token-bucket-one-key';
+type Contender = Client | typeof ONE_KEY | IoredisReplay | `redis-benchmark-${Replay}`;
 const IOREDIS_REPLAYS: readonly IoredisReplay[] = [
   ...FLOODGATE_KINDS.map((k) => `ioredis-${k}` as const),
   'ioredis-floor',
@@ -173,6 +178,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
   }
   const contenders: Contender[] = [
     ...CLIENTS,
+    ONE_KEY,
     ...IOREDIS_REPLAYS,
     ...FLOODGATE_KINDS.map((k) => `redis-benchmark-${k}` as const),
     'redis-benchmark-rate-limiter-flexible',
@@ -204,6 +210,7 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
     };
     await Promise.all([
       ...CLIENTS.map((c) => start(c, ['throughput', c, String(redis.port), String(keyspace)])),
+      start(ONE_KEY, ['throughput', 'floodgate-token-bucket', String(redis.port), '1']),
       ...IOREDIS_REPLAYS.map(async (c) => {
         const call = scriptCalls[c.slice('ioredis-'.length) as FloodgateKind | 'floor'];
         if (call === undefined) reasons.set(c, 'the script call was not captured or loaded');
@@ -309,7 +316,10 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         if (theirs.length === dps.length && dps.length > 0) row[field] = ratioSummary(dps, theirs);
       };
       const nodeRedisKind = NODE_REDIS_KINDS.find((k) => c === `floodgate-${k}-node-redis`);
-      if (nodeRedisKind !== undefined) {
+      if (c === ONE_KEY) {
+        // The same limiter on distinct keys is its peer.
+        assign('vsFloodgateOnIoredis', 'floodgate-token-bucket');
+      } else if (nodeRedisKind !== undefined) {
         // The same limiter on ioredis is its peer; bare ioredis's replay would mix two drivers.
         assign('vsRateLimiterFlexible', 'rate-limiter-flexible');
         assign('vsRedisBenchmark', `redis-benchmark-${nodeRedisKind}`);

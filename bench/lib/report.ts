@@ -328,6 +328,25 @@ export function judgeTargets(r: Results): Target[] {
       met: o?.available && w !== undefined && Number.isFinite(w.median) ? w.median >= 1 : null,
     });
   }
+  // One client's burst: every call on one key, beside the same limiter on distinct keys.
+  {
+    const one = rrow('floodgate-token-bucket-one-key', 256);
+    const spread = rrow('floodgate-token-bucket', 256);
+    const v = one?.vsFloodgateOnIoredis;
+    targets.push({
+      case: 'Redis, 256 in flight: token bucket, every call on one key: Redis µs per decision; decisions/s ÷ on random keys',
+      peers: spread?.available
+        ? `the same limiter on ${redis?.keyspace.toLocaleString('en-US')} random keys ${fmtRatio(spread.medianServerUsPerDecision)} µs`
+        : 'n/a',
+      target: '–',
+      floodgate:
+        one?.available && v !== undefined
+          ? `${fmtRatio(one.medianServerUsPerDecision)} µs; ${fmtRatio(v.median)}${fmtRange(v.range)}`
+          : 'not available',
+      met: null,
+      informational: true,
+    });
+  }
   const rlf1 = rrow('rate-limiter-flexible', 1);
   const floor1 = rrow('ioredis-floor', 1);
   for (const kind of ['token-bucket', 'sliding-log'] as const) {
@@ -553,6 +572,7 @@ export function renderMarkdown(r: Results): string {
         "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
         'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
         `*-node-redis rows are floodgate's same limiter on a node-redis client (the \`redis\` package${redisVersion === undefined ? '' : ` ${redisVersion}`}, \`createClient\`, connected, its defaults otherwise) in place of ioredis; "÷ floodgate on ioredis" is the per-round ratio of decisions/s to the row of the same algorithm on ioredis. ` +
+        'floodgate-token-bucket-one-key is floodgate-token-bucket with every call on one key, as in one client\'s burst; its "÷ floodgate on ioredis" is to floodgate-token-bucket on the random keys. ' +
         '"Client CPU µs per decision" is the worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
       '',
       '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible | ÷ floodgate on ioredis (min–max) |',

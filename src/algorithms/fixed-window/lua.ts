@@ -29,14 +29,15 @@ local ${v('stop')} = (${window} + 1) * ${win}
 }
 
 /** Lua writing the count `c` (a Lua expression) for the current window, expiring at its end. */
-function write({ key, v }: LuaPolicy, c: string): string {
+function write(p: LuaPolicy, c: string): string {
+  const { v } = p;
   const window = v('window');
   return `do
   local span = ${v('limit')} + 1
   local base = ${window} * span
   local value
   if abs(base) + span <= ${MAX_PACKED} then value = base + ${c} else value = '${SPLIT_TAG}' .. pack('<dd', ${window}, ${c}) end
-  ${luaTtl(v('stop'))}  redis.call('SET', ${key}, value, 'PX', ttl)
+  ${luaTtl(v('stop'))}  ${p.set('value', 'ttl')}
 end
 `;
 }
@@ -84,7 +85,7 @@ ${unchargedView(p)}end
 do
 ${read(p)}  if ${count} > cost then
 ${write(p, `${count} - cost`)}  else
-    redis.call('DEL', ${p.key})
+    ${p.del()}
   end
 end
 `;

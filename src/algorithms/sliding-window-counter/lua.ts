@@ -85,7 +85,8 @@ end
 }
 
 /** Lua writing counts `pc` and `cc` (Lua expressions) for the current window, with their expiry. */
-function write({ key, v }: LuaPolicy, pc: string, cc: string): string {
+function write(p: LuaPolicy, pc: string, cc: string): string {
+  const { v } = p;
   const [win, window] = [v('win'), v('window')];
   return `do
   local pc, cc = ${pc}, ${cc}
@@ -96,7 +97,7 @@ function write({ key, v }: LuaPolicy, pc: string, cc: string): string {
   if abs(base) + square <= ${MAX_PACKED} then value = base + pc * span + cc else value = '${SPLIT_TAG}' .. pack('<ddd', ${window}, pc, cc) end
   local stop = (${window} + 1) * ${win}
   if cc > 0 then stop = stop + ${win} end
-  ${luaTtl('stop')}  redis.call('SET', ${key}, value, 'PX', ttl)
+  ${luaTtl('stop')}  ${p.set('value', 'ttl')}
 end
 `;
 }
@@ -150,7 +151,7 @@ ${read(p)}  local take = ${cur}
   local pc = 0
   if ${prev} > left then pc = ${prev} - left end
   if pc == 0 and cc == 0 then
-    redis.call('DEL', ${p.key})
+    ${p.del()}
   else
 ${write(p, 'pc', 'cc')}  end
 end

@@ -52,7 +52,7 @@ ${name} = ${name} + abs(${name}) * ${EXPIRY_MARGIN}
 
 /** Lua writing the bucket `state` (a local) at this policy's rate, expiring at its `expiresAt`. */
 function store(p: LuaPolicy, state: string): string {
-  return `${expiresAt(p, 'e', state)}${luaTtl('e')}redis.call('SET', ${p.key}, pack('<dd', ${state}, ${p.v('rps')}), 'PX', ttl)
+  return `${expiresAt(p, 'e', state)}${luaTtl('e')}${p.set(`pack('<dd', ${state}, ${p.v('rps')})`, 'ttl')}
 `;
 }
 
@@ -80,7 +80,7 @@ function readAtThisRate(rps: string, n: string): string {
 
 export const TOKEN_BUCKET_LUA: LuaTwin = {
   decide: (p) => {
-    const { key, num } = p;
+    const { num } = p;
     const [ok, remaining, reset, retry] = p.out;
     const [cap, rps, y, n, base] = [p.v('cap'), p.v('rps'), p.v('y'), p.v('n'), p.v('base')];
     return `
@@ -104,7 +104,7 @@ do
           ${store(p, 'state')}
         else
           state = ${n}
-          redis.call('DEL', ${key})
+          ${p.del()}
         end
       end
     end
@@ -146,7 +146,7 @@ do
     if after > ${n} then
       ${store(p, 'after')}
     else
-      redis.call('DEL', ${p.key})
+      ${p.del()}
     end
   end
 end

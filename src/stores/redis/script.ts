@@ -83,6 +83,8 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   const tabled: string[] = [];
   /** Policies (1-based) whose twin reads its key with `get`: read for the whole batch by one MGET. */
   const prefetched = new Set<number>();
+  /** Whether any twin writes its key with `set` or `del`, which the script makes once at its end. */
+  let defers = false;
   let next = FIXED_ARGS + 1;
   for (let i = 0; i < twins.length; i++) {
     const first = next;
@@ -97,7 +99,7 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
         let name = numbers.get(at);
         if (name === undefined) {
           // Locals of the top of the script, up to a budget: the decision's function reads each as
-          // an upvalue, of which Lua allows it 60, and the script's own take about 15.
+          // an upvalue, of which Lua allows it 60, and the script's own take about 20.
           if (locals.length < NUMBER_LOCALS) {
             name = `num_${at}`;
             locals.push(`local ${name} = ARGV[${at}] + 0\n`);
@@ -111,8 +113,18 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
       },
       get: () => {
         prefetched.add(n);
-        // False from MGET is a missing key, or one of another type, which GET refuses as before.
-        return `(vals[kb + ${n}] or redis.call('GET', ${key}))`;
+        // The key as MGET read it; for a key that comes more than once in the batch, the last
+        // write of this script call if there is one (false for a deletion). False from MGET is a
+        // missing key, or one of another type, which GET refuses as before.
+        return `(again and got(${key}, kb + ${n}) or not again and (vals[kb + ${n}] or redis.call('GET', ${key})) or nil)`;
+      },
+      set: (value, ttl) => {
+        defers = true;
+        return `if again then put(${key}, ${value}, ${ttl}) else redis.call('SET', ${key}, ${value}, 'PX', ${ttl}) end`;
+      },
+      del: () => {
+        defers = true;
+        return `if again then put(${key}, false, 0) else redis.call('DEL', ${key}) end`;
       },
       v: (name) => `${name}_${n}`,
       out: [`ok_${n}`, `remaining_${n}`, `reset_${n}`, `retry_${n}`],
@@ -149,21 +161,83 @@ end
       : `-- Every key of the batch, the policies' and the blocks', read with one MGET rather than a GET
 -- per key and call.
 local vals = redis.call('MGET', tunpack(KEYS))
+-- By block key, whether the key comes more than once in the batch (false while seen once). A key
+-- that comes again is read when its later call runs, after the earlier call's writes.
+local many
 if calls > 1 then
-  -- A key that comes again later in the batch is read when its call runs, after the earlier
-  -- call's writes.
-  local seen = {}
+  many = {}
   for i = 1, calls do
     local b = KEYS[${keys} * i]
-    if seen[b] then
+    if many[b] ~= nil then
+      many[b] = true
       local kb = ${keys} * (i - 1)
 ${reread}    else
-      seen[b] = true
+      many[b] = false
     end
   end
 end
 `;
   const block = gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`;
+  // A write through `set` or `del` of a call whose key comes more than once in the batch (one
+  // client's burst) waits in `wr` (a string, or false for a deletion), where `get` finds it, and
+  // the key's last write reaches Redis once every call has run: one SET for the burst rather than
+  // a GET and a SET per call. Any other write goes to Redis at once, as it costs no more there.
+  const tracks = gets.length > 0 || defers;
+  const countKeys = `local many
+if calls > 1 then
+  many = {}
+  for i = 1, calls do
+    local b = KEYS[${keys} * i]
+    many[b] = many[b] ~= nil
+  end
+end
+`;
+  const writes = !tracks
+    ? ''
+    : `${gets.length > 0 ? '' : countKeys}-- Whether the key of the call being decided comes more than once in the batch.
+local again = false
+local wr = {}
+${
+  gets.length === 0
+    ? ''
+    : `local function got(k, i)
+  local w = wr[k]
+  if w ~= nil then return w end
+  return vals[i] or redis.call('GET', k)
+end
+`
+}${
+  !defers
+    ? ''
+    : `local wr_ttl, wr_keys = {}, {}
+local function put(k, v, ttl)
+  -- As GET would give it back: Redis formats a number handed to SET with %.17g.
+  if type(v) == 'number' then v = string.format('%.17g', v) end
+  if wr[k] == nil then wr_keys[#wr_keys + 1] = k end
+  wr[k], wr_ttl[k] = v, ttl
+end
+local function flush()
+  for i = 1, #wr_keys do
+    local k = wr_keys[i]
+    local v = wr[k]
+    if v then redis.call('SET', k, v, 'PX', wr_ttl[k]) else redis.call('DEL', k) end
+  end
+end
+`
+}`;
+  const whetherAgain = tracks ? `  again = many ~= nil and many[block_key]\n` : '';
+  // Should the writes fail (a server out of memory), no call of the batch may report a charge
+  // that was not kept: each answers with the error. A lone call writes at once.
+  const flushBatch = defers
+    ? `if #wr_keys > 0 then
+  local ok, e = pcall(flush)
+  if not ok then
+    e = failed(e)
+    for i = 1, calls do out[i] = e end
+  end
+end
+`
+    : '';
   return `local floor, ceil, abs = math.floor, math.ceil, math.abs
 -- Lua's own unpack (of a table), before struct's takes the name.
 local tunpack = unpack
@@ -177,14 +251,14 @@ if not injected then
 end
 -- The parameters the policies read as numbers, converted once for the batch rather than per call.
 ${locals.join('')}${tabled.length === 0 ? '' : `local nums = { ${tabled.join(', ')} }\n`}
-${reads}
+${reads}${writes}
 -- A block set by an earlier call of the batch is in set_blocks, by key, as a key may come more
 -- than once.
 local set_blocks = {}
 
 local function one(kb, cost, op, now)
   local block_key = KEYS[kb + ${keys}]
-  local until_ = set_blocks[block_key]
+${whetherAgain}  local until_ = set_blocks[block_key]
   if not until_ then
     local b = ${block}
     if b then until_ = unpack('<d', b) else until_ = 0 end
@@ -221,6 +295,12 @@ end
 
 local per = 2
 if injected then per = 3 end
+-- A call's part of the reply for an error raised while deciding it.
+local function failed(res)
+  if type(res) == 'table' then res = res.err end
+  res = tostring(res)
+  return pack('<BI', ${REPLY_ERROR}, #res) .. res
+end
 -- The i-th call's part of the reply (0-based).
 local function part(i)
   local a = ${next} + per * i
@@ -228,15 +308,13 @@ local function part(i)
   if injected then now = ARGV[a + 2] + 0 end
   local ok, res = pcall(one, ${keys} * i, ARGV[a] + 0, ARGV[a + 1], now)
   if ok then return res end
-  if type(res) == 'table' then res = res.err end
-  res = tostring(res)
-  return pack('<BI', ${REPLY_ERROR}, #res) .. res
+  return failed(res)
 end
 -- A lone call builds no table.
 if calls == 1 then return part(0) end
 local out = {}
 for i = 0, calls - 1 do out[i + 1] = part(i) end
-return table.concat(out)
+${flushBatch}return table.concat(out)
 `;
 }
 
