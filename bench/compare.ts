@@ -8,7 +8,8 @@
  * - core: in-memory decisions/s at 1,000 keys (case 2's workers), also per second of the worker's
  *   own CPU time, which the machine's other jobs move far less than decisions per wall second;
  * - redis: decisions/s at 256 in flight and p50 latency at 1 in flight (case 3's workers), with
- *   the server's time, script calls and the client's CPU time per decision;
+ *   the server's time, script calls and the client's CPU time per decision; the token bucket also
+ *   with every call on one key (`floodgate-token-bucket-one-key`), as in one client's burst;
  * - replay: redis-benchmark replaying each side's one-decision script call, captured with that
  *   side's own code, 256 pipelined: what the script alone costs the server.
  *
@@ -38,7 +39,18 @@ const CORE_ROWS = [
   'express-rate-limit',
   'rate-limiter-flexible',
 ] as const;
-const REDIS_ROWS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible'] as const;
+const REDIS_ROWS = [
+  'floodgate-token-bucket',
+  'floodgate-sliding-log',
+  'rate-limiter-flexible',
+  'floodgate-token-bucket-one-key',
+] as const;
+/** The worker and key count behind a Redis row: the one-key row is the token bucket on one key (a burst). */
+function redisWorkerOf(row: (typeof REDIS_ROWS)[number]): { impl: string; keyspace: number } {
+  return row === 'floodgate-token-bucket-one-key'
+    ? { impl: 'floodgate-token-bucket', keyspace: 1 }
+    : { impl: row, keyspace: REDIS.keyspace };
+}
 /** Algorithms whose one-decision script redis-benchmark replays on each side. */
 const REPLAY_KINDS = ['token-bucket', 'sliding-log'] as const;
 /** Longer than the main run's 300 ms, so the worker's CPU time (in 10 ms ticks) is read to ~1 %. */
@@ -220,9 +232,10 @@ async function main(): Promise<void> {
       for (const side of SIDES) {
         const server = servers[SIDES.indexOf(side)] as BenchRedis;
         for (const row of REDIS_ROWS) {
+          const { impl, keyspace } = redisWorkerOf(row);
           const w = await startIpcWorker(
             resolve(dirs[side], 'bench/cases/redis-worker.ts'),
-            ['serve', 'throughput', row, String(server.port), String(REDIS.keyspace)],
+            ['serve', 'throughput', impl, String(server.port), String(keyspace)],
             CPU.load,
           );
           workers.push(w);

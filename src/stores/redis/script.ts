@@ -116,7 +116,7 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
         // The key as MGET read it; for a key that comes more than once in the batch, the last
         // write of this script call if there is one (false for a deletion). False from MGET is a
         // missing key, or one of another type, which GET refuses as before.
-        return `(again and got(${key}, kb + ${n}) or not again and (vals[kb + ${n}] or redis.call('GET', ${key})) or nil)`;
+        return `(not again and (vals[kb + ${n}] or redis.call('GET', ${key})) or again and got(${key}, kb + ${n}) or nil)`;
       },
       set: (value, ttl) => {
         defers = true;
@@ -161,15 +161,16 @@ end
       : `-- Every key of the batch, the policies' and the blocks', read with one MGET rather than a GET
 -- per key and call.
 local vals = redis.call('MGET', tunpack(KEYS))
--- By block key, whether the key comes more than once in the batch (false while seen once). A key
--- that comes again is read when its later call runs, after the earlier call's writes.
-local many
+-- By block key, whether the key comes more than once in the batch (false while seen once), and
+-- whether any does. A key that comes again is read when its later call runs, after the earlier
+-- call's writes.
+local many, repeats = nil, false
 if calls > 1 then
   many = {}
   for i = 1, calls do
     local b = KEYS[${keys} * i]
     if many[b] ~= nil then
-      many[b] = true
+      many[b], repeats = true, true
       local kb = ${keys} * (i - 1)
 ${reread}    else
       many[b] = false
@@ -183,53 +184,51 @@ end
   // the key's last write reaches Redis once every call has run: one SET for the burst rather than
   // a GET and a SET per call. Any other write goes to Redis at once, as it costs no more there.
   const tracks = gets.length > 0 || defers;
-  const countKeys = `local many
+  const countKeys = `local many, repeats = nil, false
 if calls > 1 then
   many = {}
   for i = 1, calls do
     local b = KEYS[${keys} * i]
-    many[b] = many[b] ~= nil
+    if many[b] ~= nil then many[b], repeats = true, true else many[b] = false end
   end
 end
+`;
+  // Made only for a batch in which a key repeats: a lone call, or a batch of distinct keys, pays
+  // for none of it.
+  const got = `  got = function(k, i)
+    local w = wr[k]
+    if w ~= nil then return w end
+    return vals[i] or redis.call('GET', k)
+  end
+`;
+  const putAndFlush = `  put = function(k, v, ttl)
+    -- As GET would give it back: Redis formats a number handed to SET with %.17g.
+    if type(v) == 'number' then v = string.format('%.17g', v) end
+    if wr[k] == nil then wr_keys[#wr_keys + 1] = k end
+    wr[k], wr_ttl[k] = v, ttl
+  end
+  flush = function()
+    for i = 1, #wr_keys do
+      local k = wr_keys[i]
+      local v = wr[k]
+      if v then redis.call('SET', k, v, 'PX', wr_ttl[k]) else redis.call('DEL', k) end
+    end
+  end
 `;
   const writes = !tracks
     ? ''
     : `${gets.length > 0 ? '' : countKeys}-- Whether the key of the call being decided comes more than once in the batch.
 local again = false
-local wr = {}
-${
-  gets.length === 0
-    ? ''
-    : `local function got(k, i)
-  local w = wr[k]
-  if w ~= nil then return w end
-  return vals[i] or redis.call('GET', k)
-end
-`
-}${
-  !defers
-    ? ''
-    : `local wr_ttl, wr_keys = {}, {}
-local function put(k, v, ttl)
-  -- As GET would give it back: Redis formats a number handed to SET with %.17g.
-  if type(v) == 'number' then v = string.format('%.17g', v) end
-  if wr[k] == nil then wr_keys[#wr_keys + 1] = k end
-  wr[k], wr_ttl[k] = v, ttl
-end
-local function flush()
-  for i = 1, #wr_keys do
-    local k = wr_keys[i]
-    local v = wr[k]
-    if v then redis.call('SET', k, v, 'PX', wr_ttl[k]) else redis.call('DEL', k) end
-  end
-end
-`
-}`;
-  const whetherAgain = tracks ? `  again = many ~= nil and many[block_key]\n` : '';
+local wr, wr_ttl, wr_keys, got, put, flush
+if repeats then
+  wr, wr_ttl, wr_keys = {}, {}, {}
+${gets.length > 0 ? got : ''}${defers ? putAndFlush : ''}end
+`;
+  const whetherAgain = tracks ? `  if repeats then again = many[block_key] end\n` : '';
   // Should the writes fail (a server out of memory), no call of the batch may report a charge
   // that was not kept: each answers with the error. A lone call writes at once.
   const flushBatch = defers
-    ? `if #wr_keys > 0 then
+    ? `if repeats and #wr_keys > 0 then
   local ok, e = pcall(flush)
   if not ok then
     e = failed(e)
