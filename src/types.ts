@@ -135,15 +135,16 @@ export interface LuaPolicy {
    */
   get(): string;
   /**
-   * A Lua statement that writes `value` (a Lua string expression) to the policy key with a PX of
-   * `ttl` (a Lua expression, in whole milliseconds, such as the `ttl` that `luaTtl` declares).
-   * The write reaches Redis once the script call has decided all of its calls, and `get` sees it
-   * at once: a key that several calls of a batch write (one client's burst) is written once,
-   * with its last value, which costs Redis far less than a `SET` per call. A twin that writes its
-   * key with `set` or {@link LuaPolicy.del} reads it only with `get`, never with `redis.call`.
+   * A Lua statement that writes `value` (a Lua expression: a string, or a number, stored as Redis
+   * formats it) to the policy key with a PX of `ttl` (a Lua expression, in whole milliseconds,
+   * such as the `ttl` that `luaTtl` declares). When the key comes more than once in the script
+   * call (one client's burst), the write waits in the script, where `get` finds it, and the key's
+   * last value reaches Redis once every call has run, which costs Redis far less than a `SET` per
+   * call; otherwise it is written at once. A twin that writes its key with `set` or
+   * {@link LuaPolicy.del} reads it only with `get`, never with `redis.call`.
    */
   set(value: string, ttl: string): string;
-  /** A Lua statement that deletes the policy key, once the script call ends, as {@link LuaPolicy.set} writes it. */
+  /** A Lua statement that deletes the policy key, at once or later, as {@link LuaPolicy.set} writes it. */
   del(): string;
   /** A local name private to this policy: `v('base')` is `base_3` for the third policy. */
   v(name: string): string;

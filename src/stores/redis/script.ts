@@ -83,7 +83,7 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   const tabled: string[] = [];
   /** Policies (1-based) whose twin reads its key with `get`: read for the whole batch by one MGET. */
   const prefetched = new Set<number>();
-  /** Whether any twin writes its key with `set` or `del`, which the script makes once at its end. */
+  /** Whether any twin writes its key with `set` or `del`, whose writes of a repeated key wait. */
   let defers = false;
   let next = FIXED_ARGS + 1;
   for (let i = 0; i < twins.length; i++) {
