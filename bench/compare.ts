@@ -24,6 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { ONE_KEY } from './cases/redis-policies.js';
 import { scriptStatsOf } from './lib/commandstats.js';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { machineInfo, processCpuMicros, waitQuiet } from './lib/machine.js';
@@ -39,17 +40,10 @@ const CORE_ROWS = [
   'express-rate-limit',
   'rate-limiter-flexible',
 ] as const;
-const REDIS_ROWS = [
-  'floodgate-token-bucket',
-  'floodgate-sliding-log',
-  'rate-limiter-flexible',
-  'floodgate-token-bucket-one-key',
-] as const;
+const REDIS_ROWS = ['floodgate-token-bucket', 'floodgate-sliding-log', 'rate-limiter-flexible', ONE_KEY] as const;
 /** The worker and key count behind a Redis row: the one-key row is the token bucket on one key (a burst). */
 function redisWorkerOf(row: (typeof REDIS_ROWS)[number]): { impl: string; keyspace: number } {
-  return row === 'floodgate-token-bucket-one-key'
-    ? { impl: 'floodgate-token-bucket', keyspace: 1 }
-    : { impl: row, keyspace: REDIS.keyspace };
+  return row === ONE_KEY ? { impl: 'floodgate-token-bucket', keyspace: 1 } : { impl: row, keyspace: REDIS.keyspace };
 }
 /** Algorithms whose one-decision script redis-benchmark replays on each side. */
 const REPLAY_KINDS = ['token-bucket', 'sliding-log'] as const;

@@ -43,21 +43,20 @@ after(async () => {
   await server.stop();
 });
 
-/** Script calls the server has run so far (EVALSHA, and EVAL for a script it did not hold yet). */
-async function scriptCalls(): Promise<number> {
+/** Calls of these commands the server has run so far, from scripts too, read at one instant. */
+async function commandCalls(...names: string[]): Promise<number> {
   const info = await client.info('commandstats');
   let calls = 0;
-  for (const name of ['evalsha', 'eval']) {
+  for (const name of names) {
     const match = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info);
     if (match) calls += Number(match[1]);
   }
   return calls;
 }
 
-/** Calls of one command the server has run so far, from scripts too. */
-async function commandCalls(name: string): Promise<number> {
-  const match = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await client.info('commandstats'));
-  return match ? Number(match[1]) : 0;
+/** Script calls the server has run so far (EVALSHA, and EVAL for a script it did not hold yet). */
+function scriptCalls(): Promise<number> {
+  return commandCalls('evalsha', 'eval');
 }
 
 function limiterOf(algorithm: Algorithm, options: { clock?: () => number; timeoutMs?: number } = {}): Limiter {

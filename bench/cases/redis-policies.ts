@@ -12,6 +12,12 @@ export const NODE_REDIS_KINDS = ['token-bucket', 'sliding-log'] as const satisfi
 export type NodeRedisKind = (typeof NODE_REDIS_KINDS)[number];
 
 /**
+ * The row of floodgate's token bucket with every call on one key (a client's burst): a script
+ * call's calls then share their key, whose state passes from call to call inside the script.
+ */
+export const ONE_KEY = 'floodgate-token-bucket-one-key';
+
+/**
  * The limiter prefix of each algorithm in the Redis cases (shared with the MONITOR capture, so
  * redis-benchmark replays the workers' exact call). One per algorithm: a token bucket is a string
  * and a log is a list, so they must never meet on one key.

@@ -6,7 +6,13 @@ import { type IpcWorker, startIpcWorker } from '../lib/ipc.js';
 import type { QuietReport } from '../lib/machine.js';
 import { CPU, run } from '../lib/proc.js';
 import { median, range, round, roundOrder } from '../lib/stats.js';
-import { FLOODGATE_KINDS, type FloodgateKind, NODE_REDIS_KINDS, type NodeRedisKind } from './redis-policies.js';
+import {
+  FLOODGATE_KINDS,
+  type FloodgateKind,
+  NODE_REDIS_KINDS,
+  type NodeRedisKind,
+  ONE_KEY,
+} from './redis-policies.js';
 
 /** floodgate on a node-redis client: the same limiter as `floodgate-<kind>`, which runs on ioredis. */
 type NodeRedisClient = `floodgate-${NodeRedisKind}-node-redis`;
@@ -23,11 +29,6 @@ type Replay = FloodgateKind | 'rate-limiter-flexible' | 'floor';
  * floor script sent the same way: what any limiter on the Redis clock gets through ioredis.
  */
 type IoredisReplay = `ioredis-${FloodgateKind | 'floor'}`;
-/**
- * floodgate's token bucket with every call on one key (a client's burst): a script call's calls
- * then share their key, whose state passes from call to call inside the script.
- */
-const ONE_KEY = 'floodgate-token-bucket-one-key';
 type Contender = Client | typeof ONE_KEY | IoredisReplay | `redis-benchmark-${Replay}`;
 const IOREDIS_REPLAYS: readonly IoredisReplay[] = [
   ...FLOODGATE_KINDS.map((k) => `ioredis-${k}` as const),

@@ -5,6 +5,7 @@ import type { HttpResult } from '../cases/http.js';
 import type { MemoryResult } from '../cases/memory.js';
 import type { HotKeyResult, RedisResult } from '../cases/redis.js';
 import type { ClusterResult } from '../cases/redis-cluster.js';
+import { ONE_KEY } from '../cases/redis-policies.js';
 import type { ChartResult } from '../chart.js';
 import type { MachineInfo } from './machine.js';
 
@@ -330,7 +331,7 @@ export function judgeTargets(r: Results): Target[] {
   }
   // One client's burst: every call on one key, beside the same limiter on distinct keys.
   {
-    const one = rrow('floodgate-token-bucket-one-key', 256);
+    const one = rrow(ONE_KEY, 256);
     const spread = rrow('floodgate-token-bucket', 256);
     const v = one?.vsFloodgateOnIoredis;
     targets.push({
@@ -572,7 +573,7 @@ export function renderMarkdown(r: Results): string {
         "ioredis-* rows send floodgate's captured script call through a bare ioredis client, with no floodgate code: what the driver itself gets for that command. " +
         'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
         `*-node-redis rows are floodgate's same limiter on a node-redis client (the \`redis\` package${redisVersion === undefined ? '' : ` ${redisVersion}`}, \`createClient\`, connected, its defaults otherwise) in place of ioredis; "÷ floodgate on ioredis" is the per-round ratio of decisions/s to the row of the same algorithm on ioredis. ` +
-        'floodgate-token-bucket-one-key is floodgate-token-bucket with every call on one key, as in one client\'s burst; its "÷ floodgate on ioredis" is to floodgate-token-bucket on the random keys. ' +
+        `${ONE_KEY} is floodgate-token-bucket with every call on one key, as in one client's burst; its "÷ floodgate on ioredis" is to floodgate-token-bucket on the random keys. ` +
         '"Client CPU µs per decision" is the worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
       '',
       '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible | ÷ floodgate on ioredis (min–max) |',

@@ -146,6 +146,21 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
   // Drops what `get` read for the call at `kb`, so that it reads the key when it runs: after a
   // refund of its own has written it, or an earlier call of the batch may have.
   const reread = gets.map((n) => `vals[kb + ${n}] = false\n`).join('');
+  // By block key, whether the key comes more than once in the batch (false while seen once), and
+  // whether any does; `onRepeat` runs for each call whose key came before.
+  const countKeys = (onRepeat: string): string => `local many, repeats = nil, false
+if calls > 1 then
+  many = {}
+  for i = 1, calls do
+    local b = KEYS[${keys} * i]
+    if many[b] ~= nil then
+      many[b], repeats = true, true
+${onRepeat}    else
+      many[b] = false
+    end
+  end
+end
+`;
   const reads =
     gets.length === 0
       ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call.
@@ -161,38 +176,14 @@ end
       : `-- Every key of the batch, the policies' and the blocks', read with one MGET rather than a GET
 -- per key and call.
 local vals = redis.call('MGET', tunpack(KEYS))
--- By block key, whether the key comes more than once in the batch (false while seen once), and
--- whether any does. A key that comes again is read when its later call runs, after the earlier
--- call's writes.
-local many, repeats = nil, false
-if calls > 1 then
-  many = {}
-  for i = 1, calls do
-    local b = KEYS[${keys} * i]
-    if many[b] ~= nil then
-      many[b], repeats = true, true
-      local kb = ${keys} * (i - 1)
-${reread}    else
-      many[b] = false
-    end
-  end
-end
-`;
+-- A key that comes again is read when its later call runs, after the earlier call's writes.
+${countKeys(`      local kb = ${keys} * (i - 1)\n${reread}`)}`;
   const block = gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`;
   // A write through `set` or `del` of a call whose key comes more than once in the batch (one
   // client's burst) waits in `wr` (a string, or false for a deletion), where `get` finds it, and
   // the key's last write reaches Redis once every call has run: one SET for the burst rather than
   // a GET and a SET per call. Any other write goes to Redis at once, as it costs no more there.
   const tracks = gets.length > 0 || defers;
-  const countKeys = `local many, repeats = nil, false
-if calls > 1 then
-  many = {}
-  for i = 1, calls do
-    local b = KEYS[${keys} * i]
-    if many[b] ~= nil then many[b], repeats = true, true else many[b] = false end
-  end
-end
-`;
   // Made only for a batch in which a key repeats: a lone call, or a batch of distinct keys, pays
   // for none of it.
   const got = `  got = function(k, i)
@@ -217,7 +208,7 @@ end
 `;
   const writes = !tracks
     ? ''
-    : `${gets.length > 0 ? '' : countKeys}-- Whether the key of the call being decided comes more than once in the batch.
+    : `${gets.length > 0 ? '' : countKeys('')}-- Whether the key of the call being decided comes more than once in the batch.
 local again = false
 local wr, wr_ttl, wr_keys, got, put, flush
 if repeats then
