@@ -9,6 +9,8 @@
  *   in two calls (of cost `limit - 1`, then 1: a token bucket keeps a key charged twice in a
  *   holder). 100,000 keys, except for the log, whose key count is cut so the run stays within
  *   10,000,000 entries (1,000 keys at limit 10,000).
+ * - Memory, busy sliding logs charged a cost other than 1 once (one call of cost 2, then cost 1 to
+ *   the limit): the log then keeps each entry's cost beside its instant.
  * - Memory, 1,000,000 keys with one call of cost 1 each, limit 100: the cost of many quiet keys.
  * - Memory, busy keys of the two window counters under a clock of Unix time (`Date.now`), where
  *   their packed counts are past 2^30 and V8 boxes them, as it does under the default clock after
@@ -100,7 +102,7 @@ async function heapPerKey(
   worker: string,
   keys: number,
   limit: number,
-  fill: 'one' | 'full',
+  fill: 'one' | 'full' | 'pairs',
   clock: 'monotonic' | 'unix' = 'monotonic',
 ): Promise<number> {
   const out = await runWorker<{ heapBytesPerKey: number }>(
@@ -207,6 +209,15 @@ async function main(): Promise<void> {
     }
   }
 
+  log('memory, busy sliding logs of pairs');
+  const pairs = new Map<number, { keys: number; value: { median: number; min: number; max: number } }>();
+  for (const limit of LIMITS) {
+    const keys = Math.max(10, Math.floor(Math.min(100_000, MEMORY_ENTRIES / limit) / scale));
+    const value = await repeat(runs, () => heapPerKey('floodgate-sliding-log', keys, limit, 'pairs'));
+    pairs.set(limit, { keys, value });
+    log(`  slidingWindowLog at ${limit}, pairs: ${cell(value)} B/key over ${keys} keys`);
+  }
+
   log('memory, 1,000,000 keys with one call each');
   const quiet = new Map<string, { median: number; min: number; max: number }>();
   const quietKeys = Math.floor(1_000_000 / scale);
@@ -277,6 +288,14 @@ async function main(): Promise<void> {
         `| ${a.name} | ${count(limit)} | ${count(h.keys)} | ${cell(h.value)} | ${count(r.keys)} | ${fmt(r.usage)} | ${cell(r.used)} |`,
       );
     }
+  }
+  lines.push(
+    '',
+    '| algorithm | limit | memory: keys | memory: heap B/key, busy, one call of cost 2 then cost 1 |',
+    '|---|---|---|---|',
+  );
+  for (const [limit, p] of pairs) {
+    lines.push(`| slidingWindowLog | ${count(limit)} | ${count(p.keys)} | ${cell(p.value)} |`);
   }
   lines.push(
     '',

@@ -209,6 +209,18 @@ test("regression: one background pass swept only the part of a table after the s
   }
 });
 
+/**
+ * Live and expired entries of a sliding log's state, `[used, head, …entries]`: one number per
+ * entry while every charge cost 1, with `head` the first live one; pairs `expiry, cost` after a
+ * charge of another cost, with `head` negated.
+ */
+function entries(state: SlidingWindowLogState): { live: number; dead: number; pairs: boolean } {
+  const head = state[1] as number;
+  const size = head > 0 ? 1 : 2;
+  const first = Math.abs(head);
+  return { live: (state.length - first) / size, dead: (first - 2) / size, pairs: size === 2 };
+}
+
 describe('bounded sliding log', () => {
   test('a key never holds more than limit live entries, and expired ones at most a quarter of those, whatever the calls', () => {
     fc.assert(
@@ -225,15 +237,73 @@ describe('bounded sliding log', () => {
             const cost = c % (limit + 1);
             if (state !== undefined && log.expiresAt(state) <= now) state = undefined;
             if (log.evaluate(state, now, cost, true).allowed && cost > 0) state = log.charge(state, now, cost);
-            // [used, head, edge0, cost0, edge1, cost1, …]: one pair per allowed call still held,
-            // the expired ones before `head`.
             if (state !== undefined) {
-              const head = state[1] as number;
-              const live = (state.length - head) / 2;
-              const dead = (head - 2) / 2;
+              const { live, dead } = entries(state);
               assert.ok(live <= limit, `${live} live entries`);
               assert.ok(dead * 4 <= live, `${dead} expired entries beside ${live} live ones`);
             }
+          }
+        },
+      ),
+    );
+  });
+
+  test('a log keeps one number per entry while every charge costs 1, pairs from the first charge of another cost, and decides and refunds alike in both', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 300 }),
+            fc.oneof(
+              { weight: 6, arbitrary: fc.constant<['consume', number]>(['consume', 1]) },
+              { weight: 1, arbitrary: fc.tuple(fc.constant<'consume'>('consume'), fc.nat({ max: 20 })) },
+              { weight: 2, arbitrary: fc.tuple(fc.constant<'refund'>('refund'), fc.integer({ min: 1, max: 20 })) },
+            ),
+          ),
+          { maxLength: 200 },
+        ),
+        (limit, windowMs, calls) => {
+          const log = slidingWindowLog({ limit, windowMs });
+          let state: SlidingWindowLogState | undefined;
+          // The reference: every allowed charge still in the window, oldest first.
+          let held: { expiry: number; cost: number }[] = [];
+          let otherCost = false;
+          let now = 0;
+          for (const [wait, [op, cost]] of calls) {
+            now += wait;
+            held = held.filter((e) => e.expiry > now);
+            if (state !== undefined && log.expiresAt(state) <= now) {
+              state = undefined;
+              otherCost = false;
+            }
+            const used = held.reduce((sum, e) => sum + e.cost, 0);
+            if (op === 'consume') {
+              const d = log.evaluate(state, now, cost, true);
+              assert.equal(d.allowed, used + cost <= limit);
+              assert.equal(d.remaining, d.allowed ? limit - used - cost : limit - used);
+              if (!d.allowed || cost === 0) continue;
+              state = log.charge(state, now, cost);
+              held.push({ expiry: now + windowMs, cost });
+              if (cost !== 1) otherCost = true;
+            } else {
+              state = log.refund(state, now, cost);
+              let left = cost;
+              while (left > 0 && held.length > 0) {
+                const last = held[held.length - 1] as { expiry: number; cost: number };
+                const back = Math.min(left, last.cost);
+                last.cost -= back;
+                left -= back;
+                if (last.cost === 0) held.pop();
+              }
+              const d = log.evaluate(state, now, 1, false);
+              assert.equal(d.remaining, limit - held.reduce((sum, e) => sum + e.cost, 0));
+            }
+            if (state === undefined) continue;
+            const { live, pairs } = entries(state);
+            assert.equal(pairs, otherCost, 'pairs exactly when the state has been charged a cost other than 1');
+            assert.equal(live, held.length, 'one entry per charge held');
           }
         },
       ),
@@ -251,8 +321,9 @@ describe('bounded sliding log', () => {
       if (state !== undefined && log.expiresAt(state) <= now) state = undefined;
       if (log.evaluate(state, now, 1, true).allowed) state = log.charge(state, now, 1);
       if (state === undefined) continue;
-      longest = Math.max(longest, (state.length - 2) / 2);
-      mostLive = Math.max(mostLive, (state.length - (state[1] as number)) / 2);
+      const { live, dead } = entries(state);
+      longest = Math.max(longest, live + dead);
+      mostLive = Math.max(mostLive, live);
     }
     assert.equal(mostLive, 1_000);
     // A quarter of the 999 live entries the newest one joined, rounded down, may have expired.

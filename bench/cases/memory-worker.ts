@@ -1,11 +1,13 @@
 /**
  * Heap bytes per key of one implementation's in-memory store, in a fresh process run with
  * --expose-gc (case 4, and bench/bytes-per-key.ts):
- *   node --expose-gc --import tsx bench/cases/memory-worker.ts <impl> <keys> [limit] [fill] [clock]
+ *   node --expose-gc --import tsx bench/cases/memory-worker.ts <impl> <keys> [limit] [one|full|pairs] [clock]
  * `limit` (default 100) is floodgate's limit or capacity. With `fill` `one` (the default) each key
  * gets one call of cost 1; with `full` each key is busy: a sliding log gets `limit` calls of cost
  * 1, every other floodgate algorithm two calls, of cost `limit - 1` and 1 (a key in use is
- * charged more than once, and a token bucket keeps a key charged twice in a holder). Every call
+ * charged more than once, and a token bucket keeps a key charged twice in a holder); with `pairs`
+ * (a sliding log only) each key is busy with one call of cost 2, then `limit - 2` of cost 1, so
+ * its log holds pairs of instant and cost rather than one number per entry. Every call
  * must be allowed; the state is kept for an hour or more, so nothing expires during the
  * measurement. `clock` is the floodgate store's: `monotonic` (the default, which starts near 0
  * with the process) or `unix` (`Date.now()`), under which the window counters' packed counts are
@@ -33,7 +35,7 @@ const FLOODGATE = {
 type FloodgateImpl = keyof typeof FLOODGATE;
 const IMPLS = [...Object.keys(FLOODGATE), 'rate-limiter-flexible', 'express-rate-limit'];
 type Impl = FloodgateImpl | 'rate-limiter-flexible' | 'express-rate-limit';
-type Fill = 'one' | 'full';
+type Fill = 'one' | 'full' | 'pairs';
 type ClockName = 'monotonic' | 'unix';
 
 function gc(): void {
@@ -70,7 +72,10 @@ function makeCall(
       const call =
         impl === 'floodgate-sliding-log'
           ? (key: string): void => {
-              for (let i = 0; i < limit; i++) if (denied(limiter.decide(key))) throw new Error(`${key} denied`);
+              // A first call of cost 2 makes the log keep each entry's cost beside its instant.
+              const first = fill === 'pairs' ? 2 : 1;
+              if (denied(limiter.decide(key, first))) throw new Error(`${key} denied`);
+              for (let i = first; i < limit; i++) if (denied(limiter.decide(key))) throw new Error(`${key} denied`);
             }
           : (key: string): void => {
               // Two calls, as a key in use is charged more than once (a token bucket keeps its
@@ -101,7 +106,12 @@ async function main(): Promise<void> {
   if (!IMPLS.includes(impl)) throw new Error(`unknown impl ${implArg}; one of ${IMPLS.join(', ')}`);
   if (!Number.isSafeInteger(keys) || keys < 1) throw new Error(`keys must be a positive integer, got ${keysArg}`);
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`limit must be a positive integer, got ${limitArg}`);
-  if (fill !== 'one' && fill !== 'full') throw new Error(`fill must be one or full, got ${fillArg}`);
+  if (fill !== 'one' && fill !== 'full' && fill !== 'pairs') {
+    throw new Error(`fill must be one, full or pairs, got ${fillArg}`);
+  }
+  if (fill === 'pairs' && (impl !== 'floodgate-sliding-log' || limit < 2)) {
+    throw new Error('fill pairs is for floodgate-sliding-log at a limit of 2 or more');
+  }
   const clock = clockArg as ClockName;
   if (clock !== 'monotonic' && clock !== 'unix') throw new Error(`clock must be monotonic or unix, got ${clockArg}`);
   if ((limit !== 100 || fill !== 'one' || clock !== 'monotonic') && !impl.startsWith('floodgate-')) {

@@ -12,11 +12,14 @@ export interface SlidingWindowLogOptions {
 }
 
 /**
- * A key's log: `[used, head, expiry0, cost0, expiry1, cost1, …]`, oldest first. Each allowed call
- * of cost > 0 is one entry holding the instant it leaves the window (`at + windowMs`, or the
- * newest entry's if the clock stepped back, so the log stays sorted) and its cost; `used` is the
- * sum of the costs held. Entries before index `head` have expired and are dropped in bulk (see
- * `charge`). Storing the expiry rather than the arrival means the window test and the
+ * A key's log: `[used, head, …entries]`, oldest entry first; `used` is the sum of the costs held.
+ * Each allowed call of cost > 0 is one entry holding the instant it leaves the window
+ * (`at + windowMs`, or the newest entry's if the clock stepped back, so the log stays sorted).
+ * While every call charged has cost 1 (the usual case), an entry is that one number and `head` is
+ * the index of the first live entry; the first charge of another cost turns the log into pairs
+ * `expiry, cost` and `head` is stored negated. One number per entry halves a log's memory and the
+ * numbers each call scans and moves. Entries before the head have expired and are dropped in bulk
+ * (see `advance`). Storing the expiry rather than the arrival means the window test and the
  * Retry-After wait compare the very same number, so no rounding can make a promised retry fail.
  * Costs are at least 1, so a log never holds more than `limit` live entries, and expired ones
  * never outnumber a quarter of the live ones plus one.
@@ -46,16 +49,27 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
   function evaluate(state: SlidingWindowLogState | undefined, now: number, cost: number, charge: boolean): Decision {
     let used = 0;
     let first = FIRST;
+    let step = 1;
     let newest = now;
     if (state !== undefined) {
       used = state[0] as number;
       first = state[1] as number;
       const end = state.length;
-      while (first < end && (state[first] as number) <= now) {
-        used -= state[first + 1] as number;
-        first += 2;
+      if (first > 0) {
+        while (first < end && (state[first] as number) <= now) {
+          used--;
+          first++;
+        }
+        if (first < end) newest = state[end - 1] as number;
+      } else {
+        first = -first;
+        step = 2;
+        while (first < end && (state[first] as number) <= now) {
+          used -= state[first + 1] as number;
+          first += 2;
+        }
+        if (first < end) newest = state[end - 2] as number;
       }
-      if (first < end) newest = state[end - 2] as number;
     }
     const allowed = used + cost <= limit;
     if (allowed) {
@@ -71,8 +85,8 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     const need = used + cost - limit;
     let freed = 0;
     let at = newest;
-    for (let i = first; state !== undefined && i < state.length; i += 2) {
-      freed += state[i + 1] as number;
+    for (let i = first; state !== undefined && i < state.length; i += step) {
+      freed += step === 1 ? 1 : (state[i + 1] as number);
       if (freed >= need) {
         at = state[i] as number;
         break;
@@ -88,7 +102,7 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
   }
 
   /**
-   * Moves `head` past the expired entries and updates `used`; drops them in bulk once they
+   * Moves the head past the expired entries and updates `used`; drops them in bulk once they
    * outnumber a quarter of the live ones. Removing them one call at a time moved the whole log on
    * every call, O(limit) each, while this moves it once per a quarter of its length in calls. The
    * dead quarter is the memory paid for it. (`splice` moves the rest with one memmove;
@@ -98,21 +112,44 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     let first = state[1] as number;
     let used = state[0] as number;
     const end = state.length;
-    while (first < end && (state[first] as number) <= now) {
-      used -= state[first + 1] as number;
-      first += 2;
-    }
-    const dead = first - FIRST;
-    if (dead > 0 && dead * 4 > end - first) {
-      state.splice(FIRST, dead);
-      first = FIRST;
+    if (first > 0) {
+      while (first < end && (state[first] as number) <= now) {
+        used--;
+        first++;
+      }
+      if (first > FIRST && (first - FIRST) * 4 > end - first) {
+        state.splice(FIRST, first - FIRST);
+        first = FIRST;
+      }
+      state[1] = first;
+    } else {
+      first = -first;
+      while (first < end && (state[first] as number) <= now) {
+        used -= state[first + 1] as number;
+        first += 2;
+      }
+      if (first > FIRST && (first - FIRST) * 4 > end - first) {
+        state.splice(FIRST, first - FIRST);
+        first = FIRST;
+      }
+      state[1] = -first;
     }
     state[0] = used;
-    state[1] = first;
+  }
+
+  /** Turns a log of cost-1 entries, advanced, into pairs: a charge of another cost is coming. */
+  function toPairs(state: SlidingWindowLogState): void {
+    const live = state.slice(state[1] as number);
+    state.length = FIRST;
+    for (const expiry of live) state.push(expiry, 1);
+    state[1] = -FIRST;
   }
 
   function charge(state: SlidingWindowLogState | undefined, now: number, cost: number): SlidingWindowLogState {
-    if (state === undefined) return cost > 0 ? [cost, FIRST, now + windowMs, cost] : [0, FIRST];
+    if (state === undefined) {
+      if (cost === 1) return [1, FIRST, now + windowMs];
+      return cost > 0 ? [cost, -FIRST, now + windowMs, cost] : [0, FIRST];
+    }
     advance(state, now);
     if (cost > 0) {
       // Never before the newest entry: were the clock to step back (a wall clock set back; on
@@ -120,9 +157,15 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
       // last would break the order the expiry scan and the wait rely on, and the twin would drop
       // live entries. Under a clock that never goes back, this is now + windowMs.
       let expiry = now + windowMs;
-      const newest = state.length > (state[1] as number) ? (state[state.length - 2] as number) : expiry;
+      const newest = expiresAt(state);
       if (newest > expiry) expiry = newest;
-      state.push(expiry, cost);
+      if ((state[1] as number) > 0) {
+        if (cost === 1) state.push(expiry);
+        else {
+          toPairs(state);
+          state.push(expiry, cost);
+        }
+      } else state.push(expiry, cost);
       state[0] = (state[0] as number) + cost;
     }
     return state;
@@ -136,9 +179,16 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
   ): SlidingWindowLogState | undefined {
     if (state === undefined) return undefined;
     advance(state, now);
-    const first = state[1] as number;
+    const head = state[1] as number;
+    if (head > 0) {
+      // Entries of cost 1: the newest `cost` of them go, or all there are.
+      const gone = Math.min(cost, state.length - head);
+      state.length -= gone;
+      state[0] = (state[0] as number) - gone;
+      return state;
+    }
     let left = cost;
-    while (left > 0 && state.length > first) {
+    while (left > 0 && state.length > -head) {
       const last = state.length - 1;
       const c = state[last] as number;
       if (c <= left) {
@@ -155,7 +205,10 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
   }
 
   function expiresAt(state: SlidingWindowLogState): number {
-    return state.length > (state[1] as number) ? (state[state.length - 2] as number) : Number.NEGATIVE_INFINITY;
+    const head = state[1] as number;
+    const end = state.length;
+    if (head > 0) return end > head ? (state[end - 1] as number) : Number.NEGATIVE_INFINITY;
+    return end > -head ? (state[end - 2] as number) : Number.NEGATIVE_INFINITY;
   }
 
   return {
