@@ -65,6 +65,12 @@ function algorithm(name: AlgorithmName, limit: number): Algorithm {
 /** Most log entries one measurement writes, in memory and in Redis: it bounds the run's time. */
 const MEMORY_ENTRIES = 10_000_000;
 const REDIS_ENTRIES = 200_000;
+
+/** Busy keys measured in memory: 100,000, or fewer logs, to stay within MEMORY_ENTRIES entries. */
+function busyKeysInMemory(name: AlgorithmName, limit: number, scale: number): number {
+  const full = name === 'slidingWindowLog' ? Math.min(100_000, MEMORY_ENTRIES / limit) : 100_000;
+  return Math.max(10, Math.floor(full / scale));
+}
 /** Calls in flight to Redis while filling. */
 const IN_FLIGHT = 256;
 /** Longest any one measurement may take. */
@@ -201,8 +207,7 @@ async function main(): Promise<void> {
   const heap = new Map<string, { keys: number; value: { median: number; min: number; max: number } }>();
   for (const a of ALGORITHMS) {
     for (const limit of LIMITS) {
-      const full = a.name === 'slidingWindowLog' ? Math.min(100_000, MEMORY_ENTRIES / limit) : 100_000;
-      const keys = Math.max(10, Math.floor(full / scale));
+      const keys = busyKeysInMemory(a.name, limit, scale);
       const value = await repeat(runs, () => heapPerKey(a.worker, keys, limit, 'full'));
       heap.set(`${a.name}/${limit}`, { keys, value });
       log(`  ${a.name} at ${limit}: ${cell(value)} B/key over ${keys} keys`);
@@ -212,7 +217,7 @@ async function main(): Promise<void> {
   log('memory, busy sliding logs of pairs');
   const pairs = new Map<number, { keys: number; value: { median: number; min: number; max: number } }>();
   for (const limit of LIMITS) {
-    const keys = Math.max(10, Math.floor(Math.min(100_000, MEMORY_ENTRIES / limit) / scale));
+    const keys = busyKeysInMemory('slidingWindowLog', limit, scale);
     const value = await repeat(runs, () => heapPerKey('floodgate-sliding-log', keys, limit, 'pairs'));
     pairs.set(limit, { keys, value });
     log(`  slidingWindowLog at ${limit}, pairs: ${cell(value)} B/key over ${keys} keys`);
