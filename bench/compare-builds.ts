@@ -5,7 +5,12 @@
  * checkout and build, in its own process, in alternating order each round; ratios are taken
  * within a round and their median reported. Not part of `npm run bench`.
  *
- *   node --import tsx bench/compare-builds.ts --baseline=<dir> [--rounds=12] [--keys=1000,100000] [--measure=300]
+ *   node --import tsx bench/compare-builds.ts --baseline=<dir> [--rounds=12] [--keys=1000,100000] [--measure=300] [--fresh]
+ *
+ * A worker keeps what the optimizing compiler made of its calls for as long as it runs, and two
+ * builds of the same code have differed by a fifth on one row that way. With `--fresh` every
+ * worker is started anew each round (and warmed again), so the median is over as many compiler
+ * outcomes as rounds.
  *
  * `<dir>` is a checkout with its dependencies installed (a symlink to this node_modules will do)
  * and its dist/ built, e.g.:
@@ -31,16 +36,18 @@ interface Args {
   rounds: number;
   keys: number[];
   measureMs: number;
+  fresh: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { baseline: '', rounds: 12, keys: [1000, 100_000], measureMs: 300 };
+  const args: Args = { baseline: '', rounds: 12, keys: [1000, 100_000], measureMs: 300, fresh: false };
   for (const arg of argv) {
     const [name, value = ''] = arg.split('=', 2);
     if (name === '--baseline') args.baseline = resolve(value);
     else if (name === '--rounds') args.rounds = Number(value);
     else if (name === '--keys') args.keys = value.split(',').map(Number);
     else if (name === '--measure') args.measureMs = Number(value);
+    else if (arg === '--fresh') args.fresh = true;
     else throw new Error(`unknown argument ${arg}`);
   }
   if (!existsSync(resolve(args.baseline, 'dist', 'index.js'))) {
@@ -60,14 +67,22 @@ async function main(): Promise<void> {
   const workers = new Map<string, IpcWorker>();
   const id = (impl: string, build: Build): string => `${impl}@${build}`;
   const rates = new Map<string, number[]>();
-  try {
+  const startWorkers = async (): Promise<void> => {
     for (const impl of IMPLS) {
       for (const build of Object.keys(builds) as Build[]) {
         const script = resolve(builds[build], 'bench', 'cases', 'core-worker.ts');
         workers.set(id(impl, build), await startIpcWorker(script, ['serve', impl], CPU.load));
       }
     }
+  };
+  const stopWorkers = async (): Promise<void> => {
+    await Promise.all([...workers.values()].map((w) => w.stop()));
+    workers.clear();
+  };
+  try {
+    if (!args.fresh) await startWorkers();
     for (let r = 0; r < args.rounds; r++) {
+      if (args.fresh) await startWorkers();
       await waitQuiet(3000);
       for (const keys of args.keys) {
         for (const impl of IMPLS) {
@@ -81,12 +96,16 @@ async function main(): Promise<void> {
           }
         }
       }
+      if (args.fresh) await stopWorkers();
       process.stderr.write(`round ${r + 1}/${args.rounds}\n`);
     }
   } finally {
-    await Promise.all([...workers.values()].map((w) => w.stop()));
+    await stopWorkers();
   }
-  console.log(`this checkout ${ROOT} against ${args.baseline}; ${args.rounds} rounds of ${args.measureMs} ms`);
+  const workersNote = args.fresh ? ', fresh workers each round' : '';
+  console.log(
+    `this checkout ${ROOT} against ${args.baseline}; ${args.rounds} rounds of ${args.measureMs} ms${workersNote}`,
+  );
   console.log('');
   console.log('| keys | implementation | baseline /s | this /s | this ÷ baseline, median (min–max) |');
   console.log('|---|---|---|---|---|');
