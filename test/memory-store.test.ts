@@ -15,6 +15,7 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
+import { FIRST } from '../src/algorithms/sliding-window-log/constants.js';
 import type { IdleChurnReport } from './fixtures/idle-churn.js';
 import { heapAfterGc } from './helpers/gc.js';
 
@@ -218,7 +219,7 @@ function entries(state: SlidingWindowLogState): { live: number; dead: number; pa
   const head = state[1] as number;
   const size = head > 0 ? 1 : 2;
   const first = Math.abs(head);
-  return { live: (state.length - first) / size, dead: (first - 2) / size, pairs: size === 2 };
+  return { live: (state.length - first) / size, dead: (first - FIRST) / size, pairs: size === 2 };
 }
 
 describe('bounded sliding log', () => {
