@@ -10,6 +10,7 @@
  *   memory <impl> <port> <keys>                 one shot
  * One-shot modes print one JSON line.
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { createLimiter, type Limiter, RedisStore, slidingWindowLog } from 'floodgate';
 import { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -76,6 +77,46 @@ interface Drive {
   p99Us: number;
   /** This process's CPU time (user + system) per call while measuring, µs: the client's cost. */
   clientCpuUs: number;
+  /** Milliseconds of garbage-collection pauses per measured second, young and old generation together. */
+  gcMsPerSecond: number;
+  /** Full (mark-compact) collections while measuring. */
+  majorGcs: number;
+}
+
+/**
+ * This process's garbage collections as V8 reports them (start and pause, whether full), kept
+ * while a drive records them. Some workers have run a whole full run in a state where most of
+ * what they allocated outlived the young generation, at twice the CPU per call; these figures
+ * tell such a worker apart in the results, whatever put it there. Every worker keeps them.
+ */
+const collections: { start: number; ms: number; major: boolean }[] = [];
+let recording = false;
+new PerformanceObserver((list) => {
+  if (!recording) return;
+  for (const entry of list.getEntries()) {
+    // A `gc` entry's `detail` says which kind of collection it was (not in the entry's type).
+    const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+    collections.push({
+      start: entry.startTime,
+      ms: entry.duration,
+      major: kind === constants.NODE_PERFORMANCE_GC_MAJOR,
+    });
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/** The collections that started in [from, to), once V8's reports of them have been delivered. */
+async function collectionsIn(from: number, to: number): Promise<{ gcMs: number; majorGcs: number }> {
+  // Reports come a turn or two of the loop after the collection.
+  for (let i = 0; i < 3; i++) await new Promise((done) => setImmediate(done));
+  let gcMs = 0;
+  let majorGcs = 0;
+  for (const c of collections) {
+    if (c.start < from || c.start >= to) continue;
+    gcMs += c.ms;
+    if (c.major) majorGcs++;
+  }
+  collections.length = 0;
+  return { gcMs, majorGcs };
 }
 
 /**
@@ -93,6 +134,8 @@ async function drive(call: Call, nextKey: () => string, inFlight: number, ms: nu
   let ops = 0;
   let denied = 0;
   let degraded = 0;
+  collections.length = 0;
+  recording = record;
   const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ms;
@@ -109,9 +152,12 @@ async function drive(call: Call, nextKey: () => string, inFlight: number, ms: nu
     }
   }
   await Promise.all(Array.from({ length: inFlight }, lane));
-  const seconds = (performance.now() - start) / 1000;
+  const end = performance.now();
+  const seconds = (end - start) / 1000;
   const used = process.cpuUsage(cpu);
   const clientCpuUs = (used.user + used.system) / Math.max(1, ops);
+  const { gcMs, majorGcs } = record ? await collectionsIn(start, end) : { gcMs: Number.NaN, majorGcs: 0 };
+  recording = false;
   let p50Us = Number.NaN;
   let p99Us = Number.NaN;
   if (latencies !== undefined) {
@@ -119,7 +165,7 @@ async function drive(call: Call, nextKey: () => string, inFlight: number, ms: nu
     p50Us = quantileSorted(sorted, 0.5) * 1000;
     p99Us = quantileSorted(sorted, 0.99) * 1000;
   }
-  return { ops, seconds, denied, degraded, p50Us, p99Us, clientCpuUs };
+  return { ops, seconds, denied, degraded, p50Us, p99Us, clientCpuUs, gcMsPerSecond: gcMs / seconds, majorGcs };
 }
 
 async function connect(port: number): Promise<Redis> {

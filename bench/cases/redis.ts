@@ -49,6 +49,10 @@ interface Sample {
   scriptCallsPerDecision?: number;
   /** The worker's own CPU time per call (user + system), µs. */
   clientCpuUs?: number;
+  /** The worker's garbage-collection pauses, ms per measured second. */
+  gcMsPerSecond?: number;
+  /** The worker's full (mark-compact) collections while measuring. */
+  majorGcs?: number;
   denied?: number;
   degraded?: number;
 }
@@ -72,6 +76,12 @@ export interface RedisContender {
   medianScriptCallsPerDecision: number;
   /** The client process's CPU time per call, µs (median of rounds); the workers' rows only. */
   medianClientCpuUs: number;
+  /** The client process's garbage-collection pauses, ms per second, per round; the workers' rows only. */
+  gcMsPerSecond: number[];
+  /** Its full (mark-compact) collections, per round. */
+  majorGcs: number[];
+  /** Median of `gcMsPerSecond`. */
+  medianGcMsPerSecond: number;
   /** For floodgate rows: per-round ratios to rate-limiter-flexible and to redis-benchmark of the same script. */
   vsRateLimiterFlexible?: { ratios: number[]; median: number; range: [number, number] };
   vsRedisBenchmark?: { ratios: number[]; median: number; range: [number, number] };
@@ -302,6 +312,9 @@ export async function runRedisCase(ctx: BenchContext): Promise<RedisResult> {
         medianServerUsPerDecision: round(median(s.map((x) => x.serverUsPerDecision ?? Number.NaN)), 2),
         medianScriptCallsPerDecision: round(median(s.map((x) => x.scriptCallsPerDecision ?? Number.NaN)), 3),
         medianClientCpuUs: round(median(s.map((x) => x.clientCpuUs ?? Number.NaN)), 2),
+        gcMsPerSecond: s.map((x) => round(x.gcMsPerSecond ?? Number.NaN, 1)),
+        majorGcs: s.map((x) => x.majorGcs ?? Number.NaN),
+        medianGcMsPerSecond: round(median(s.map((x) => x.gcMsPerSecond ?? Number.NaN)), 1),
         deniedOrDegraded: s.reduce((a, x) => a + (x.denied ?? 0) + (x.degraded ?? 0), 0),
       };
       const reason = reasons.get(c);

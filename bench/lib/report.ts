@@ -89,6 +89,12 @@ const fmtCpu = (n: number | null | undefined): string =>
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
 
+/** A Redis worker's collections: ms of pauses per second and, in brackets, full collections per round. */
+const fmtGc = (row: { medianGcMsPerSecond?: number; majorGcs?: number[] }): string =>
+  row.medianGcMsPerSecond === undefined || !Number.isFinite(row.medianGcMsPerSecond)
+    ? '–'
+    : `${row.medianGcMsPerSecond.toFixed(1)} (${(row.majorGcs ?? []).join(', ')})`;
+
 /**
  * The peers' line of a target, with a reference row of the same run and its ratio to `peer`
  * appended: by default a floor (no limiter); `what` says what else the row is.
@@ -574,14 +580,15 @@ export function renderMarkdown(r: Results): string {
         'ioredis-floor sends the floor script the same way: what any limiter on the Redis clock gets through ioredis, before it decides anything. ' +
         `*-node-redis rows are floodgate's same limiter on a node-redis client (the \`redis\` package${redisVersion === undefined ? '' : ` ${redisVersion}`}, \`createClient\`, connected, its defaults otherwise) in place of ioredis; "÷ floodgate on ioredis" is the per-round ratio of decisions/s to the row of the same algorithm on ioredis. ` +
         `${ONE_KEY} is floodgate-token-bucket with every call on one key, as in one client's burst; its "÷ floodgate on ioredis" is to floodgate-token-bucket on the random keys. ` +
-        '"Client CPU µs per decision" is the worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included.',
+        '"Client CPU µs per decision" is the worker\'s own CPU time (user + system, `process.cpuUsage`) over the measured decisions, harness included. ' +
+        '"Client GC ms per s" is the worker\'s garbage-collection pauses over the measured decisions (V8\'s own reports, `PerformanceObserver` of `gc` entries), per second, median of rounds; in brackets, its full collections per round.',
       '',
-      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible | ÷ floodgate on ioredis (min–max) |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| in flight | contender | decisions/s | p50 µs | p99 µs | Redis µs per decision | script calls per decision | client CPU µs per decision | client GC ms per s (full collections per round) | ÷ redis-benchmark, same script | ÷ bare ioredis, same script | ÷ rate-limiter-flexible | ÷ floodgate on ioredis (min–max) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const row of redis.rows) {
       if (!row.available) {
-        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | | | |`);
+        push(`| ${row.inFlight} | ${row.id} | not available: ${row.reason ?? ''} | | | | | | | | | | |`);
         continue;
       }
       const lat = row.id.startsWith('redis-benchmark') && row.inFlight > 1;
@@ -590,7 +597,7 @@ export function renderMarkdown(r: Results): string {
           ? ''
           : ` (${row.retried} measurement${row.retried > 1 ? 's' : ''} taken again after a stall)`;
       push(
-        `| ${row.inFlight} | ${row.id}${retried} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} | ${row.vsFloodgateOnIoredis ? `${fmtRatio(row.vsFloodgateOnIoredis.median)}${fmtRange(row.vsFloodgateOnIoredis.range)}` : ''} |`,
+        `| ${row.inFlight} | ${row.id}${retried} | ${fmtRate(row.medianDecisionsPerSec)} | ${lat ? '–' : fmtUs(row.medianP50Us)} | ${lat ? '–' : fmtUs(row.medianP99Us)} | ${Number.isFinite(row.medianServerUsPerDecision) ? row.medianServerUsPerDecision.toFixed(1) : '–'} | ${Number.isFinite(row.medianScriptCallsPerDecision) ? row.medianScriptCallsPerDecision.toFixed(3) : '–'} | ${Number.isFinite(row.medianClientCpuUs) ? row.medianClientCpuUs.toFixed(2) : '–'} | ${fmtGc(row)} | ${row.vsRedisBenchmark ? fmtRatio(row.vsRedisBenchmark.median) : ''} | ${row.vsIoredis ? fmtRatio(row.vsIoredis.median) : ''} | ${row.vsRateLimiterFlexible ? fmtRatio(row.vsRateLimiterFlexible.median) : ''} | ${row.vsFloodgateOnIoredis ? `${fmtRatio(row.vsFloodgateOnIoredis.median)}${fmtRange(row.vsFloodgateOnIoredis.range)}` : ''} |`,
       );
     }
     push('');
