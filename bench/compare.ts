@@ -14,7 +14,12 @@
  *   side's own code, 256 pipelined: what the script alone costs the server.
  *
  *   node --import tsx bench/compare.ts --base=<other checkout> [--rounds=N] [--only=core,redis,replay]
- *     [--core-rows=<case 2 contender>,…] [--out=file.json]
+ *     [--core-rows=<case 2 contender>,…] [--fresh] [--out=file.json]
+ *
+ * A worker keeps the outcome of the optimizing compiler it got when it warmed up for all its
+ * rounds, and two builds of the same code have differed by a fifth on one row that way (see
+ * bench/compare-builds.ts). With `--fresh` every worker is started anew each round, so the median
+ * spans the compiler's outcomes too; each round then costs the workers' start and warm-up.
  *
  * Both checkouts need `npm ci`; dist/ is built in both first, and each side's workers load
  * floodgate from their own checkout's build. Each side gets its own redis-server (on free
@@ -66,6 +71,7 @@ interface Args {
   only: Set<string>;
   coreRows: readonly string[];
   out: string | undefined;
+  fresh: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -74,6 +80,7 @@ function parseArgs(argv: string[]): Args {
   let only = new Set<string>(CASES);
   let coreRows: readonly string[] = CORE_ROWS;
   let out: string | undefined;
+  let fresh = false;
   for (const arg of argv) {
     if (arg.startsWith('--base=')) base = resolve(arg.slice(7));
     // Any of case 2's contenders that both checkouts have, for a look at another row.
@@ -81,16 +88,19 @@ function parseArgs(argv: string[]): Args {
     else if (arg.startsWith('--rounds=')) rounds = Number(arg.slice(9));
     else if (arg.startsWith('--only=')) only = new Set(arg.slice(7).split(','));
     else if (arg.startsWith('--out=')) out = resolve(arg.slice(6));
+    else if (arg === '--fresh') fresh = true;
     else throw new Error(`unknown argument ${arg}`);
   }
   if (base === undefined)
-    throw new Error(`usage: bench/compare.ts --base=<other checkout> [--rounds=N] [--only=${CASES.join(',')}]`);
+    throw new Error(
+      `usage: bench/compare.ts --base=<other checkout> [--rounds=N] [--only=${CASES.join(',')}] [--fresh]`,
+    );
   if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 100)
     throw new Error(`--rounds must be 1 to 100, got ${rounds}`);
   for (const name of only) {
     if (!CASES.includes(name)) throw new Error(`unknown case ${name}; cases: ${CASES.join(', ')}`);
   }
-  return { base, rounds, only, coreRows, out };
+  return { base, rounds, only, coreRows, out, fresh };
 }
 
 function log(line: string): void {
@@ -182,14 +192,16 @@ async function measured<T>(measure: () => Promise<T>): Promise<T | undefined> {
 }
 
 async function main(): Promise<void> {
-  const { base, rounds, only, coreRows, out } = parseArgs(process.argv.slice(2));
+  const { base, rounds, only, coreRows, out, fresh } = parseArgs(process.argv.slice(2));
   const dirs: Record<Side, string> = { this: ROOT, base };
   for (const side of SIDES) build(dirs[side]);
   // Both sides' bench tsconfigs drop the source paths alike: each worker resolves `floodgate`
   // through its own checkout's package.json, to that checkout's dist/.
   process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
   const started = { date: new Date().toISOString(), loadavg: loadavg().map((x) => round(x, 2)) };
-  log(`this ${ROOT}, base ${base}; ${rounds} rounds; load average ${started.loadavg.join(' ')}`);
+  log(
+    `this ${ROOT}, base ${base}; ${rounds} rounds${fresh ? ', fresh workers each round' : ''}; load average ${started.loadavg.join(' ')}`,
+  );
   const rows = new Map<string, Row>();
   const sample = (c: Row['case'], row: string, figure: string, side: Side, value: number): void => {
     const id = `${c}|${row}|${figure}`;
@@ -197,13 +209,13 @@ async function main(): Promise<void> {
     r[side].push(value);
     rows.set(id, r);
   };
-  const workers: IpcWorker[] = [];
+  let workers: IpcWorker[] = [];
   const servers: BenchRedis[] = [];
   const busy: number[] = [];
-  try {
-    const core = new Map<string, IpcWorker>();
-    const redis = new Map<string, IpcWorker>();
-    const replays = new Map<string, string[]>();
+  const core = new Map<string, IpcWorker>();
+  const redis = new Map<string, IpcWorker>();
+  /** Every worker both sides need, each warmed by one uncounted measurement. */
+  const startWorkers = async (): Promise<void> => {
     if (only.has('core')) {
       for (const row of coreRows) {
         for (const side of SIDES) {
@@ -211,15 +223,6 @@ async function main(): Promise<void> {
           workers.push(w);
           core.set(`${row}|${side}`, w);
         }
-      }
-    }
-    if (only.has('redis') || only.has('replay')) {
-      for (let i = 0; i < SIDES.length; i++) servers.push(await startRedis(CPU.server));
-    }
-    if (only.has('replay')) {
-      for (const side of SIDES) {
-        const port = (servers[SIDES.indexOf(side)] as BenchRedis).port;
-        for (const kind of REPLAY_KINDS) replays.set(`${kind}|${side}`, capture(dirs[side], port, kind));
       }
     }
     if (only.has('redis')) {
@@ -237,11 +240,31 @@ async function main(): Promise<void> {
         }
       }
     }
-    // A first measurement per core worker, not counted: it includes the worker's warm-up and first
+    // A first measurement per worker, not counted: it includes the worker's warm-up and first
     // pass over the keys, which would count in its CPU time.
     for (const w of core.values()) await w.request({ ...CORE, measureMs: 100 }, 60_000);
     for (const w of redis.values()) await w.request({ inFlight: 256, measureMs: 500, warmupMs: 0 }, 60_000);
+  };
+  const stopWorkers = async (): Promise<void> => {
+    await Promise.all(workers.map((w) => w.stop()));
+    workers = [];
+    core.clear();
+    redis.clear();
+  };
+  try {
+    const replays = new Map<string, string[]>();
+    if (only.has('redis') || only.has('replay')) {
+      for (let i = 0; i < SIDES.length; i++) servers.push(await startRedis(CPU.server));
+    }
+    if (only.has('replay')) {
+      for (const side of SIDES) {
+        const port = (servers[SIDES.indexOf(side)] as BenchRedis).port;
+        for (const kind of REPLAY_KINDS) replays.set(`${kind}|${side}`, capture(dirs[side], port, kind));
+      }
+    }
+    if (!fresh) await startWorkers();
     for (let r = 0; r < rounds; r++) {
+      if (fresh) await startWorkers();
       const q = await waitQuiet(3000);
       busy.push(round(q.busy ?? Number.NaN, 2));
       for (const row of only.has('core') ? roundOrder(coreRows, r) : []) {
@@ -306,15 +329,17 @@ async function main(): Promise<void> {
         }
       }
       log(`round ${r + 1}/${rounds} done (busy ${busy.at(-1)} before it, load average ${loadavg()[0]?.toFixed(2)})`);
+      if (fresh) await stopWorkers();
     }
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
+    await stopWorkers();
     await Promise.all(servers.map((s) => s.stop()));
   }
   const result = {
     this: ROOT,
     base,
     rounds,
+    freshWorkers: fresh,
     started,
     ended: { date: new Date().toISOString(), loadavg: loadavg().map((x) => round(x, 2)) },
     machine: machineInfo(),
