@@ -140,7 +140,9 @@ function checkProxySetup(req: Request, notices: Notices): void {
  *
  * const app = express();
  * app.use(rateLimit({ limiter: createLimiter({ algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }) }) }));
- * app.post('/login', rateLimit({ algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }), prefix: 'login' }), login);
+ * app.post('/login', rateLimit({ algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }), prefix: 'login' }), (req, res) => {
+ *   res.send('signed in');
+ * });
  * ```
  */
 export function rateLimit(

@@ -88,6 +88,13 @@ export interface FloodgatePluginOptions extends FloodgateRouteOptions {
 declare module 'fastify' {
   interface FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider> {
     /**
+     * The plugin's own limiter (undefined when it has none: `global: false` without one, or a
+     * `limiter` function picking one per request), to
+     * `reset`, `block` or `peek` a key from a handler. With the plugin registered more than once
+     * in a context and its parents, the outermost registration's.
+     */
+    readonly floodgate: { readonly limiter: Limiter | undefined };
+    /**
      * A request hook that limits with the plugin's options, or with them overridden by `options`
      * as a route's `config.rateLimit` object would, for handlers the plugin does not reach: a
      * not-found handler set in another context, or any handler with `global: false`.
@@ -97,13 +104,6 @@ declare module 'fastify' {
      * app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) => reply.code(404).send());
      * ```
      */
-    /**
-     * The plugin's own limiter (undefined when it has none: `global: false` without one, or a
-     * `limiter` function picking one per request), to
-     * `reset`, `block` or `peek` a key from a handler. With the plugin registered more than once
-     * in a context and its parents, the outermost registration's.
-     */
-    readonly floodgate: { readonly limiter: Limiter | undefined };
     rateLimit<
       RouteGeneric extends RouteGenericInterface = RouteGenericInterface,
       ContextConfig = ContextConfigDefault,

@@ -1,7 +1,7 @@
 /**
  * Stable codes carried by every {@link FloodgateError}. Match on `code`, never on the message.
  *
- * - `ERR_INVALID_OPTION`: an option given to a factory or constructor is wrong (thrown at construction).
+ * - `ERR_INVALID_OPTION`: an option given to a factory or constructor is wrong (thrown at construction), or a call's options are (rejected by the call).
  * - `ERR_INVALID_KEY`: a key is not a non-empty string.
  * - `ERR_INVALID_COST`: a cost is not a non-negative integer.
  * - `ERR_COST_EXCEEDS_LIMIT`: a cost is larger than a policy's limit, so it could never be allowed.

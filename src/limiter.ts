@@ -39,7 +39,8 @@ export interface Limiter {
   /**
    * Forgets `key` under every policy, and lifts its block, as if it had never been seen, in the fallback store too
    * (even when the store fails: the fallback may be what decides). A caller waiting for the key
-   * in this limiter's `acquire` asks again at once. A failing store rejects with `ERR_STORE`.
+   * in this limiter's `acquire` asks again at once. A failing store rejects, under every
+   * `onStoreError`, with the store's own code (`ERR_STORE_TIMEOUT`, …) or `ERR_STORE`.
    */
   reset(key: string): Promise<void>;
   /**

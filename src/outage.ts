@@ -25,9 +25,9 @@ export interface OutagePolicy {
   answered(decision: Decision): Decision;
   /**
    * A failed call: reports the outage (once), then answers under `onStoreError`. With a fallback
-   * store, `retry` asks it; when the fallback fails too, the call is denied (`degraded`, with the
-   * fallback's failure as `cause`): the limit holds rather than open for everyone, and no error
-   * reaches the framework. Throws only with `'throw'`.
+   * store, `retry` asks it; when the fallback fails too, the call is denied (`degraded`, its
+   * `cause` an `ERR_STORE` whose own `cause` is the fallback's failure): the limit holds rather
+   * than open for everyone, and no error reaches the framework. Throws only with `'throw'`.
    */
   failed(
     error: unknown,

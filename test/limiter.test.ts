@@ -308,6 +308,22 @@ describe('onStoreError', () => {
     assert.deepEqual([d.allowed, d.degraded], [true, true], 'the fallback, still deciding, forgot the key');
   });
 
+  for (const policy of ['allow', 'deny'] as const) {
+    test(`reset on a failing store rejects under '${policy}' too, with a coded store error as it is`, async () => {
+      const { limiter, store } = flaky(policy);
+      await assert.rejects(
+        limiter.reset('k'),
+        (e: unknown) => isCode('ERR_STORE')(e) && (e as Error).cause === store.error,
+      );
+      // A store's own coded failure (the Redis store's timeout) keeps its code.
+      store.error = new FloodgateError('ERR_STORE_TIMEOUT', 'no answer within 100 ms');
+      await assert.rejects(limiter.reset('k'), (e: unknown) => e === store.error);
+      // The calls that answer with a Decision answer under the policy meanwhile.
+      const d = await limiter.consume('k');
+      assert.deepEqual([d.allowed, d.degraded], [policy === 'allow', true]);
+    });
+  }
+
   test('a throwing onOutage does not turn a handled outage into a crash', async () => {
     const store = new FlakyStore(memory());
     store.down = 'reject';

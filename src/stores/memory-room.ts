@@ -228,7 +228,7 @@ export class Room {
     if (bestTable === undefined) {
       throw new FloodgateError(
         'ERR_STORE_FULL',
-        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and each one weighed to make room for a new key must be kept (a blocked key's, or the new key's own)`,
+        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and each one weighed to make room for a new key is that key's own, under the limiter's other policies`,
       );
     }
     bestTable.states.delete(bestKey);
