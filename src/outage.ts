@@ -139,11 +139,18 @@ class Outage implements OutagePolicy {
     this.#reportedAt = at;
     const onOutage = this.#onOutage;
     try {
-      // Called as a plain function, as the user's own code would.
-      onOutage(error);
+      // Called as a plain function, as the user's own code would. An async reporter hands back a
+      // promise, though typed to return nothing.
+      const result: unknown = onOutage(error);
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+        // Its rejection is as harmless as a throw; left unhandled, it would end the process.
+        (result as PromiseLike<unknown>).then(undefined, ignore);
+      }
     } catch {
       // A throwing reporter must not turn a handled outage into a crash.
     }
     return true;
   }
 }
+
+function ignore(): void {}

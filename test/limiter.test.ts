@@ -338,6 +338,32 @@ describe('onStoreError', () => {
     assert.equal((await limiter.consume('k')).degraded, true);
   });
 
+  test('an async onOutage that rejects leaves no unhandled rejection behind', async () => {
+    const store = new FlakyStore(memory());
+    store.down = 'reject';
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    // Listening replaces the test runner's own handling: a rejection is counted, not fatal.
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let told = 0;
+      const limiter = createLimiter({
+        algorithm: algorithm(),
+        store,
+        onOutage: async () => {
+          told++;
+          throw new Error('reporter broke');
+        },
+      });
+      assert.equal((await limiter.consume('k')).degraded, true);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(told, 1, 'the reporter was called');
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   for (const mode of ['throw', 'reject'] as const) {
     test(`a fallback store that fails to ${mode} too denies, degraded, never an error for the framework`, async () => {
       const fallback = new FlakyStore(memory(), new Error('fallback down too'));
