@@ -390,6 +390,49 @@ describe('blocked keys', () => {
     for (const key of ['b', 'c']) assert.equal((await limiter.peek(key)).blocked, true, `${key} is still blocked`);
     assert.equal((await limiter.consume('d')).allowed, false, 'the new key is limited');
   });
+  for (const policies of [1, 2]) {
+    test(`a lock-out the store has no room for leaves the denial standing (${policies} ${policies === 1 ? 'policy' : 'policies'})`, async () => {
+      // A store holding nothing but this key's states: the block could only take their room.
+      const store = new MemoryStore({ clock: () => 0, maxKeys: policies, sweepIntervalMs: false });
+      const limiter = createLimiter({
+        policies: Object.fromEntries(
+          Array.from({ length: policies }, (_, i) => [`p${i}`, slidingWindowLog({ limit: 2 + i, windowMs: 60_000 })]),
+        ),
+        store,
+        blockDurationMs: 60_000,
+        ...quiet,
+      });
+      const answers: [boolean, boolean | undefined][] = [];
+      for (let i = 0; i < 5; i++) answers.push(pick(await limiter.consume('k')));
+      assert.deepEqual(answers, [
+        [true, undefined],
+        [true, undefined],
+        [false, undefined],
+        [false, undefined],
+        [false, undefined],
+      ]);
+      assert.equal(store.size, policies);
+    });
+  }
+});
+
+describe('limiters sharing a store', () => {
+  test("one limiter's state for a key is not another's own: it is weighed, not a reason to refuse", async () => {
+    const store = new MemoryStore({ clock: () => 0, maxKeys: 1, sweepIntervalMs: false });
+    const api = createLimiter({ algorithm: slidingWindowLog({ limit: 100, windowMs: 60_000 }), store, prefix: 'api' });
+    const login = createLimiter({
+      algorithm: slidingWindowLog({ limit: 2, windowMs: 60_000 }),
+      store,
+      prefix: 'login',
+      onStoreError: 'throw',
+    });
+    await api.consume('203.0.113.7');
+    // The one state held is api's for the same key string: it makes room for login's.
+    assert.deepEqual(pick(await login.consume('203.0.113.7')), [true, undefined]);
+    assert.deepEqual(pick(await login.consume('203.0.113.7')), [true, undefined]);
+    assert.deepEqual(pick(await login.consume('203.0.113.7')), [false, undefined]);
+    assert.equal(store.size, 1);
+  });
 });
 
 function pick(d: Decision): [boolean, boolean | undefined] {

@@ -136,7 +136,11 @@ export class Room {
       if (!tables.includes(turn)) this.#sweepSome(turn, SWEEP_PER_INSERT * count, now);
       if (turn.cursor === undefined) this.#turn = (this.#turn + 1) % this.#turns.length;
       const ring = this.#probationKeys.length;
-      for (let i = 0; this.size + count > this.#maxKeys; i++) this.#dropOne((this.#next + i) % ring, key, cost, now);
+      // Every table of a prefix shares the prefix's blocks: they tell the key's own states.
+      const own = (entering[0] as Table).blocks;
+      for (let i = 0; this.size + count > this.#maxKeys; i++) {
+        this.#dropOne((this.#next + i) % ring, key, own, cost, now);
+      }
     }
     this.size += count;
     for (const table of entering) {
@@ -180,16 +184,21 @@ export class Room {
    * most `LOOK` of them; the least used of all those weighed goes (ties: the first weighed, the
    * one on probation first). So a flood of new keys charged `cost` each makes room among its own
    * keys, and a state that counts more than `cost` goes only when none of the others weighed
-   * counts that few. `keep`'s own states in other tables are never taken: they are about to be
-   * charged.
+   * counts that few. `keep`'s own states under its prefix (the tables whose blocks are `own`) are
+   * never taken: they are about to be charged, or the key is being blocked for what they count.
+   * The same key string under another prefix is another limiter's key, weighed as any other.
    */
-  #dropOne(slot: number, keep: string, cost: number, now: number): void {
+  #dropOne(slot: number, keep: string, own: Map<string, number>, cost: number, now: number): void {
     let best = Number.POSITIVE_INFINITY;
     let bestTable: Table | undefined;
     let bestKey = '';
     const onProbation = this.#probationTables[slot];
     const probationKey = this.#probationKeys[slot];
-    if (onProbation !== undefined && probationKey !== undefined && probationKey !== keep) {
+    if (
+      onProbation !== undefined &&
+      probationKey !== undefined &&
+      (probationKey !== keep || onProbation.blocks !== own)
+    ) {
       const state = onProbation.states.get(probationKey);
       if (state !== undefined) {
         const score = this.#score(onProbation, probationKey, state, now);
@@ -217,7 +226,7 @@ export class Room {
       looked++;
       here++;
       const [key, state] = next.value;
-      if (key === keep) continue;
+      if (key === keep && table.blocks === own) continue;
       const score = this.#score(table, key, state, now);
       if (score < best) {
         best = score;
@@ -228,7 +237,7 @@ export class Room {
     if (bestTable === undefined) {
       throw new FloodgateError(
         'ERR_STORE_FULL',
-        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and each one weighed to make room for a new key is that key's own, under the limiter's other policies`,
+        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and each one weighed to make room is the new state's key's own, under its prefix`,
       );
     }
     bestTable.states.delete(bestKey);

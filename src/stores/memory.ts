@@ -118,6 +118,21 @@ export class MemoryStore implements Store {
       } else if (held < until) blocks.set(key, until);
     }
 
+    /**
+     * Starts a lock-out after a denial; false when the store can make no room for it (a store so
+     * small that every state weighed is the key's own). The denial stands without the lock-out
+     * then: the key's limit still holds, where a store failure would let the policy answer.
+     */
+    function lockOut(key: string, until: number, now: number): boolean {
+      try {
+        setBlock(key, until, now);
+        return true;
+      } catch (error) {
+        if (error instanceof FloodgateError && error.code === 'ERR_STORE_FULL') return false;
+        throw error;
+      }
+    }
+
     /** Each policy's view of a call of `cost` that charges nothing, with the block applied. */
     function view(key: string, now: number, cost: number): Decision[] {
       const decisions: Decision[] = [];
@@ -156,7 +171,7 @@ export class MemoryStore implements Store {
     };
 
     if (tables.length === 1) {
-      const one = new OnePolicy(clock, tables[0] as Table, room, lockout, setBlock);
+      const one = new OnePolicy(clock, tables[0] as Table, room, lockout, lockOut);
       const decide = (key: string, cost: number, charge: boolean): readonly Decision[] => [
         one.decideOne(key, cost, charge),
       ];
@@ -188,10 +203,7 @@ export class MemoryStore implements Store {
               decisions[i] = (tables[i] as Table).algorithm.evaluate(current[i], now, cost, false);
             }
           }
-          if (lockout > 0) {
-            setBlock(key, now + lockout, now);
-            return applyBlock(decisions, lockout);
-          }
+          if (lockout > 0 && lockOut(key, now + lockout, now)) return applyBlock(decisions, lockout);
           return decisions;
         }
         // Make room for every new state first, so that a store that cannot charges no policy.
@@ -253,14 +265,14 @@ class OnePolicy implements DecidesOne {
   readonly #room: Room;
   readonly #lockout: number;
   readonly #blocks: Map<string, number>;
-  readonly #setBlock: (key: string, until: number, now: number) => void;
+  readonly #lockOut: (key: string, until: number, now: number) => boolean;
 
   constructor(
     clock: Clock,
     table: Table,
     room: Room,
     lockout: number,
-    setBlock: (key: string, until: number, now: number) => void,
+    lockOut: (key: string, until: number, now: number) => boolean,
   ) {
     this.#clock = clock;
     this.#algorithm = table.algorithm;
@@ -269,7 +281,7 @@ class OnePolicy implements DecidesOne {
     this.#room = room;
     this.#lockout = lockout;
     this.#blocks = table.blocks;
-    this.#setBlock = setBlock;
+    this.#lockOut = lockOut;
   }
 
   decideOne(key: string, cost: number, charge: boolean): Decision {
@@ -297,8 +309,7 @@ class OnePolicy implements DecidesOne {
         // Algorithms charge in place where they can; then the map needs no second write.
         const next = algorithm.charge(state, now, cost);
         if (next !== state) states.set(key, next);
-      } else if (this.#lockout > 0) {
-        this.#setBlock(key, now + this.#lockout, now);
+      } else if (this.#lockout > 0 && this.#lockOut(key, now + this.#lockout, now)) {
         return blockedDecision(decision, this.#lockout);
       }
     }
