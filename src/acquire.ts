@@ -114,6 +114,16 @@ class Waiter {
         new FloodgateError('ERR_ABORTED', 'acquire: aborted while waiting', { cause: this.signal?.reason }),
       );
     const wait = Math.max(1, decision.retryAfterMs);
+    if (Number.isNaN(wait)) {
+      // No wait to sleep: asking again at once, every millisecond, would never settle.
+      return this.#settle(
+        undefined,
+        new FloodgateError(
+          'ERR_STORE',
+          `acquire: the store denied with retryAfterMs ${decision.retryAfterMs}, no wait`,
+        ),
+      );
+    }
     if (performance.now() + wait > this.#deadline) return this.#settle(undefined, this.#exceeded());
     // Past the longest timer, wake early and ask again: one store call per 24.8 days.
     this.#timer = setTimeout(() => void this.run(), Math.min(wait, MAX_TIMER_MS));

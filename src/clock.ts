@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { FloodgateError } from './errors.js';
+import { show } from './options.js';
 
 /** A source of milliseconds. Only differences matter, so it need not be wall time. */
 export type Clock = () => number;
@@ -14,3 +16,22 @@ export const monotonicClock: Clock = () => performance.now();
  * instead, which would turn a long wait into a poll.
  */
 export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * An injected clock, its readings checked: a NaN would make every comparison false and decide
+ * silently wrong (a window that never ends, a bucket that never refills). A bad reading fails the
+ * call, which the limiter's `onStoreError` then answers, and reports. The default clock needs no
+ * check.
+ */
+export function checkedClock(owner: string, clock: Clock): Clock {
+  return () => {
+    const now: unknown = clock();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new FloodgateError(
+        'ERR_STORE',
+        `${owner}: clock must return a finite number of milliseconds, got ${show(now)}`,
+      );
+    }
+    return now;
+  };
+}

@@ -9,6 +9,7 @@ import {
   createLimiter,
   type Decision,
   FloodgateError,
+  fixedWindow,
   MAX_KEY_LENGTH,
   MemoryStore,
   type SlidingWindowLogState,
@@ -461,4 +462,68 @@ describe('long keys', () => {
     assert.ok(long < 2_000_000, `2,000 keys of 100 kB grew the heap by ${long} bytes`);
     assert.ok(long < short + 1_000_000, `long keys grew the heap by ${long} bytes, short ones by ${short}`);
   });
+});
+
+describe('an injected clock that reads NaN', () => {
+  test('fails the call, reported and answered under onStoreError, and leaves no state behind', async () => {
+    let reading: unknown = Number.NaN;
+    const store = new MemoryStore({ clock: () => reading as number, sweepIntervalMs: false });
+    const outages: FloodgateError[] = [];
+    const limiter = createLimiter({
+      algorithm: fixedWindow({ limit: 2, windowMs: 1_000 }),
+      store,
+      onOutage: (e) => outages.push(e),
+    });
+    const d = await limiter.consume('k');
+    assert.deepEqual([d.allowed, d.degraded, d.cause?.code], [true, true, 'ERR_STORE']);
+    assert.equal(d.cause?.message, 'MemoryStore: clock must return a finite number of milliseconds, got NaN');
+    assert.equal(outages.length, 1);
+    reading = '5000';
+    const strict = createLimiter({
+      algorithm: fixedWindow({ limit: 2, windowMs: 1_000 }),
+      store,
+      prefix: 'strict',
+      onStoreError: 'throw',
+    });
+    await assert.rejects(
+      strict.consume('k'),
+      (e: unknown) => e instanceof FloodgateError && e.code === 'ERR_STORE' && e.message.endsWith('got "5000"'),
+    );
+    // Healthy again: nothing of the bad readings stayed in the algorithm or the store.
+    reading = 5_000;
+    let allowed = 0;
+    for (let i = 0; i < 10; i++) if ((await limiter.consume('k')).allowed) allowed++;
+    assert.equal(allowed, 2);
+  });
+
+  test('ends a background pass without ending the process', async () => {
+    const store = new MemoryStore({ clock: () => Number.NaN, sweepIntervalMs: 5 });
+    try {
+      // Passes run on timers: a clock error thrown from one would be an uncaught exception.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.throws(
+        () => store.sweep(),
+        (e: unknown) => e instanceof FloodgateError && e.code === 'ERR_STORE',
+      );
+    } finally {
+      store.close();
+    }
+  });
+});
+
+test('acquire rejects a denial that names no wait (retryAfterMs NaN) rather than asking again forever', async () => {
+  const never: Algorithm<number> = {
+    name: 'never',
+    limit: 1,
+    windowMs: 1,
+    evaluate: () => ({ allowed: false, limit: 1, remaining: 0, resetMs: 0, retryAfterMs: Number.NaN }),
+    charge: () => 0,
+    refund: () => 0,
+    expiresAt: () => 0,
+  };
+  const limiter = createLimiter({ algorithm: never, store: new MemoryStore({ sweepIntervalMs: false }) });
+  await assert.rejects(
+    limiter.acquire('k', { maxWaitMs: 100 }),
+    (e: unknown) => e instanceof FloodgateError && e.code === 'ERR_STORE' && /retryAfterMs NaN/.test(e.message),
+  );
 });

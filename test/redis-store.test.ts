@@ -406,6 +406,28 @@ describe('a client that is not ready is answered in words', () => {
   });
 });
 
+test('an injected clock that reads NaN fails the call with a clear error, and sends nothing', async () => {
+  const prefix = randomPrefix('nan-clock');
+  let now = Number.NaN;
+  const limiter = createLimiter({
+    algorithm: slidingWindowLog({ limit: 5, windowMs: 60_000 }),
+    store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, clock: () => now, denyCache: false }),
+    prefix,
+    onStoreError: 'throw',
+    onOutage: () => {},
+  });
+  await rejects(
+    limiter.consume('k'),
+    (e: unknown) =>
+      e instanceof FloodgateError &&
+      e.code === 'ERR_STORE' &&
+      e.message === 'RedisStore: clock must return a finite number of milliseconds, got NaN',
+  );
+  strictEqual(await client.exists(`${prefix}:{k}:default`), 0);
+  now = 1_000_000;
+  strictEqual((await limiter.consume('k')).remaining, 4);
+});
+
 describe('bounded state', () => {
   test('a sliding log keeps at most limit entries and its PTTL is the newest expiry', async () => {
     const prefix = randomPrefix('log');

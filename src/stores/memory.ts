@@ -1,4 +1,4 @@
-import { type Clock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
+import { type Clock, checkedClock, MAX_TIMER_MS, monotonicClock } from '../clock.js';
 import { FloodgateError } from '../errors.js';
 import { storageKey } from '../keys.js';
 import { checkOptionsObject, integerInRange, invalidOption, optionalFunction, show, waitUntil } from '../options.js';
@@ -61,7 +61,8 @@ export class MemoryStore implements Store {
 
   constructor(options?: MemoryStoreOptions) {
     const given = checkOptionsObject(OWNER, options, ['clock', 'maxKeys', 'sweepIntervalMs'], false);
-    this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock) ?? monotonicClock;
+    const clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
+    this.#clock = clock === undefined ? monotonicClock : checkedClock(OWNER, clock);
     const maxKeys = given.maxKeys === undefined ? DEFAULT_MAX_KEYS : given.maxKeys;
     if (typeof maxKeys !== 'number' || !Number.isSafeInteger(maxKeys) || maxKeys < 1) {
       throw invalidOption(OWNER, 'maxKeys', 'a positive integer', maxKeys);

@@ -1,5 +1,5 @@
 import { conflictingPolicy, signature } from '../../algorithms/contract.js';
-import { type Clock, MAX_TIMER_MS, monotonicClock } from '../../clock.js';
+import { type Clock, checkedClock, MAX_TIMER_MS, monotonicClock } from '../../clock.js';
 import { FloodgateError } from '../../errors.js';
 import { checkOptionsObject, integerInRange, invalidOption, optionalFunction, show } from '../../options.js';
 import type { BindOptions, Decision, LuaTwin, PolicySpec, Store, StoreBinding } from '../../types.js';
@@ -155,7 +155,8 @@ export class RedisStore implements Store {
     this.#denyCache = denyCache;
     const batchWrites = given.batchWrites === undefined ? true : given.batchWrites;
     if (typeof batchWrites !== 'boolean') throw invalidOption(OWNER, 'batchWrites', 'true or false', batchWrites);
-    this.#clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
+    const clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
+    this.#clock = clock === undefined ? undefined : checkedClock(OWNER, clock);
     const warn = resolveEvictionWarn(OWNER, given.warn);
     this.#caller = new Caller(
       port,
