@@ -237,7 +237,7 @@ export class Room {
     if (bestTable === undefined) {
       throw new FloodgateError(
         'ERR_STORE_FULL',
-        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and each one weighed to make room is the new state's key's own, under its prefix`,
+        `${OWNER}: holding maxKeys (${this.#maxKeys}) states, and every one weighed to make room belongs to the key being stored, under its own prefix`,
       );
     }
     bestTable.states.delete(bestKey);
