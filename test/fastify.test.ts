@@ -1,10 +1,10 @@
-import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { createLimiter, FloodgateError, isFloodgateError, MemoryStore, slidingWindowLog } from 'floodgate';
 import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
-import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertFailed, failingCallbacks, NON_ERRORS, unhandledRejections } from './helpers/failing-callbacks.js';
 import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
@@ -275,6 +275,47 @@ for (const { name, Fastify } of fastifyVersions) {
           ],
         );
       }
+    });
+
+    test('an async onDecision or onLimited that rejects ends no process and changes no answer; a warning says so, once', async () => {
+      const down = async (): Promise<never> => {
+        throw new Error('metrics down');
+      };
+      for (const [hook, code] of [
+        ['onDecision', 'FLOODGATE_ON_DECISION_REJECTED'],
+        ['onLimited', 'FLOODGATE_ON_LIMITED_REJECTED'],
+      ] as const) {
+        const sink = warnings();
+        const statuses: number[] = [];
+        const unhandled = await unhandledRejections(async () => {
+          const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter, warn: sink.warn, [hook]: down });
+          for (let i = 0; i < 3; i++) statuses.push((await app.inject('/')).statusCode);
+        });
+        deepStrictEqual([statuses, unhandled, sink.codes], [[200, 429, 429], [], [code]], hook);
+        match(
+          sink.messages[0] ?? '',
+          new RegExp(`^floodgate: ${hook} returned a promise that rejected \\(metrics down\\)`),
+        );
+      }
+    });
+
+    test('an async warning sink that rejects ends no process and changes no answer', async () => {
+      const statuses: number[] = [];
+      let calls = 0;
+      const unhandled = await unhandledRejections(async () => {
+        const app = await appWith({
+          limiter: slidingLimiter(1, 60_000).limiter,
+          warn: async () => {
+            calls += 1;
+            throw new Error('log sink down');
+          },
+        });
+        // X-Forwarded-For on an app that trusts no proxy: the warning FLOODGATE_UNTRUSTED_FORWARDED_FOR.
+        for (let i = 0; i < 2; i++) {
+          statuses.push((await app.inject({ url: '/', headers: { 'x-forwarded-for': '198.51.100.1' } })).statusCode);
+        }
+      });
+      deepStrictEqual([statuses, calls, unhandled], [[200, 429], 1, []]);
     });
   });
 
