@@ -373,6 +373,34 @@ for (const { name, express } of expressVersions) {
       }
     });
 
+    test('a cost function returning undefined reaches next(err) with ERR_INVALID_COST, as null does, and charges nothing', async () => {
+      const costs: Record<string, number> = { '/report': 2 };
+      for (const cost of [
+        (req: { path: string }) => costs[req.path] as number,
+        async (req: { path: string }) => costs[req.path] as number,
+        () => null as unknown as number,
+      ]) {
+        const { limiter } = slidingLimiter(2, 1_000);
+        const seen: unknown[] = [];
+        const app = express();
+        app.use(rateLimit({ warn: false, limiter, cost }));
+        app.get('/', (_req, res) => {
+          res.send('ok');
+        });
+        app.use(((error, _req, res, _next) => {
+          seen.push(error);
+          res.status(500).send('failed');
+        }) as ErrorRequestHandler);
+        strictEqual((await request(app).get('/')).status, 500, String(cost));
+        ok(seen[0] instanceof FloodgateError);
+        deepStrictEqual(
+          [seen[0].code, seen[0].message],
+          ['ERR_INVALID_COST', `cost must be a non-negative integer, got ${cost.length === 0 ? 'null' : 'undefined'}`],
+        );
+        strictEqual((await limiter.peek('127.0.0.1')).remaining, 2);
+      }
+    });
+
     test('a cost above the limit reaches next(err)', async () => {
       const { limiter } = slidingLimiter(2, 1_000);
       const res = await request(appWith({ limiter, cost: () => 3 })).get('/');

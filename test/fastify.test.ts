@@ -380,6 +380,29 @@ for (const { name, Fastify } of fastifyVersions) {
       }
     });
 
+    test('a cost function returning undefined fails the request with ERR_INVALID_COST, as null does, and charges nothing', async () => {
+      const costs: Record<string, number> = { '/report': 2 };
+      for (const cost of [
+        (r: FastifyRequest) => costs[r.url] as number,
+        async (r: FastifyRequest) => costs[r.url] as number,
+        () => null as unknown as number,
+      ]) {
+        const { limiter } = slidingLimiter(2, 1_000);
+        const app = await appWith({ limiter, cost });
+        const res = await app.inject('/');
+        deepStrictEqual(
+          [res.statusCode, res.json().code, res.json().message],
+          [
+            500,
+            'ERR_INVALID_COST',
+            `cost must be a non-negative integer, got ${cost.length === 0 ? 'null' : 'undefined'}`,
+          ],
+          String(cost),
+        );
+        strictEqual((await limiter.peek('127.0.0.1')).remaining, 2);
+      }
+    });
+
     test('skip, sync and async: skipped requests get no headers and cost nothing', async () => {
       for (const skip of [
         (r: FastifyRequest) => r.url.includes('free'),
