@@ -545,6 +545,37 @@ for (const { name, Fastify } of fastifyVersions) {
   });
 
   describe(`${name}: per-route config`, () => {
+    test("a route option set to undefined keeps the plugin's, as an absent one does", async () => {
+      // As a route config spread from an object of defaults would carry them.
+      const defaults = { keyGenerator: undefined, skip: undefined, message: undefined, requestPropertyName: undefined };
+      const app = await appWith(
+        {
+          limiter: slidingLimiter(1, 60_000).limiter,
+          keyGenerator: (request) => `user:${request.headers['x-user']}`,
+          skip: (request) => request.headers['x-internal'] === '1',
+          message: 'plugin message',
+          requestPropertyName: 'quota',
+        },
+        (app) => {
+          const seen = async (request: FastifyRequest) =>
+            (request as unknown as { quota?: { key: string } }).quota?.key ?? 'none';
+          app.get('/absent', { config: { rateLimit: { cost: 1 } } }, seen);
+          app.get('/spread', { config: { rateLimit: { cost: 1, ...defaults } } }, seen);
+        },
+      );
+      for (const url of ['/absent', '/spread']) {
+        const user = url.slice(1);
+        const first = await app.inject({ url, headers: { 'x-user': user } });
+        const internal = await app.inject({ url, headers: { 'x-user': user, 'x-internal': '1' } });
+        const second = await app.inject({ url, headers: { 'x-user': user } });
+        deepStrictEqual(
+          [first.body, internal.statusCode, internal.body, second.statusCode, second.json().message],
+          [`user:${user}`, 200, 'none', 429, 'plugin message'],
+          url,
+        );
+      }
+    });
+
     test('registered at the root and again in a plugin, a route naming its own limiter is charged by it once', async () => {
       const outer = slidingLimiter(100, 60_000).limiter;
       const inner = slidingLimiter(50, 60_000).limiter;
