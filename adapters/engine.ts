@@ -102,7 +102,8 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
    * The request property the Decision is put on, with the `key` (`req.rateLimit` on Express,
    * `request.rateLimit` on Fastify), for handlers to read; `false` for none. With several limiters
    * on a request it holds the one that binds: the limiting one, else the one with least remaining.
-   * Only the default name is typed. Defaults to `'rateLimit'`.
+   * Only the default name is typed. A name the request already has (`__proto__`, or a property Node,
+   * Express or Fastify give it: `ip`, `headers`, `body`, …) is refused. Defaults to `'rateLimit'`.
    */
   requestPropertyName?: string | false;
 }
