@@ -130,7 +130,7 @@ function fromCost<Req, Res>(
   if (engine.cost === undefined) return charged(limiter, key, engine.fixedCost, charge);
   const cost = callback(engine.owner, 'cost', engine.cost, req, res);
   if (typeof cost !== 'number' && isThenable(cost)) return afterCost(engine, key, cost, charge, limiter);
-  return charged(limiter, key, cost, charge);
+  return charged(limiter, key, returnedCost(cost), charge);
 }
 
 async function afterCost<Req, Res>(
@@ -140,7 +140,18 @@ async function afterCost<Req, Res>(
   charge: Charge | undefined,
   limiter: Limiter,
 ): Promise<Decision> {
-  return charged(limiter, key, await settled(engine.owner, 'cost', pending), charge);
+  return charged(limiter, key, returnedCost(await settled(engine.owner, 'cost', pending)), charge);
+}
+
+/**
+ * Refuses a cost function's `undefined` (a branch that returns nothing, a lookup that found
+ * nothing): passed on, it would read as `decide`'s "no cost given" and be charged 1. Every other
+ * value is the limiter's to check, with the same error.
+ */
+function returnedCost(cost: number | undefined): number {
+  if (cost === undefined)
+    throw new FloodgateError('ERR_INVALID_COST', 'cost must be a non-negative integer, got undefined');
+  return cost;
 }
 
 /** Asks the limiter, noting what it was asked with. */

@@ -64,14 +64,19 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
    * and watching `onLimited` before enforcing it. Defaults to false.
    */
   shadow?: boolean;
-  /** Called with every Decision (allowed, limited or shadowed), for metrics. A throw goes to the error path. */
+  /**
+   * Called with every Decision (allowed, limited or shadowed), for metrics. A throw goes to the
+   * error path. A returned promise is not awaited: if it rejects, the once-only warning
+   * `FLOODGATE_ON_DECISION_REJECTED` says so.
+   */
   onDecision?: (req: Req, decision: Decision) => void;
   /**
    * Called when a request is limited (or would be, in shadow mode), after the headers are set and
    * before the body is sent; on Express the status is set too, on Fastify it is left to the error
    * handler. Sending a response from here replaces the default one.
    * It runs synchronously: to build a body asynchronously use Express's `message` function or
-   * Fastify's error handler.
+   * Fastify's error handler. A throw goes to the error path; a returned promise is not awaited,
+   * and if it rejects, the once-only warning `FLOODGATE_ON_LIMITED_REJECTED` says so.
    */
   onLimited?: (req: Req, res: Res, decision: Decision) => void;
   /**
@@ -97,7 +102,8 @@ export interface CommonOptions<Req, Res> extends LimiterOptions {
    * The request property the Decision is put on, with the `key` (`req.rateLimit` on Express,
    * `request.rateLimit` on Fastify), for handlers to read; `false` for none. With several limiters
    * on a request it holds the one that binds: the limiting one, else the one with least remaining.
-   * Only the default name is typed. Defaults to `'rateLimit'`.
+   * Only the default name is typed. A name the request already has (`__proto__`, or a property Node,
+   * Express or Fastify give it: `ip`, `headers`, `body`, …) is refused. Defaults to `'rateLimit'`.
    */
   requestPropertyName?: string | false;
 }

@@ -275,7 +275,9 @@ function floodgatePlugin(
       const own = checkOptionsObject(owner, config, ROUTE_KNOWN, true, migrationHint);
       const merged: Record<string, unknown> = { ...inherited };
       if (hasOwnLimiter(own)) for (const name of ['limiter', ...LIMITER_OPTIONS]) delete merged[name];
-      Object.assign(merged, own);
+      // Only `undefined` means "not given", here as for `limiter`: a config spread from a defaults
+      // object (`{ ...routeDefaults, cost: 2 }`) with `keyGenerator: undefined` keeps the plugin's.
+      for (const [name, value] of Object.entries(own)) if (value !== undefined) merged[name] = value;
       const limiter = hasOwnLimiter(own) ? resolveLimiter(owner, own) : baseLimiter;
       if (limiter === undefined) {
         throw new FloodgateError(

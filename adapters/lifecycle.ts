@@ -6,7 +6,7 @@ import { asError } from './errors.js';
 import { longestRetryAfter, type SetHeader } from './headers.js';
 import type { Notices } from './notices.js';
 import { recordOnRequest } from './request-info.js';
-import { isThenable } from './validate.js';
+import { isThenable, show } from './validate.js';
 
 /**
  * What one framework contributes to the request lifecycle: how to read and write its response,
@@ -64,6 +64,27 @@ export function isHeaderValue(value: unknown): value is string | number | string
 }
 
 /**
+ * An async `onDecision` or `onLimited` that rejects: its promise is not awaited (both run
+ * synchronously, and the request has gone on or been answered by the time it settles), so there
+ * is no error path left to take. Handled here, or Node would end the process on an unhandled
+ * rejection; the app hears of it once, as of a failing `requestWasSuccessful`.
+ */
+function watchRejection(
+  returned: PromiseLike<unknown>,
+  notices: Notices,
+  owner: string,
+  hook: 'onDecision' | 'onLimited',
+): void {
+  returned.then(undefined, (error: unknown) => {
+    const reason = error instanceof Error ? error.message : show(error);
+    notices.once(
+      hook === 'onDecision' ? 'FLOODGATE_ON_DECISION_REJECTED' : 'FLOODGATE_ON_LIMITED_REJECTED',
+      `${owner}: ${hook} returned a promise that rejected (${reason}); it is not awaited, so the request it was called for went on as decided, and this failure reaches no error handler`,
+    );
+  });
+}
+
+/**
  * The request lifecycle both adapters share: decide (skip, limiter, key, cost), write the
  * headers (per limiter, adding to earlier limiters'), put the Decision on the request, call the
  * hooks, then go on or answer the limited request, and watch the end of a request that may be
@@ -99,7 +120,10 @@ export function createLifecycle<Req extends object, Res, Next>(
       if (requestProperty !== undefined && charge !== undefined) {
         recordOnRequest(req, requestProperty, decision, charge.key, denies);
       }
-      if (onDecision !== undefined) onDecision(req, decision);
+      if (onDecision !== undefined) {
+        const returned: unknown = onDecision(req, decision);
+        if (isThenable(returned)) watchRejection(returned, notices, owner, 'onDecision');
+      }
       source = 'onLimited';
       if (!decision.allowed) {
         if (!shadow) {
@@ -107,7 +131,10 @@ export function createLifecycle<Req extends object, Res, Next>(
           port.setHeader(res, 'retry-after', longestRetryAfter(retryAfter, decision));
           prior = { status: port.beginLimit(res), retryAfter };
         }
-        if (onLimited !== undefined) onLimited(req, res, decision);
+        if (onLimited !== undefined) {
+          const returned: unknown = onLimited(req, res, decision);
+          if (isThenable(returned)) watchRejection(returned, notices, owner, 'onLimited');
+        }
         // A hook that answered the request itself must not be followed by anything.
         if (port.answered(res)) return;
         if (prior !== undefined) {

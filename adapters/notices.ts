@@ -1,5 +1,5 @@
 import type { Limiter } from 'floodgate';
-import { invalidOption } from './validate.js';
+import { invalidOption, isThenable } from './validate.js';
 
 /** Codes of the once-only warnings the adapters give about a deployment's setup. */
 export type WarningCode =
@@ -16,7 +16,11 @@ export type WarningCode =
   /** The middleware (or a Fastify `app.rateLimit()` hook) was made while a request was being handled. */
   | 'FLOODGATE_CREATED_IN_REQUEST'
   /** `requestWasSuccessful` threw or rejected; the request it was asked about stays counted. */
-  | 'FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED';
+  | 'FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED'
+  /** `onDecision` returned a promise that rejected, after the request had gone on. */
+  | 'FLOODGATE_ON_DECISION_REJECTED'
+  /** `onLimited` returned a promise that rejected, after the limited response had been sent. */
+  | 'FLOODGATE_ON_LIMITED_REJECTED';
 
 /** Receives each once-only setup warning. */
 export type WarningHandler = (message: string, code: WarningCode) => void;
@@ -126,9 +130,13 @@ export class Notices {
     if (this.#warn === undefined || this.#sent.has(code)) return;
     this.#sent.add(code);
     try {
-      this.#warn(message, code);
+      const returned: unknown = this.#warn(message, code);
+      // An async sink's rejection is dropped like a throw: left unhandled, it would end the process.
+      if (isThenable(returned)) returned.then(undefined, ignore);
     } catch {
       // A throwing warning sink must not fail the request that happened to trigger it.
     }
   }
 }
+
+function ignore(): void {}

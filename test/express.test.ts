@@ -12,7 +12,7 @@ import {
 } from 'floodgate';
 import { type RateLimitOptions, rateLimit } from 'floodgate/express';
 import request from 'supertest';
-import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertFailed, failingCallbacks, NON_ERRORS, unhandledRejections } from './helpers/failing-callbacks.js';
 import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
@@ -233,6 +233,46 @@ for (const { name, express } of expressVersions) {
         }
       }
     });
+
+    test('an async onDecision or onLimited that rejects ends no process and changes no answer; a warning says so, once', async () => {
+      const down = async (): Promise<never> => {
+        throw new Error('metrics down');
+      };
+      for (const [hook, code] of [
+        ['onDecision', 'FLOODGATE_ON_DECISION_REJECTED'],
+        ['onLimited', 'FLOODGATE_ON_LIMITED_REJECTED'],
+      ] as const) {
+        const sink = warnings();
+        const statuses: number[] = [];
+        const unhandled = await unhandledRejections(async () => {
+          const app = appWith({ limiter: slidingLimiter(1, 60_000).limiter, warn: sink.warn, [hook]: down });
+          for (let i = 0; i < 3; i++) statuses.push((await request(app).get('/')).status);
+        });
+        deepStrictEqual([statuses, unhandled, sink.codes], [[200, 429, 429], [], [code]], hook);
+        match(
+          sink.messages[0] ?? '',
+          new RegExp(`^rateLimit: ${hook} returned a promise that rejected \\(metrics down\\)`),
+        );
+      }
+    });
+
+    test('an async warning sink that rejects ends no process and changes no answer', async () => {
+      const statuses: number[] = [];
+      let calls = 0;
+      const unhandled = await unhandledRejections(async () => {
+        const app = appWith({
+          limiter: slidingLimiter(1, 60_000).limiter,
+          warn: async () => {
+            calls += 1;
+            throw new Error('log sink down');
+          },
+        });
+        // X-Forwarded-For on an app that trusts no proxy: the warning FLOODGATE_UNTRUSTED_FORWARDED_FOR.
+        for (let i = 0; i < 2; i++)
+          statuses.push((await request(app).get('/').set('x-forwarded-for', '198.51.100.1')).status);
+      });
+      deepStrictEqual([statuses, calls, unhandled], [[200, 429], 1, []]);
+    });
   });
 
   describe(`${name}: pending decisions`, () => {
@@ -330,6 +370,34 @@ for (const { name, express } of expressVersions) {
         await limiter.block('127.0.0.1', { durationMs: 60_000 });
         const blocked = await request(app).get('/?free');
         deepStrictEqual([blocked.status, blocked.headers['retry-after']], [429, '60']);
+      }
+    });
+
+    test('a cost function returning undefined reaches next(err) with ERR_INVALID_COST, as null does, and charges nothing', async () => {
+      const costs: Record<string, number> = { '/report': 2 };
+      for (const cost of [
+        (req: { path: string }) => costs[req.path] as number,
+        async (req: { path: string }) => costs[req.path] as number,
+        () => null as unknown as number,
+      ]) {
+        const { limiter } = slidingLimiter(2, 1_000);
+        const seen: unknown[] = [];
+        const app = express();
+        app.use(rateLimit({ warn: false, limiter, cost }));
+        app.get('/', (_req, res) => {
+          res.send('ok');
+        });
+        app.use(((error, _req, res, _next) => {
+          seen.push(error);
+          res.status(500).send('failed');
+        }) as ErrorRequestHandler);
+        strictEqual((await request(app).get('/')).status, 500, String(cost));
+        ok(seen[0] instanceof FloodgateError);
+        deepStrictEqual(
+          [seen[0].code, seen[0].message],
+          ['ERR_INVALID_COST', `cost must be a non-negative integer, got ${cost.length === 0 ? 'null' : 'undefined'}`],
+        );
+        strictEqual((await limiter.peek('127.0.0.1')).remaining, 2);
       }
     });
 

@@ -1,10 +1,10 @@
-import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { createLimiter, FloodgateError, isFloodgateError, MemoryStore, slidingWindowLog } from 'floodgate';
 import floodgate, { type FloodgatePluginOptions, RateLimitedError } from 'floodgate/fastify';
-import { assertFailed, failingCallbacks, NON_ERRORS } from './helpers/failing-callbacks.js';
+import { assertFailed, failingCallbacks, NON_ERRORS, unhandledRejections } from './helpers/failing-callbacks.js';
 import { assertIntegerHeaders, expectedFieldCount, extremeSettings, HEADER_SETS } from './helpers/header-integers.js';
 import {
   DRAFT6_TIMELINE,
@@ -276,6 +276,47 @@ for (const { name, Fastify } of fastifyVersions) {
         );
       }
     });
+
+    test('an async onDecision or onLimited that rejects ends no process and changes no answer; a warning says so, once', async () => {
+      const down = async (): Promise<never> => {
+        throw new Error('metrics down');
+      };
+      for (const [hook, code] of [
+        ['onDecision', 'FLOODGATE_ON_DECISION_REJECTED'],
+        ['onLimited', 'FLOODGATE_ON_LIMITED_REJECTED'],
+      ] as const) {
+        const sink = warnings();
+        const statuses: number[] = [];
+        const unhandled = await unhandledRejections(async () => {
+          const app = await appWith({ limiter: slidingLimiter(1, 60_000).limiter, warn: sink.warn, [hook]: down });
+          for (let i = 0; i < 3; i++) statuses.push((await app.inject('/')).statusCode);
+        });
+        deepStrictEqual([statuses, unhandled, sink.codes], [[200, 429, 429], [], [code]], hook);
+        match(
+          sink.messages[0] ?? '',
+          new RegExp(`^floodgate: ${hook} returned a promise that rejected \\(metrics down\\)`),
+        );
+      }
+    });
+
+    test('an async warning sink that rejects ends no process and changes no answer', async () => {
+      const statuses: number[] = [];
+      let calls = 0;
+      const unhandled = await unhandledRejections(async () => {
+        const app = await appWith({
+          limiter: slidingLimiter(1, 60_000).limiter,
+          warn: async () => {
+            calls += 1;
+            throw new Error('log sink down');
+          },
+        });
+        // X-Forwarded-For on an app that trusts no proxy: the warning FLOODGATE_UNTRUSTED_FORWARDED_FOR.
+        for (let i = 0; i < 2; i++) {
+          statuses.push((await app.inject({ url: '/', headers: { 'x-forwarded-for': '198.51.100.1' } })).statusCode);
+        }
+      });
+      deepStrictEqual([statuses, calls, unhandled], [[200, 429], 1, []]);
+    });
   });
 
   describe(`${name}: pending decisions`, () => {
@@ -336,6 +377,29 @@ for (const { name, Fastify } of fastifyVersions) {
         await limiter.block('127.0.0.1', { durationMs: 60_000 });
         const blocked = await app.inject('/?free');
         deepStrictEqual([blocked.statusCode, blocked.headers['retry-after']], [429, '60']);
+      }
+    });
+
+    test('a cost function returning undefined fails the request with ERR_INVALID_COST, as null does, and charges nothing', async () => {
+      const costs: Record<string, number> = { '/report': 2 };
+      for (const cost of [
+        (r: FastifyRequest) => costs[r.url] as number,
+        async (r: FastifyRequest) => costs[r.url] as number,
+        () => null as unknown as number,
+      ]) {
+        const { limiter } = slidingLimiter(2, 1_000);
+        const app = await appWith({ limiter, cost });
+        const res = await app.inject('/');
+        deepStrictEqual(
+          [res.statusCode, res.json().code, res.json().message],
+          [
+            500,
+            'ERR_INVALID_COST',
+            `cost must be a non-negative integer, got ${cost.length === 0 ? 'null' : 'undefined'}`,
+          ],
+          String(cost),
+        );
+        strictEqual((await limiter.peek('127.0.0.1')).remaining, 2);
       }
     });
 
@@ -481,6 +545,37 @@ for (const { name, Fastify } of fastifyVersions) {
   });
 
   describe(`${name}: per-route config`, () => {
+    test("a route option set to undefined keeps the plugin's, as an absent one does", async () => {
+      // As a route config spread from an object of defaults would carry them.
+      const defaults = { keyGenerator: undefined, skip: undefined, message: undefined, requestPropertyName: undefined };
+      const app = await appWith(
+        {
+          limiter: slidingLimiter(1, 60_000).limiter,
+          keyGenerator: (request) => `user:${request.headers['x-user']}`,
+          skip: (request) => request.headers['x-internal'] === '1',
+          message: 'plugin message',
+          requestPropertyName: 'quota',
+        },
+        (app) => {
+          const seen = async (request: FastifyRequest) =>
+            (request as unknown as { quota?: { key: string } }).quota?.key ?? 'none';
+          app.get('/absent', { config: { rateLimit: { cost: 1 } } }, seen);
+          app.get('/spread', { config: { rateLimit: { cost: 1, ...defaults } } }, seen);
+        },
+      );
+      for (const url of ['/absent', '/spread']) {
+        const user = url.slice(1);
+        const first = await app.inject({ url, headers: { 'x-user': user } });
+        const internal = await app.inject({ url, headers: { 'x-user': user, 'x-internal': '1' } });
+        const second = await app.inject({ url, headers: { 'x-user': user } });
+        deepStrictEqual(
+          [first.body, internal.statusCode, internal.body, second.statusCode, second.json().message],
+          [`user:${user}`, 200, 'none', 429, 'plugin message'],
+          url,
+        );
+      }
+    });
+
     test('registered at the root and again in a plugin, a route naming its own limiter is charged by it once', async () => {
       const outer = slidingLimiter(100, 60_000).limiter;
       const inner = slidingLimiter(50, 60_000).limiter;

@@ -1,7 +1,7 @@
-import { deepStrictEqual, strictEqual, throws } from 'node:assert/strict';
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import type { Limiter } from 'floodgate';
+import { isFloodgateError, type Limiter } from 'floodgate';
 import { rateLimit } from 'floodgate/express';
 import floodgate from 'floodgate/fastify';
 import request from 'supertest';
@@ -110,6 +110,105 @@ describe('requestPropertyName is checked', () => {
         (error: Error) =>
           error.message.startsWith('rateLimit: requestPropertyName must be a non-empty string, or false for none, got'),
       );
+    }
+  });
+
+  const taken =
+    'a name the request does not have already (not __proto__, nor a property Node, Express or Fastify give a request, such as ip, headers or body), or false for none';
+
+  test("__proto__ is refused at setup: the first request would replace the request object's prototype", async () => {
+    const { limiter } = slidingLimiter(1, 1_000);
+    for (const { name, express } of expressVersions) {
+      const app = express();
+      throws(
+        () => app.use(rateLimit({ limiter, warn: false, requestPropertyName: '__proto__' })),
+        (error: unknown) =>
+          isFloodgateError(error) &&
+          error.code === 'ERR_INVALID_OPTION' &&
+          error.message === `rateLimit: requestPropertyName must be ${taken}, got "__proto__"`,
+        name,
+      );
+    }
+    for (const { name, Fastify } of fastifyVersions) {
+      const app = Fastify();
+      await rejects(
+        async () => {
+          await app.register(floodgate, { limiter, warn: false, requestPropertyName: '__proto__' });
+        },
+        (error: unknown) =>
+          isFloodgateError(error) &&
+          error.code === 'ERR_INVALID_OPTION' &&
+          error.message === `floodgate: requestPropertyName must be ${taken}, got "__proto__"`,
+        name,
+      );
+      // A route's own config is checked as the plugin's is.
+      const routes = Fastify();
+      await routes.register(floodgate, { limiter, warn: false });
+      throws(
+        () => routes.get('/', { config: { rateLimit: { requestPropertyName: '__proto__' } } }, async () => 'ok'),
+        (error: Error) =>
+          error.message === `floodgate (route GET /): requestPropertyName must be ${taken}, got "__proto__"`,
+        name,
+      );
+    }
+  });
+
+  test('every property a real request has is refused, on every framework version', async () => {
+    const { limiter } = slidingLimiter(1, 1_000);
+    const namesOf = (request: object): string[] => {
+      const names = new Set<string>();
+      for (let o: object | null = request; o !== null; o = Object.getPrototypeOf(o)) {
+        for (const name of Object.getOwnPropertyNames(o)) names.add(name);
+      }
+      return [...names];
+    };
+    const refused = (make: () => unknown): boolean => {
+      try {
+        make();
+        return false;
+      } catch (error) {
+        return isFloodgateError(error) && error.code === 'ERR_INVALID_OPTION';
+      }
+    };
+    for (const { name, express } of expressVersions) {
+      // A request as a handler sees it: through a body parser, with route params and a query.
+      let names: string[] = [];
+      const app = express();
+      app.use(express.json());
+      app.post('/:id', (req, res) => {
+        names = namesOf(req);
+        res.send('ok');
+      });
+      await request(app).post('/7?page=2').send({ a: 1 });
+      ok(names.includes('ip') && names.includes('body'), name);
+      deepStrictEqual(
+        names.filter((n) => !refused(() => rateLimit({ limiter, requestPropertyName: n }))),
+        [],
+        name,
+      );
+    }
+    for (const { name, Fastify } of fastifyVersions) {
+      for (const trustProxy of [false, true]) {
+        let names: string[] = [];
+        const app = Fastify({ trustProxy });
+        app.post('/:id', async (req) => {
+          names = namesOf(req);
+          return 'ok';
+        });
+        await app.inject({ method: 'POST', url: '/7?page=2', payload: { a: 1 } });
+        ok(names.includes('raw') && names.includes('params'), name);
+        const accepted: string[] = [];
+        for (const n of names) {
+          const limited = Fastify();
+          try {
+            await limited.register(floodgate, { limiter, warn: false, requestPropertyName: n });
+            accepted.push(n);
+          } catch (error) {
+            ok(isFloodgateError(error) && error.code === 'ERR_INVALID_OPTION', `${n}: ${error}`);
+          }
+        }
+        deepStrictEqual(accepted, [], `${name}, trustProxy ${trustProxy}`);
+      }
     }
   });
 });

@@ -74,3 +74,22 @@ export function assertFailed(
   strictEqual(error.message, `${run.owner}: ${run.callback} failed with a non-Error value: ${run.shown}`);
   strictEqual(error.cause, run.value, label);
 }
+
+/**
+ * Runs `run`, lets the promises it left behind settle, and returns the rejections nothing handled
+ * meanwhile: each one would end a process running under Node's default `--unhandled-rejections`.
+ */
+export async function unhandledRejections(run: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown): void => {
+    seen.push(reason);
+  };
+  process.on('unhandledRejection', listener);
+  try {
+    await run();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    process.off('unhandledRejection', listener);
+  }
+  return seen;
+}
