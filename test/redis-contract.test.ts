@@ -43,19 +43,34 @@ for (const denyCache of [true, false]) {
 // sequences at epoch-sized, fractional times (like the server clock's microseconds) with awkward
 // rates, on both stores, compared Decision by Decision.
 describe('redis store decides exactly like the memory store (property)', () => {
+  const bucket = fc
+    .record({
+      capacity: fc.integer({ min: 1, max: 12 }),
+      refillPerSecond: fc.oneof(
+        fc.constantFrom(0.3, 7 / 3, 1, 3, 1000 / 7, 0.001),
+        fc.double({ min: 0.01, max: 500, noNaN: true }),
+      ),
+    })
+    .map((o) => ({ default: tokenBucket(o) }));
+  // Windows of 1 ms at epoch times with limits past 2^53 / window keep their counts apart from
+  // the window (the split layout); small ones pack them into one integer.
+  const fixed = fc
+    .record({
+      limit: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(9_000_000)),
+      windowMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(1)),
+    })
+    .map((o) => ({ default: fixedWindow(o) }));
+  const counter = fc
+    .record({
+      limit: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(3000)),
+      windowMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(7)),
+    })
+    .map((o) => ({ default: slidingWindowCounter(o) }));
   const algorithms: fc.Arbitrary<Record<string, Algorithm>> = fc.oneof(
     fc
       .record({ limit: fc.integer({ min: 1, max: 12 }), windowMs: fc.integer({ min: 1, max: 3000 }) })
       .map((o) => ({ default: slidingWindowLog(o) })),
-    fc
-      .record({
-        capacity: fc.integer({ min: 1, max: 12 }),
-        refillPerSecond: fc.oneof(
-          fc.constantFrom(0.3, 7 / 3, 1, 3, 1000 / 7, 0.001),
-          fc.double({ min: 0.01, max: 500, noNaN: true }),
-        ),
-      })
-      .map((o) => ({ default: tokenBucket(o) })),
+    bucket,
     fc
       .record({
         capacity: fc.integer({ min: 2, max: 6 }),
@@ -67,20 +82,8 @@ describe('redis store decides exactly like the memory store (property)', () => {
         burst: tokenBucket({ capacity: o.capacity, refillPerSecond: o.refillPerSecond }),
         window: slidingWindowLog({ limit: o.limit, windowMs: o.windowMs }),
       })),
-    // Windows of 1 ms at epoch times with limits past 2^53 / window keep their counts apart from
-    // the window (the split layout); small ones pack them into one integer.
-    fc
-      .record({
-        limit: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(9_000_000)),
-        windowMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(1)),
-      })
-      .map((o) => ({ default: fixedWindow(o) })),
-    fc
-      .record({
-        limit: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.constant(3000)),
-        windowMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(7)),
-      })
-      .map((o) => ({ default: slidingWindowCounter(o) })),
+    fixed,
+    counter,
     fc
       .record({
         limit: fc.integer({ min: 2, max: 8 }),
@@ -93,8 +96,13 @@ describe('redis store decides exactly like the memory store (property)', () => {
         log: slidingWindowLog({ limit: o.limit + 1, windowMs: o.windowMs }),
       })),
   );
+  const forward = fc.oneof(
+    fc.constant(0),
+    fc.double({ min: 0, max: 700, noNaN: true }),
+    fc.integer({ min: 0, max: 400 }),
+  );
   const step = fc.record({
-    dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 700, noNaN: true }), fc.integer({ min: 0, max: 400 })),
+    dt: forward,
     op: twinOps,
     cost: fc.integer({ min: 0, max: 3 }),
     key: fc.constantFrom('a', 'b'),
@@ -119,6 +127,62 @@ describe('redis store decides exactly like the memory store (property)', () => {
           }),
       ),
       { numRuns: 600, includeErrorInReport: true },
+    );
+  });
+
+  // A clock that steps back (a failover to a replica whose clock is behind), across a window's
+  // boundary or within it: both twins decide in the key's later window alike. One key, and no
+  // blocks: the stores forget expired state each in their own way (the memory store when it makes
+  // room for another key, Redis by TTL), which a clock going back shows, and which is no rule of
+  // the algorithms'.
+  const steppingBack: fc.Arbitrary<Record<string, Algorithm>> = fc.oneof(
+    bucket,
+    fixed,
+    counter,
+    fc
+      .record({
+        limit: fc.integer({ min: 2, max: 8 }),
+        windowMs: fc.integer({ min: 10, max: 2000 }),
+        capacity: fc.integer({ min: 2, max: 6 }),
+        refillPerSecond: fc.double({ min: 0.1, max: 50, noNaN: true }),
+      })
+      .map((o) => ({
+        fixed: fixedWindow({ limit: o.limit, windowMs: o.windowMs }),
+        counter: slidingWindowCounter({ limit: o.capacity, windowMs: o.windowMs * 3 }),
+        burst: tokenBucket({ capacity: o.capacity, refillPerSecond: o.refillPerSecond }),
+      })),
+  );
+  const backStep = fc.record({
+    dt: fc.oneof(
+      { weight: 2, arbitrary: forward },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(fc.double({ min: -1500, max: 0, noNaN: true }), fc.integer({ min: -1500, max: -1 })),
+      },
+    ),
+    op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'refund', 'reset'),
+    cost: fc.integer({ min: 0, max: 3 }),
+    key: fc.constant('a'),
+  });
+
+  test('random sequences with a clock stepping back give identical Decisions', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        steppingBack,
+        fc.array(backStep, { minLength: 1, maxLength: 40 }),
+        twinStarts,
+        (policies, steps, start) =>
+          replayOnBothStores({
+            policies,
+            steps,
+            start,
+            blockDurationMs: 0,
+            client,
+            timeoutMs: PATIENT_MS,
+            advance: (s) => s.dt,
+          }),
+      ),
+      { numRuns: 300, includeErrorInReport: true },
     );
   });
 });

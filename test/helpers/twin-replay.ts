@@ -45,7 +45,10 @@ export interface TwinReplay<S extends TwinStep> {
   /** The Redis store's client. */
   readonly client: RedisClient;
   readonly timeoutMs: number;
-  /** Milliseconds the clock moves before `step`. */
+  /**
+   * Milliseconds the clock moves before `step`; a negative number steps it back, never below
+   * `start` (a clock reading below 0 is no time any server keeps).
+   */
   readonly advance: (step: S) => number;
 }
 
@@ -70,7 +73,7 @@ export async function replayOnBothStores<S extends TwinStep>(replay: TwinReplay<
   const redis = make(new RedisStore({ client: replay.client, timeoutMs: replay.timeoutMs, clock, denyCache: false }));
   const smallest = Math.min(...Object.values(policies).map((a) => a.limit));
   for (const [i, s] of replay.steps.entries()) {
-    now += replay.advance(s);
+    now = Math.max(replay.start, now + replay.advance(s));
     const cost = Math.min(s.cost, smallest);
     if (s.op === 'reset') {
       await memory.reset(s.key);

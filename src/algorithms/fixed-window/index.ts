@@ -20,6 +20,8 @@ export interface FixedWindowOptions {
 export type FixedWindowState = number | [number, number];
 
 const OWNER = 'fixedWindow';
+/** What `countIn` gives for a state of a window later than the reading's: the clock stepped back. */
+const LATER = -1;
 
 /**
  * The fixed window: time is cut into windows aligned to whole multiples of `windowMs` on the
@@ -51,11 +53,26 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
   let chargeCost = 0;
   let chargeTo: FixedWindowState = 0;
 
-  /** The count `state` holds for `window` (0 for a state of another window). */
+  /**
+   * The count `state` holds for `window`: 0 for a state of an earlier window, {@link LATER} for
+   * one of a later window (see `laterWindow`).
+   */
   function countIn(state: FixedWindowState | undefined, window: number, base: number): number {
     if (state === undefined) return 0;
-    if (typeof state === 'number') return state >= base && state < base + span ? state - base : 0;
-    return state[0] === window ? state[1] : 0;
+    if (typeof state === 'number') return state < base ? 0 : state < base + span ? state - base : LATER;
+    return state[0] === window ? state[1] : state[0] < window ? 0 : LATER;
+  }
+
+  /**
+   * The window of a state that `countIn` found later than the reading's. The clock stepped back
+   * (on Redis, a failover to a replica whose clock is behind): the reading is decided in the
+   * state's window, the later time, as if read at its start, so that the count is neither reset
+   * nor lost. `state / span` may round up to the next whole window, never down.
+   */
+  function laterWindow(state: FixedWindowState): number {
+    if (typeof state !== 'number') return state[0];
+    const window = Math.floor(state / span);
+    return window * span > state ? window - 1 : window;
   }
 
   /** The state holding `count` in `window`. */
@@ -64,11 +81,19 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
   }
 
   function evaluate(state: FixedWindowState | undefined, now: number, cost: number, charge: boolean): Decision {
-    const window = Math.floor(now / windowMs);
+    let window = Math.floor(now / windowMs);
     // No state exists before the first charge sets the origin.
-    const rel = window - (origin ?? window);
-    const base = rel * span;
-    const count = countIn(state, rel, base);
+    const o = origin ?? window;
+    let rel = window - o;
+    let base = rel * span;
+    let count = countIn(state, rel, base);
+    if (count === LATER) {
+      rel = laterWindow(state as FixedWindowState);
+      base = rel * span;
+      count = countIn(state, rel, base);
+      window = rel + o;
+    }
+    // Waits run from `now` to the window's end, which is on the same clock.
     const end = (window + 1) * windowMs;
     const allowed = count + cost <= limit;
     if (allowed && charge && cost > 0) {
@@ -95,18 +120,29 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     }
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    const rel = window - origin;
-    const base = rel * span;
-    return stateOf(rel, base, countIn(state, rel, base) + cost);
+    let rel = window - origin;
+    let base = rel * span;
+    let count = countIn(state, rel, base);
+    if (count === LATER) {
+      rel = laterWindow(state as FixedWindowState);
+      base = rel * span;
+      count = countIn(state, rel, base);
+    }
+    return stateOf(rel, base, count + cost);
   }
 
   function refund(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState | undefined {
     if (state === undefined) return undefined;
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    const rel = window - origin;
-    const base = rel * span;
-    const count = countIn(state, rel, base);
+    let rel = window - origin;
+    let base = rel * span;
+    let count = countIn(state, rel, base);
+    if (count === LATER) {
+      rel = laterWindow(state);
+      base = rel * span;
+      count = countIn(state, rel, base);
+    }
     return count > cost ? stateOf(rel, base, count - cost) : undefined;
   }
 

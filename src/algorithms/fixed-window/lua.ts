@@ -3,7 +3,8 @@ import { MAX_PACKED, SPLIT_TAG } from './constants.js';
 
 /**
  * Lua reading the policy's parameters and its count in the current window into locals named with
- * `p.v`: `limit`, `win`, `window`, `count` and `stop` (the window's end).
+ * `p.v`: `limit`, `win`, `window`, `count` and `stop` (the window's end). A key of a later window
+ * (the server's clock stepped back) makes that window the current one, as the TS `laterWindow`.
  */
 function read(p: LuaPolicy): string {
   const { num, v } = p;
@@ -16,11 +17,19 @@ do
   if stored then
     if stored:byte(1) == ${SPLIT_TAG.charCodeAt(0)} then
       local w, c = unpack('<dd', stored, 2)
-      if w == ${window} then ${count} = c end
+      if w >= ${window} then ${window}, ${count} = w, c end
     else
       local span, s = ${limit} + 1, stored + 0
       local base = ${window} * span
-      if s >= base and s < base + span then ${count} = s - base end
+      if s >= base then
+        if s < base + span then
+          ${count} = s - base
+        else
+          local w = floor(s / span)
+          if w * span > s then w = w - 1 end
+          ${window}, ${count} = w, s - w * span
+        end
+      end
     end
   end
 end
@@ -53,8 +62,8 @@ ${luaWaitUntil(reset, p.v('stop'))}else ${reset} = 0 end
 }
 
 /**
- * The Lua twin of {@link fixedWindow}: the same window (`floor(now / windowMs)`) and the same
- * comparisons as `fixed-window/index.ts`.
+ * The Lua twin of {@link fixedWindow}: the same window (`floor(now / windowMs)`, or the key's own
+ * when that is later) and the same comparisons as `fixed-window/index.ts`.
  *
  * Key: a STRING holding `window * (limit + 1) + count` as an integer while that is exact (Redis
  * then keeps it in the key's own object, with no allocation for the value), else `s` followed by

@@ -46,21 +46,29 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
   let origin: number | undefined;
 
   // The counts `state` holds, read in `window`: [previous, current]. A state of the window before
-  // moves its current count to previous; an older one counts nothing.
+  // moves its current count to previous; an older one counts nothing. Returns the window read in:
+  // `window`, or the state's own when that is later. The clock then stepped back (on Redis, a
+  // failover to a replica whose clock is behind), and the call is decided in the state's window,
+  // the later time, so that its counts are neither reset nor lost.
   let previous = 0;
   let current = 0;
-  function read(state: SlidingWindowCounterState | undefined, window: number): void {
+  function read(state: SlidingWindowCounterState | undefined, window: number): number {
     previous = 0;
     current = 0;
-    if (state === undefined) return;
+    if (state === undefined) return window;
     let at: number;
     let p: number;
     let c: number;
     if (typeof state === 'number') {
       const base = window * square;
       at = state >= base ? window : window - 1;
-      const rest = state - at * square;
-      if (rest < 0 || rest >= square) return;
+      let rest = state - at * square;
+      if (rest >= square) {
+        // `state / square` may round up to the next whole window, never down.
+        at = Math.floor(state / square);
+        if (at * square > state) at--;
+        rest = state - at * square;
+      } else if (rest < 0) return window;
       p = Math.floor(rest / span);
       c = rest - p * span;
     } else [at, p, c] = state;
@@ -68,6 +76,12 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
       previous = p;
       current = c;
     } else if (at === window - 1) previous = c;
+    else if (at > window) {
+      previous = p;
+      current = c;
+      return at;
+    }
+    return window;
   }
 
   function stateOf(window: number, p: number, c: number): SlidingWindowCounterState {
@@ -75,12 +89,15 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     return Math.abs(base) + square <= MAX_PACKED ? base + p * span + c : [window, p, c];
   }
 
-  /** The estimate at `t` of counts `p` and `c` read in `window` (no charge between). */
+  /**
+   * The estimate at `t` of counts `p` and `c` read in `window` (no charge between). Before the
+   * window (a clock that stepped back) it is the estimate at the window's start.
+   */
   function usedAt(t: number, window: number, p: number, c: number): number {
     const w = Math.floor(t / windowMs);
     if (w === window) return p * ((windowMs - (t - window * windowMs)) / windowMs) + c;
     if (w === window + 1) return c * ((windowMs - (t - w * windowMs)) / windowMs);
-    return 0;
+    return w < window ? p + c : 0;
   }
 
   /** The smallest whole r with usedAt(now + r) + cost <= limit: the very test the retry meets. */
@@ -109,12 +126,21 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     cost: number,
     charge: boolean,
   ): Decision {
-    const window = Math.floor(now / windowMs);
+    let window = Math.floor(now / windowMs);
     // No state exists before the first charge sets the origin.
-    read(state, window - (origin ?? window));
+    const o = origin ?? window;
+    const rel = window - o;
+    const at = read(state, rel);
     const p = previous;
     const c = current;
-    const used = p * ((windowMs - (now - window * windowMs)) / windowMs) + c;
+    let used: number;
+    if (at === rel) used = p * ((windowMs - (now - window * windowMs)) / windowMs) + c;
+    else {
+      // Read in a later window: the estimate at its start, where the previous window weighs in
+      // whole (the formula's weight is 1 there). Waits still run from `now`.
+      window = at + o;
+      used = p + c;
+    }
     const allowed = used + cost <= limit;
     if (allowed && charge && cost > 0) {
       return {
@@ -128,7 +154,9 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     return {
       allowed,
       limit,
-      remaining: Math.floor(limit - used),
+      // A clock that stepped back can find more used than the limit (the previous window weighs
+      // more earlier in the current one): nothing is left, not less than nothing.
+      remaining: used < limit ? Math.floor(limit - used) : 0,
       resetMs: resetAfter(now, window, p, c),
       retryAfterMs: allowed ? 0 : waitFor(now, window, p, c, cost),
     };
@@ -137,8 +165,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
   function charge(state: SlidingWindowCounterState | undefined, now: number, cost: number): SlidingWindowCounterState {
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    read(state, window - origin);
-    return stateOf(window - origin, previous, current + cost);
+    return stateOf(read(state, window - origin), previous, current + cost);
   }
 
   // The current window's count first (the newest calls), then the previous one's.
@@ -150,12 +177,12 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     if (state === undefined) return undefined;
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    read(state, window - origin);
+    const at = read(state, window - origin);
     const fromCurrent = Math.min(current, cost);
     const c = current - fromCurrent;
     const left = cost - fromCurrent;
     const p = previous < left ? 0 : previous - left;
-    return p === 0 && c === 0 ? undefined : stateOf(window - origin, p, c);
+    return p === 0 && c === 0 ? undefined : stateOf(at, p, c);
   }
 
   // `state / square` may round up to the next whole window, never down below the state's own.

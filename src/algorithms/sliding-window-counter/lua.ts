@@ -3,14 +3,16 @@ import { MAX_PACKED, MAX_STEPS, SPLIT_TAG } from './constants.js';
 
 /**
  * Lua reading the policy's parameters and counts into locals named with `p.v`: `limit`, `win`,
- * `window`, `prev` and `cur` as the TS `read` leaves them, and `used`.
+ * `window`, `prev` and `cur` as the TS `read` and `evaluate` leave them (a key of a later window,
+ * the server's clock having stepped back, makes that window the current one), and `used`.
  */
 function read(p: LuaPolicy): string {
   const { num, v } = p;
-  const [limit, win, window, prev, cur] = ['limit', 'win', 'window', 'prev', 'cur'].map(v);
+  const [limit, win, window, prev, cur, used] = ['limit', 'win', 'window', 'prev', 'cur', 'used'].map(v);
   return `local ${limit}, ${win} = ${num(0)}, ${num(1)}
 local ${window} = floor(now / ${win})
 local ${prev}, ${cur} = 0, 0
+local ${used}
 do
   local stored = ${p.get()}
   if stored then
@@ -22,21 +24,28 @@ do
       local square = span * span
       if s >= ${window} * square then at = ${window} else at = ${window} - 1 end
       local rest = s - at * square
-      if rest >= 0 and rest < square then
+      if rest >= square then
+        at = floor(s / square)
+        if at * square > s then at = at - 1 end
+        rest = s - at * square
+      elseif rest < 0 then
+        at = nil
+      end
+      if at then
         p = floor(rest / span)
         c = rest - p * span
-      else
-        at = nil
       end
     end
     if at == ${window} then
       ${prev}, ${cur} = p, c
     elseif at == ${window} - 1 then
       ${prev} = c
+    elseif at and at > ${window} then
+      ${window}, ${prev}, ${cur}, ${used} = at, p, c, p + c
     end
   end
 end
-local ${v('used')} = ${prev} * ((${win} - (now - ${window} * ${win})) / ${win}) + ${cur}
+if not ${used} then ${used} = ${prev} * ((${win} - (now - ${window} * ${win})) / ${win}) + ${cur} end
 `;
 }
 
@@ -50,6 +59,8 @@ function usedAt({ v }: LuaPolicy, t: string): string {
         u = ${prev} * ((${win} - (t - ${window} * ${win})) / ${win}) + ${cur}
       elseif w == ${window} + 1 then
         u = ${cur} * ((${win} - (t - w * ${win})) / ${win})
+      elseif w < ${window} then
+        u = ${prev} + ${cur}
       end`;
 }
 
@@ -106,7 +117,8 @@ end
 function unchargedView(p: LuaPolicy): string {
   const [, remaining, reset] = p.out;
   const [limit, win, window, prev, cur] = [p.v('limit'), p.v('win'), p.v('window'), p.v('prev'), p.v('cur')];
-  return `${remaining} = floor(${limit} - ${p.v('used')})
+  const used = p.v('used');
+  return `if ${used} < ${limit} then ${remaining} = floor(${limit} - ${used}) else ${remaining} = 0 end
 if ${cur} > 0 then
 ${luaWaitUntil(reset, `(${window} + 2) * ${win}`)}elseif ${prev} > 0 then
 ${luaWaitUntil(reset, `(${window} + 1) * ${win}`)}else ${reset} = 0 end
@@ -114,8 +126,9 @@ ${luaWaitUntil(reset, `(${window} + 1) * ${win}`)}else ${reset} = 0 end
 }
 
 /**
- * The Lua twin of {@link slidingWindowCounter}: the same windows, the same weighted estimate and
- * the same correcting loops as `sliding-window-counter/index.ts`, float for float.
+ * The Lua twin of {@link slidingWindowCounter}: the same windows (the key's own when it is later
+ * than `floor(now / windowMs)`), the same weighted estimate and the same correcting loops as
+ * `sliding-window-counter/index.ts`, float for float.
  *
  * Key: a STRING holding `window * (limit + 1)^2 + previous * (limit + 1) + current` as an integer
  * while that is exact, else `s` followed by `struct.pack('<ddd', window, previous, current)`. Its

@@ -126,7 +126,9 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
     return {
       allowed,
       limit: capacity,
-      remaining: Math.floor(capacity - debt),
+      // A clock that stepped back (on Redis, a failover to a replica whose clock is behind) can
+      // find the bucket owing more than its capacity: it holds no token, not fewer than none.
+      remaining: debt < capacity ? Math.floor(capacity - debt) : 0,
       resetMs: msUntil(base, now, y),
       retryAfterMs: allowed ? 0 : msUntil(base - (capacity - cost), now, y),
     };
@@ -143,12 +145,16 @@ export function tokenBucket(options: TokenBucketOptions): Algorithm<TokenBucketS
     return state;
   }
 
-  // Tokens back, capped at a full bucket (`n`); exact, as both numbers lie on the grid.
+  // Tokens back, up to a full bucket, which is no state at all, as in the twin: kept as `fullAt`
+  // = `n`, it would read as a debt to a clock that stepped back. Exact, as both numbers lie on
+  // the grid.
   function refund(state: TokenBucketState | undefined, now: number, cost: number): TokenBucketState | undefined {
     if (state === undefined) return undefined;
     const n = tokensAt(now);
-    if (typeof state === 'number') return Math.max(state - cost, n);
-    state.at = Math.max(state.at - cost, n);
+    const after = fullAtOf(state) - cost;
+    if (!(after > n)) return undefined;
+    if (typeof state === 'number') return after;
+    state.at = after;
     return state;
   }
 

@@ -62,7 +62,9 @@ function store(p: LuaPolicy, state: string): string {
  */
 function unchargedView(p: LuaPolicy): string {
   const [cap, n, base] = [p.v('cap'), p.v('n'), p.v('base')];
-  return `${p.out[1]} = floor(${cap} - (${base} - ${n}))\n${msUntil(p, p.out[2], base)}`;
+  const remaining = p.out[1];
+  return `if ${base} - ${n} < ${cap} then ${remaining} = floor(${cap} - (${base} - ${n})) else ${remaining} = 0 end
+${msUntil(p, p.out[2], base)}`;
 }
 
 /**

@@ -74,6 +74,22 @@ export const fixedWindowScenarios: readonly ContractScenario[] = [
     ],
   },
   {
+    // A clock that steps back (on Redis, a failover to a replica whose clock is behind) into an
+    // earlier window: the calls are counted in the key's window, the later one, until it ends.
+    name: 'fixed window: a clock stepping back into an earlier window keeps the later window and its count',
+    policies: fixed3,
+    steps: [
+      { at: 10_500, expect: ok(2, 500) },
+      { at: 9400, expect: ok(1, 1600) },
+      { at: 9400, expect: ok(0, 1600) },
+      { at: 9400, expect: no(0, 1600, 1600) },
+      { at: 9500, op: 'refund', expect: ok(1, 1500) },
+      { at: 10_999, expect: ok(0, 1) },
+      { at: 10_999, expect: no(0, 1, 1) },
+      { at: 11_000, expect: ok(2, 1000) },
+    ],
+  },
+  {
     name: 'fixed window: concurrent calls on a fresh key admit exactly the limit',
     policies: () => ({ default: fixedWindow({ limit: 10, windowMs: 1000 }) }),
     steps: [

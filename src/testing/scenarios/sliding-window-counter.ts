@@ -48,6 +48,28 @@ export const slidingWindowCounterScenarios: readonly ContractScenario[] = [
     ],
   },
   {
+    // A clock that steps back (on Redis, a failover to a replica whose clock is behind): within
+    // the window the previous count weighs more, and before it the counts are read in the key's
+    // window, the later one, as at its start, where the previous window weighs in whole.
+    name: 'sliding-window counter: a clock stepping back keeps the later window and its counts; remaining stays at 0',
+    policies: counter10,
+    steps: [
+      { at: 9000, cost: 10, expect: ok(0, 2000) },
+      // 10 × 0.1 + 9 = 10.
+      { at: 10_900, cost: 9, expect: ok(0, 1100) },
+      // 10 × 0.9 + 9 = 18, more than the limit: nothing left, not -8.
+      { at: 10_100, op: 'peek', expect: no(0, 1900, 900) },
+      // In the window before: 10 + 9 = 19, as at 10000.
+      { at: 9500, op: 'peek', expect: no(0, 2500, 1500) },
+      { at: 9500, expect: no(0, 2500, 1500) },
+      // 9 back from the current count: 10 + 0 = 10; 10 × (11000 − t) / 1000 + 1 ≤ 10 from t = 10100.
+      { at: 9500, op: 'refund', cost: 9, expect: no(0, 1500, 600) },
+      { at: 10_100, expect: ok(0, 1900) },
+      // The window of 10000..10999 counted 1.
+      { at: 11_000, op: 'peek', expect: ok(9, 1000) },
+    ],
+  },
+  {
     name: 'sliding-window counter: concurrent calls on a fresh key admit exactly the limit; reset clears them',
     policies: counter10,
     steps: [

@@ -44,6 +44,21 @@ export const tokenBucketScenarios: readonly ContractScenario[] = [
     ],
   },
   {
+    // A clock that steps back (on Redis, a failover to a replica whose clock is behind) finds the
+    // bucket owing 5 tokens of its 3: it holds none, and the waits run from the earlier reading.
+    name: 'token bucket: a clock stepping back reports remaining 0, never less; a refund to full leaves no debt',
+    policies: bucket3,
+    steps: [
+      { at: 10_000, cost: 3, expect: ok(0, 1500) },
+      { at: 9000, op: 'peek', expect: no(0, 2500, 1500) },
+      { at: 9000, expect: no(0, 2500, 1500) },
+      { at: 10_500, expect: ok(0, 1500) },
+      // Refunded to full, the bucket is no state at all: read 100 ms earlier, it is still full.
+      { at: 10_500, op: 'refund', cost: 3, expect: ok(3, 0) },
+      { at: 10_400, op: 'peek', expect: ok(3, 0) },
+    ],
+  },
+  {
     name: 'token bucket: concurrent calls on a fresh key admit exactly the capacity',
     policies: () => ({ default: tokenBucket({ capacity: 10, refillPerSecond: 1 }) }),
     steps: [
