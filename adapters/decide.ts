@@ -8,7 +8,7 @@ import { isThenable, show } from './validate.js';
 export type Outcome = Decision | undefined;
 
 /**
- * Decides one request: skip, key, cost, then the limiter. Each step that returns a plain value
+ * Decides one request: skip, the limiter, the key, then the cost. Each step that returns a plain value
  * goes straight on; only a step that returns a promise moves the rest onto the async path, so
  * the memory store with sync options decides without a single `await`. A callback's throw or
  * rejection comes out as an Error naming the callback (see {@link asError}). When `charge` is

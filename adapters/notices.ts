@@ -19,7 +19,7 @@ export type WarningCode =
   | 'FLOODGATE_REQUEST_WAS_SUCCESSFUL_FAILED'
   /** `onDecision` returned a promise that rejected, after the request had gone on. */
   | 'FLOODGATE_ON_DECISION_REJECTED'
-  /** `onLimited` returned a promise that rejected, after the limited response had been sent. */
+  /** `onLimited` returned a promise that rejected; it is not awaited, the request is answered as decided. */
   | 'FLOODGATE_ON_LIMITED_REJECTED';
 
 /** Receives each once-only setup warning. */

@@ -18,6 +18,15 @@ export const monotonicClock: Clock = () => performance.now();
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
+ * How far a window counter's state may lie ahead of the clock and still be read as the same key's
+ * later window: a clock that stepped back (on Redis, a failover to a replica whose clock is
+ * behind) by up to this much. A state further ahead is no step back but one written at other
+ * settings (a rolling deploy changing `limit` or `windowMs`, which read the stored number as a
+ * window years away): it counts nothing, as a state of another window does.
+ */
+export const MAX_STEP_BACK_MS = 60_000;
+
+/**
  * An injected clock, its readings checked: a NaN would make every comparison false and decide
  * silently wrong (a window that never ends, a bucket that never refills). A bad reading fails the
  * call, which the limiter's `onStoreError` then answers, and reports. The default clock needs no

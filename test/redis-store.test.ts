@@ -7,6 +7,7 @@ import {
   createLimiter,
   type Decision,
   FloodgateError,
+  fixedWindow,
   type Limiter,
   type LuaTwin,
   type RedisClient,
@@ -14,6 +15,7 @@ import {
   type RedisStoreOptions,
   type RedisTwin,
   type Store,
+  slidingWindowCounter,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
@@ -578,6 +580,44 @@ describe('bounded state', () => {
     now += peek.retryAfterMs;
     strictEqual((await old.consume('k', { cost: 10 })).allowed, true);
   });
+
+  for (const [name, make] of [
+    ['fixedWindow', fixedWindow],
+    ['slidingWindowCounter', slidingWindowCounter],
+  ] as const) {
+    for (const [change, before, after] of [
+      ['limit 100 to 10', { limit: 100, windowMs: 60_000 }, { limit: 10, windowMs: 60_000 }],
+      ['limit 10 to 100', { limit: 10, windowMs: 60_000 }, { limit: 100, windowMs: 60_000 }],
+      ['windowMs 60 s to 120 s', { limit: 10, windowMs: 60_000 }, { limit: 10, windowMs: 120_000 }],
+      ['windowMs 120 s to 60 s', { limit: 10, windowMs: 120_000 }, { limit: 10, windowMs: 60_000 }],
+    ] as const) {
+      test(`${name}: a rolling deploy changing ${change} starts the key afresh, never a window years away`, async () => {
+        const prefix = randomPrefix('settings');
+        const now = 1_764_000_030_000;
+        const at = (options: { limit: number; windowMs: number }) =>
+          createLimiter({
+            algorithm: make(options),
+            store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, denyCache: false, clock: () => now }),
+            prefix,
+            onStoreError: 'throw',
+          });
+        const [old, next] = [at(before), at(after)];
+        strictEqual((await old.consume('k')).allowed, true);
+        // The number the old settings stored means nothing under the new ones: read as another
+        // window's, it counts nothing, and the new limit is admitted in full.
+        let allowed = 0;
+        let last: Decision | undefined;
+        for (let i = 0; i < after.limit + 2; i++) {
+          last = await next.consume('k');
+          if (last.allowed) allowed++;
+        }
+        strictEqual(allowed, after.limit);
+        ok(last !== undefined && last.retryAfterMs <= 2 * after.windowMs, String(last?.retryAfterMs));
+        const pttl = await client.pttl(`${prefix}:{k}:default`);
+        ok(pttl > 0 && pttl <= 3 * after.windowMs + 60_000, String(pttl));
+      });
+    }
+  }
 
   test('keys disappear once they can no longer change a decision', async () => {
     const prefix = randomPrefix('gone');

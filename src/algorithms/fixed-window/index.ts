@@ -1,3 +1,4 @@
+import { MAX_STEP_BACK_MS } from '../../clock.js';
 import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
 import { MAX_PACKED } from './constants.js';
@@ -64,15 +65,21 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
   }
 
   /**
-   * The window of a state that `countIn` found later than the reading's. The clock stepped back
-   * (on Redis, a failover to a replica whose clock is behind): the reading is decided in the
+   * The window of a state that `countIn` found later than the reading's, or undefined when that
+   * window starts more than `MAX_STEP_BACK_MS` after `now` (`o` is the origin). The clock stepped
+   * back (on Redis, a failover to a replica whose clock is behind): the reading is decided in the
    * state's window, the later time, as if read at its start, so that the count is neither reset
-   * nor lost. `state / span` may round up to the next whole window, never down.
+   * nor lost. Further ahead, the state was written at other settings and counts nothing.
+   * `state / span` may round up to the next whole window, never down.
    */
-  function laterWindow(state: FixedWindowState): number {
-    if (typeof state !== 'number') return state[0];
-    const window = Math.floor(state / span);
-    return window * span > state ? window - 1 : window;
+  function laterWindow(state: FixedWindowState, o: number, now: number): number | undefined {
+    let window: number;
+    if (typeof state !== 'number') window = state[0];
+    else {
+      window = Math.floor(state / span);
+      if (window * span > state) window--;
+    }
+    return (window + o) * windowMs - now <= MAX_STEP_BACK_MS ? window : undefined;
   }
 
   /** The state holding `count` in `window`. */
@@ -88,10 +95,14 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     let base = rel * span;
     let count = countIn(state, rel, base);
     if (count === LATER) {
-      rel = laterWindow(state as FixedWindowState);
-      base = rel * span;
-      count = countIn(state, rel, base);
-      window = rel + o;
+      const later = laterWindow(state as FixedWindowState, o, now);
+      if (later === undefined) count = 0;
+      else {
+        rel = later;
+        base = rel * span;
+        count = countIn(state, rel, base);
+        window = rel + o;
+      }
     }
     // Waits run from `now` to the window's end, which is on the same clock.
     const end = (window + 1) * windowMs;
@@ -107,7 +118,9 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     return {
       allowed,
       limit,
-      remaining: limit - count,
+      // A state written under a larger limit (a rolling deploy lowering it) can count more than
+      // this one: nothing is left, not less than nothing.
+      remaining: count < limit ? limit - count : 0,
       resetMs: count > 0 ? waitUntil(end, now) : 0,
       retryAfterMs: allowed ? 0 : waitUntil(end, now),
     };
@@ -124,9 +137,13 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     let base = rel * span;
     let count = countIn(state, rel, base);
     if (count === LATER) {
-      rel = laterWindow(state as FixedWindowState);
-      base = rel * span;
-      count = countIn(state, rel, base);
+      const later = laterWindow(state as FixedWindowState, origin, now);
+      if (later === undefined) count = 0;
+      else {
+        rel = later;
+        base = rel * span;
+        count = countIn(state, rel, base);
+      }
     }
     return stateOf(rel, base, count + cost);
   }
@@ -139,9 +156,13 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     let base = rel * span;
     let count = countIn(state, rel, base);
     if (count === LATER) {
-      rel = laterWindow(state);
-      base = rel * span;
-      count = countIn(state, rel, base);
+      const later = laterWindow(state, origin, now);
+      if (later === undefined) count = 0;
+      else {
+        rel = later;
+        base = rel * span;
+        count = countIn(state, rel, base);
+      }
     }
     return count > cost ? stateOf(rel, base, count - cost) : undefined;
   }

@@ -1,10 +1,12 @@
+import { MAX_STEP_BACK_MS } from '../../clock.js';
 import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
 import { MAX_PACKED, SPLIT_TAG } from './constants.js';
 
 /**
  * Lua reading the policy's parameters and its count in the current window into locals named with
  * `p.v`: `limit`, `win`, `window`, `count` and `stop` (the window's end). A key of a later window
- * (the server's clock stepped back) makes that window the current one, as the TS `laterWindow`.
+ * (the server's clock stepped back) makes that window the current one, as the TS `laterWindow`,
+ * unless it starts more than `MAX_STEP_BACK_MS` after `now`: then it counts nothing.
  */
 function read(p: LuaPolicy): string {
   const { num, v } = p;
@@ -17,7 +19,7 @@ do
   if stored then
     if stored:byte(1) == ${SPLIT_TAG.charCodeAt(0)} then
       local w, c = unpack('<dd', stored, 2)
-      if w >= ${window} then ${window}, ${count} = w, c end
+      if w == ${window} or (w > ${window} and w * ${win} - now <= ${MAX_STEP_BACK_MS}) then ${window}, ${count} = w, c end
     else
       local span, s = ${limit} + 1, stored + 0
       local base = ${window} * span
@@ -27,7 +29,7 @@ do
         else
           local w = floor(s / span)
           if w * span > s then w = w - 1 end
-          ${window}, ${count} = w, s - w * span
+          if w * ${win} - now <= ${MAX_STEP_BACK_MS} then ${window}, ${count} = w, s - w * span end
         end
       end
     end
@@ -55,7 +57,7 @@ end
 function unchargedView(p: LuaPolicy): string {
   const [, remaining, reset] = p.out;
   const count = p.v('count');
-  return `${remaining} = ${p.v('limit')} - ${count}
+  return `if ${count} < ${p.v('limit')} then ${remaining} = ${p.v('limit')} - ${count} else ${remaining} = 0 end
 if ${count} > 0 then
 ${luaWaitUntil(reset, p.v('stop'))}else ${reset} = 0 end
 `;

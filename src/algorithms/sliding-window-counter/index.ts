@@ -1,3 +1,4 @@
+import { MAX_STEP_BACK_MS } from '../../clock.js';
 import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
 import { MAX_PACKED, MAX_STEPS } from './constants.js';
@@ -45,14 +46,16 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
   /** The window of the first charge; states count windows from it. */
   let origin: number | undefined;
 
-  // The counts `state` holds, read in `window`: [previous, current]. A state of the window before
-  // moves its current count to previous; an older one counts nothing. Returns the window read in:
-  // `window`, or the state's own when that is later. The clock then stepped back (on Redis, a
-  // failover to a replica whose clock is behind), and the call is decided in the state's window,
-  // the later time, so that its counts are neither reset nor lost.
+  // The counts `state` holds, read in `window` (`o` is the origin): [previous, current]. A state
+  // of the window before moves its current count to previous; an older one counts nothing.
+  // Returns the window read in: `window`, or the state's own when that is later and starts at most
+  // `MAX_STEP_BACK_MS` after `now`. The clock then stepped back (on Redis, a failover to a replica
+  // whose clock is behind), and the call is decided in the state's window, the later time, so
+  // that its counts are neither reset nor lost. Further ahead, the state was written at other
+  // settings and counts nothing.
   let previous = 0;
   let current = 0;
-  function read(state: SlidingWindowCounterState | undefined, window: number): number {
+  function read(state: SlidingWindowCounterState | undefined, window: number, o: number, now: number): number {
     previous = 0;
     current = 0;
     if (state === undefined) return window;
@@ -76,7 +79,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
       previous = p;
       current = c;
     } else if (at === window - 1) previous = c;
-    else if (at > window) {
+    else if (at > window && (at + o) * windowMs - now <= MAX_STEP_BACK_MS) {
       previous = p;
       current = c;
       return at;
@@ -130,7 +133,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     // No state exists before the first charge sets the origin.
     const o = origin ?? window;
     const rel = window - o;
-    const at = read(state, rel);
+    const at = read(state, rel, o, now);
     const p = previous;
     const c = current;
     let used: number;
@@ -165,7 +168,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
   function charge(state: SlidingWindowCounterState | undefined, now: number, cost: number): SlidingWindowCounterState {
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    return stateOf(read(state, window - origin), previous, current + cost);
+    return stateOf(read(state, window - origin, origin, now), previous, current + cost);
   }
 
   // The current window's count first (the newest calls), then the previous one's.
@@ -177,7 +180,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
     if (state === undefined) return undefined;
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    const at = read(state, window - origin);
+    const at = read(state, window - origin, origin, now);
     const fromCurrent = Math.min(current, cost);
     const c = current - fromCurrent;
     const left = cost - fromCurrent;

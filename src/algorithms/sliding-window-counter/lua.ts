@@ -1,10 +1,12 @@
+import { MAX_STEP_BACK_MS } from '../../clock.js';
 import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
 import { MAX_PACKED, MAX_STEPS, SPLIT_TAG } from './constants.js';
 
 /**
  * Lua reading the policy's parameters and counts into locals named with `p.v`: `limit`, `win`,
  * `window`, `prev` and `cur` as the TS `read` and `evaluate` leave them (a key of a later window,
- * the server's clock having stepped back, makes that window the current one), and `used`.
+ * the server's clock having stepped back by at most `MAX_STEP_BACK_MS`, makes that window the
+ * current one), and `used`.
  */
 function read(p: LuaPolicy): string {
   const { num, v } = p;
@@ -40,7 +42,7 @@ do
       ${prev}, ${cur} = p, c
     elseif at == ${window} - 1 then
       ${prev} = c
-    elseif at and at > ${window} then
+    elseif at and at > ${window} and at * ${win} - now <= ${MAX_STEP_BACK_MS} then
       ${window}, ${prev}, ${cur}, ${used} = at, p, c, p + c
     end
   end

@@ -90,6 +90,18 @@ export const fixedWindowScenarios: readonly ContractScenario[] = [
     ],
   },
   {
+    // Further back than a minute is no failover's clock but a state of other settings (a rolling
+    // deploy that changed `limit` or `windowMs`): the earlier window is read afresh.
+    name: 'fixed window: a key more than a minute ahead of the clock counts nothing',
+    policies: fixed3,
+    steps: [
+      { at: 70_500, cost: 3, expect: ok(0, 500) },
+      // Its window starts 60.6 s after this reading.
+      { at: 9400, expect: ok(2, 600) },
+      { at: 9999, expect: ok(1, 1) },
+    ],
+  },
+  {
     name: 'fixed window: concurrent calls on a fresh key admit exactly the limit',
     policies: () => ({ default: fixedWindow({ limit: 10, windowMs: 1000 }) }),
     steps: [

@@ -70,6 +70,30 @@ export const slidingWindowCounterScenarios: readonly ContractScenario[] = [
     ],
   },
   {
+    // Read from before the key's window, the estimate is the one at its start, where the previous
+    // window weighs in whole: 4 + 2, not 4 × 1.5 + 2 as the formula would give at 9500.
+    name: 'sliding-window counter: a clock stepping back reads the estimate at the start of the key window',
+    policies: counter10,
+    steps: [
+      { at: 9200, cost: 4, expect: ok(6, 1800) },
+      // 4 × 0.9 + 0 = 3.6.
+      { at: 10_100, cost: 2, expect: ok(4, 1900) },
+      { at: 9500, cost: 3, expect: ok(1, 2500) },
+      // 4 × 0.9 + 5 = 8.6.
+      { at: 10_100, op: 'peek', expect: ok(1, 1900) },
+    ],
+  },
+  {
+    // As for the fixed window: further back than a minute, the key's window is not the later time.
+    name: 'sliding-window counter: a key more than a minute ahead of the clock counts nothing',
+    policies: counter10,
+    steps: [
+      { at: 70_500, cost: 10, expect: ok(0, 1500) },
+      // Its window starts 60.6 s after this reading.
+      { at: 9400, cost: 4, expect: ok(6, 1600) },
+    ],
+  },
+  {
     name: 'sliding-window counter: concurrent calls on a fresh key admit exactly the limit; reset clears them',
     policies: counter10,
     steps: [
