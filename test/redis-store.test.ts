@@ -619,6 +619,22 @@ describe('bounded state', () => {
     }
   }
 
+  test('fixedWindow: a limit lowered below what the window counts leaves nothing, not less than nothing', async () => {
+    const prefix = randomPrefix('lowered');
+    const now = 1_764_000_030_000;
+    // A limit this large keeps the window and the count apart, so the count survives the change.
+    const at = (limit: number) =>
+      createLimiter({
+        algorithm: fixedWindow({ limit, windowMs: 1000 }),
+        store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, denyCache: false, clock: () => now }),
+        prefix,
+        onStoreError: 'throw',
+      });
+    strictEqual((await at(1_000_000_000).consume('k', { cost: 500 })).allowed, true);
+    const peek = await at(100).peek('k');
+    deepStrictEqual([peek.allowed, peek.remaining, peek.retryAfterMs], [false, 0, 1000]);
+  });
+
   test('keys disappear once they can no longer change a decision', async () => {
     const prefix = randomPrefix('gone');
     const store = new RedisStore({ client: forStore, timeoutMs: PATIENT_MS });
