@@ -219,6 +219,26 @@ describe('coalesced Redis decisions', () => {
     }
   });
 
+  test('a reset made after a call the server answers NOSCRIPT goes after that call is sent again', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    try {
+      await admin.ping();
+      for (let round = 0; round < 3; round++) {
+        const limiter = limiterOf(fixedWindow({ limit: 1, windowMs: 60_000 }));
+        await limiter.peek('warm-up');
+        await admin.script('FLUSH');
+        // The consume's EVALSHA is answered NOSCRIPT and sent again in full: a DEL written right
+        // behind the EVALSHA ran before that EVAL, and the consume charged after the reset.
+        const [consumed] = await Promise.all([limiter.consume('k'), limiter.reset('k')]);
+        strictEqual(consumed.allowed, true);
+        const after = await limiter.consume('k');
+        deepStrictEqual([after.allowed, after.remaining], [true, 0], `round ${round}: the reset undid the consume`);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   test('answered batches are let go of while later calls are unanswered', async () => {
     const limiter = limiterOf(tokenBucket({ capacity: 1_000_000_000, refillPerSecond: 1 }));
     // Long keys, so that what a batch holds is easy to see in the heap: about 60 kB a batch.

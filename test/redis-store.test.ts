@@ -199,6 +199,20 @@ describe('RedisStore options', () => {
       /RedisStore: prefix must be a string without \{ or \}.*got "a\{b"/,
     );
   });
+
+  test('a prefix with a lone surrogate is refused: Redis would read two such prefixes as one', () => {
+    for (const prefix of ['tenant\uD800', 'tenant\uDFFF']) {
+      throws(
+        () =>
+          createLimiter({
+            algorithm: slidingWindowLog({ limit: 1, windowMs: 1000 }),
+            store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS }),
+            prefix,
+          }),
+        /RedisStore: prefix must be well-formed UTF-16, with no lone surrogate \(Redis would read it as U\+FFFD\), got "tenant\\ud[8f]/,
+      );
+    }
+  });
 });
 
 describe('key layout', () => {

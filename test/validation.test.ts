@@ -598,4 +598,21 @@ describe('RedisStore: which clients it takes', () => {
       }
     });
   }
+  test('node-redis 4: a client made with legacyMode is refused, saying why', () => {
+    // Its commands take callbacks and return nothing: taken, every call failed on `then` and a
+    // timeout left behind rejected unheld, ending the process.
+    const legacy = (nodeRedis4 as unknown as { createClient(o: object): RedisClient }).createClient({
+      url,
+      legacyMode: true,
+    });
+    assert.throws(
+      () => new RedisStore({ client: legacy }),
+      (e: unknown) =>
+        e instanceof FloodgateError &&
+        e.code === 'ERR_INVALID_OPTION' &&
+        e.message.startsWith(
+          `RedisStore: client must be ${accepted} (a node-redis client made with legacyMode: true answers through callbacks; make it without legacyMode), got an object`,
+        ),
+    );
+  });
 });

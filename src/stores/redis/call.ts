@@ -1,4 +1,5 @@
 import { FloodgateError } from '../../errors.js';
+import { show } from '../../options.js';
 import type { Corkable, RedisPort } from './port.js';
 import type { DecideScript } from './script.js';
 
@@ -179,8 +180,18 @@ export class Caller {
     const client = this.#client;
     const { script, keys, args } = pending;
     try {
-      if (script === undefined) return client.del(keys);
-      return full ? client.eval(script.source, keys, args) : client.evalsha(script.sha, keys, args);
+      const sent: unknown =
+        script === undefined
+          ? client.del(keys)
+          : full
+            ? client.eval(script.source, keys, args)
+            : client.evalsha(script.sha, keys, args);
+      // A client that answers some other way (callbacks) fails the call here, not the process
+      // when `then` is called on nothing.
+      if (typeof (sent as PromiseLike<unknown> | undefined)?.then !== 'function') {
+        return Promise.reject(new TypeError(`the client returned ${show(sent)} for a command, not a promise`));
+      }
+      return sent as Promise<unknown>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -193,6 +204,9 @@ export class Caller {
     });
     const queued = pending as Pending<unknown>;
     const busy = this.#enqueue(queued);
+    // A delete (a reset) waits for every call sent before it to be answered: one answered NOSCRIPT
+    // is sent again with the whole script, and would charge after the delete it was made before.
+    if (busy && pending.script === undefined && this.#reloading === 0) this.#reload(this.#pending.length - 1);
     if (this.#reloading > 0) {
       this.#held.push(queued);
       return result;
@@ -217,11 +231,12 @@ export class Caller {
    * the script again would succeed at once, ahead of calls sent before it that are still to be
    * answered NOSCRIPT and sent again. So from the first NOSCRIPT until every call sent before it
    * has been answered or sent again, new calls wait, and then go in the order they were made:
-   * Redis decides every call in the order it was made, as it does when the script is there.
+   * Redis decides every call in the order it was made, as it does when the script is there. A
+   * delete puts the same barrier up over the calls before it (`end` excludes the delete itself).
    */
-  #reload(): void {
+  #reload(end = this.#pending.length): void {
     const queue = this.#pending;
-    for (let i = this.#head; i < queue.length; i++) {
+    for (let i = this.#head; i < end; i++) {
       const pending = queue[i] as Pending<unknown>;
       if (pending.settled) continue;
       pending.beforeReload = true;

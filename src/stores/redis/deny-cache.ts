@@ -54,7 +54,8 @@ export const DENY_CACHE_MAX_KEYS = 10_000;
  *
  * A call of cost `c` denied with every denying policy waiting at least `w` stays denied for `w`,
  * and so does every larger cost, whatever other processes do (they can only add to the state);
- * only a `reset` elsewhere can end it early, and that is the one thing this cache may not see.
+ * only a `reset` or a `refund` elsewhere can end it early, and those this cache may not see (it
+ * then denies too long, never admits too much).
  * The entry lives until the *first* denying policy could allow again (for a blocked key, until
  * the block ends, if sooner), so every Decision served from it is still a denial: `retryAfterMs`
  * and `resetMs` are counted down on the local clock, `remaining` is the value at the denial (it

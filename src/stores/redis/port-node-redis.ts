@@ -37,13 +37,24 @@ function isNodeRedisCluster(client: NodeRedisCommands): boolean {
 }
 
 /**
+ * A node-redis 4 client made with `legacyMode: true`: its commands take callbacks and return
+ * nothing, as in node-redis 3 (the promise API is kept apart, under `v4`).
+ */
+export function isLegacyMode(value: unknown): boolean {
+  if (!isNodeRedisLike(value)) return false;
+  // Read from its options: on a client not in legacy mode, `v4` is a getter that throws.
+  const options = (value as unknown as Record<string, unknown>).options;
+  return isObject(options) && options.legacyMode === true;
+}
+
+/**
  * A node-redis client (`createClient`) or cluster (`createCluster`). A client pool and a Sentinel
  * client look much alike but are not taken: a Sentinel's `sendCommand` takes other arguments,
  * and neither has been tested. A client is the one that can `duplicate` itself and says whether
  * it is ready; a Sentinel (which can, from node-redis 6) finds its master by `getMasterNode`.
  */
 export function isNodeRedis(value: unknown): value is NodeRedisCommands {
-  if (!isNodeRedisLike(value)) return false;
+  if (!isNodeRedisLike(value) || isLegacyMode(value)) return false;
   if (isNodeRedisCluster(value)) return true;
   const c = value as unknown as Record<string, unknown>;
   return typeof c.duplicate === 'function' && typeof c.isReady === 'boolean' && typeof c.getMasterNode !== 'function';

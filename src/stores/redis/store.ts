@@ -12,6 +12,7 @@ import { DenyCache, PrefixCaches } from './deny-cache.js';
 import { resolveEvictionWarn, startEvictionCheck } from './eviction.js';
 import { hashTag, redisKey } from './keys.js';
 import type { RedisClient } from './port.js';
+import { isLegacyMode } from './port-node-redis.js';
 import { decideScript, decisionBytes, MAX_POLICIES, OP } from './script.js';
 import { slotOf } from './slot.js';
 
@@ -139,7 +140,12 @@ export class RedisStore implements Store {
       'warn',
     ]);
     const port = portOf(given.client);
-    if (port === undefined) throw invalidOption(OWNER, 'client', ACCEPTED_CLIENTS, given.client);
+    if (port === undefined) {
+      const legacy = isLegacyMode(given.client)
+        ? ' (a node-redis client made with legacyMode: true answers through callbacks; make it without legacyMode)'
+        : '';
+      throw invalidOption(OWNER, 'client', `${ACCEPTED_CLIENTS}${legacy}`, given.client);
+    }
     // Only `undefined` means "not given": a null is reported, never swapped for the default.
     const timeoutMs = integerInRange(
       OWNER,
@@ -198,6 +204,16 @@ export class RedisStore implements Store {
     const { prefix, policies } = options;
     if (prefix.includes('{') || prefix.includes('}')) {
       throw invalidOption(OWNER, 'prefix', 'a string without { or } (they would break the Cluster hash tag)', prefix);
+    }
+    // Sent as UTF-8, a lone surrogate becomes U+FFFD: prefixes that differ only there would share
+    // keys. A key is hashed instead (see `storageKey`); a prefix, given once, is refused.
+    if (!prefix.isWellFormed()) {
+      throw invalidOption(
+        OWNER,
+        'prefix',
+        'well-formed UTF-16, with no lone surrogate (Redis would read it as U+FFFD)',
+        prefix,
+      );
     }
     if (policies.length > MAX_POLICIES) {
       throw new FloodgateError(
