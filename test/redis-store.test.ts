@@ -649,6 +649,25 @@ describe('bounded state', () => {
     deepStrictEqual([peek.allowed, peek.remaining, peek.retryAfterMs], [false, 0, 1000]);
   });
 
+  test('slidingWindowLog: a limit lowered below the entries a key holds leaves nothing, not less than nothing', async () => {
+    const prefix = randomPrefix('lowered-log');
+    let now = 1_764_000_030_000;
+    const at = (limit: number) =>
+      createLimiter({
+        algorithm: slidingWindowLog({ limit, windowMs: 60_000 }),
+        store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, denyCache: false, clock: () => now }),
+        prefix,
+        onStoreError: 'throw',
+      });
+    strictEqual((await at(10).consume('k', { cost: 5 })).allowed, true);
+    now += 1000;
+    const lowered = at(2);
+    const peek = await lowered.peek('k');
+    deepStrictEqual([peek.allowed, peek.remaining, peek.retryAfterMs], [false, 0, 59_000]);
+    const denied = await lowered.consume('k');
+    deepStrictEqual([denied.allowed, denied.remaining], [false, 0]);
+  });
+
   test('keys disappear once they can no longer change a decision', async () => {
     const prefix = randomPrefix('gone');
     const store = new RedisStore({ client: forStore, timeoutMs: PATIENT_MS });

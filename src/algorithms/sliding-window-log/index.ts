@@ -95,7 +95,9 @@ export function slidingWindowLog(options: SlidingWindowLogOptions): Algorithm<Sl
     return {
       allowed,
       limit,
-      remaining: limit - used,
+      // A log written under a larger limit (a rolling deploy lowering it) can hold more than this
+      // one allows: nothing is left, not less than nothing.
+      remaining: used < limit ? limit - used : 0,
       resetMs: waitUntil(newest, now),
       retryAfterMs: waitUntil(at, now),
     };

@@ -28,7 +28,9 @@ function entry(expiry: string, cum: string, c: string, e: string): string {
  * denied): the TS `remaining` and `resetMs` of an uncharged call.
  */
 function unchargedView({ v, out: [, remaining, reset] }: LuaPolicy): string {
-  return `${remaining} = ${v('limit')} - ${v('used')}\n${luaWaitUntil(reset, v('newest'))}`;
+  const [limit, used] = [v('limit'), v('used')];
+  return `if ${used} < ${limit} then ${remaining} = ${limit} - ${used} else ${remaining} = 0 end
+${luaWaitUntil(reset, v('newest'))}`;
 }
 
 export const SLIDING_WINDOW_LOG_LUA: LuaTwin = {
