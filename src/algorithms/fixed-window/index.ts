@@ -82,28 +82,37 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     return (window + o) * windowMs - now <= MAX_STEP_BACK_MS ? window : undefined;
   }
 
+  /** The window the last `read` counted in, relative to the origin. */
+  let readAt = 0;
+
+  /**
+   * The count `state` holds for window `rel` (counted from the origin `o`), or for the state's own
+   * window when that is later by a clock step back (see `laterWindow`); the window it counted in
+   * is left in `readAt`. One read for `evaluate`, `charge` and `refund` alike.
+   */
+  function read(state: FixedWindowState | undefined, rel: number, o: number, now: number): number {
+    readAt = rel;
+    const count = countIn(state, rel, rel * span);
+    if (count !== LATER) return count;
+    const later = laterWindow(state as FixedWindowState, o, now);
+    if (later === undefined) return 0;
+    readAt = later;
+    return countIn(state, later, later * span);
+  }
+
   /** The state holding `count` in `window`. */
   function stateOf(window: number, base: number, count: number): FixedWindowState {
     return Math.abs(base) + span <= MAX_PACKED ? base + count : [window, count];
   }
 
   function evaluate(state: FixedWindowState | undefined, now: number, cost: number, charge: boolean): Decision {
-    let window = Math.floor(now / windowMs);
+    const reading = Math.floor(now / windowMs);
     // No state exists before the first charge sets the origin.
-    const o = origin ?? window;
-    let rel = window - o;
-    let base = rel * span;
-    let count = countIn(state, rel, base);
-    if (count === LATER) {
-      const later = laterWindow(state as FixedWindowState, o, now);
-      if (later === undefined) count = 0;
-      else {
-        rel = later;
-        base = rel * span;
-        count = countIn(state, rel, base);
-        window = rel + o;
-      }
-    }
+    const o = origin ?? reading;
+    const count = read(state, reading - o, o, now);
+    const rel = readAt;
+    const base = rel * span;
+    const window = rel + o;
     // Waits run from `now` to the window's end, which is on the same clock.
     const end = (window + 1) * windowMs;
     const allowed = count + cost <= limit;
@@ -133,38 +142,16 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
     }
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    let rel = window - origin;
-    let base = rel * span;
-    let count = countIn(state, rel, base);
-    if (count === LATER) {
-      const later = laterWindow(state as FixedWindowState, origin, now);
-      if (later === undefined) count = 0;
-      else {
-        rel = later;
-        base = rel * span;
-        count = countIn(state, rel, base);
-      }
-    }
-    return stateOf(rel, base, count + cost);
+    const count = read(state, window - origin, origin, now);
+    return stateOf(readAt, readAt * span, count + cost);
   }
 
   function refund(state: FixedWindowState | undefined, now: number, cost: number): FixedWindowState | undefined {
     if (state === undefined) return undefined;
     const window = Math.floor(now / windowMs);
     origin ??= window;
-    let rel = window - origin;
-    let base = rel * span;
-    let count = countIn(state, rel, base);
-    if (count === LATER) {
-      const later = laterWindow(state, origin, now);
-      if (later === undefined) count = 0;
-      else {
-        rel = later;
-        base = rel * span;
-        count = countIn(state, rel, base);
-      }
-    }
-    return count > cost ? stateOf(rel, base, count - cost) : undefined;
+    const count = read(state, window - origin, origin, now);
+    return count > cost ? stateOf(readAt, readAt * span, count - cost) : undefined;
   }
 
   // The window's end. `state / span` may round up to the next whole window, never down below the
