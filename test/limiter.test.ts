@@ -14,6 +14,7 @@ import {
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
+import { unhandledRejections } from './helpers/failing-callbacks.js';
 import { CountingStore, FlakyStore } from './helpers/stores.js';
 
 function memory(): MemoryStore {
@@ -341,12 +342,8 @@ describe('onStoreError', () => {
   test('an async onOutage that rejects leaves no unhandled rejection behind', async () => {
     const store = new FlakyStore(memory());
     store.down = 'reject';
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    // Listening replaces the test runner's own handling: a rejection is counted, not fatal.
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      let told = 0;
+    let told = 0;
+    const unhandled = await unhandledRejections(async () => {
       const limiter = createLimiter({
         algorithm: algorithm(),
         store,
@@ -356,12 +353,9 @@ describe('onStoreError', () => {
         },
       });
       assert.equal((await limiter.consume('k')).degraded, true);
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.equal(told, 1, 'the reporter was called');
-      assert.deepEqual(unhandled, []);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
+    assert.equal(told, 1, 'the reporter was called');
+    assert.deepEqual(unhandled, []);
   });
 
   for (const mode of ['throw', 'reject'] as const) {
