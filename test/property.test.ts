@@ -485,6 +485,31 @@ describe('token bucket regressions', () => {
       );
     }
   });
+
+  test('a token due at a whole millisecond is there at that millisecond, for every whole rate up to 1,000/s', async () => {
+    // At 9/s the 27th token is due at exactly 3,000 ms. Counting the refill as `now × (rate /
+    // 1000)` rounds 0.009 down, reads 26.999999… tokens there and lets the token come at 3,001 ms;
+    // `now × rate / 1000` is exact wherever `now × rate` is a whole multiple of 1,000.
+    const capacity = 1_000_000;
+    let checked = 0;
+    for (let rate = 1; rate <= 1000; rate++) {
+      const h = harness(tokenBucket({ capacity, refillPerSecond: rate }), 0);
+      assert.ok(h.consume(capacity).allowed, 'the bucket empties at 0');
+      for (let t = 1; t <= 20_000; t++) {
+        if ((t * rate) % 1000 !== 0) continue;
+        const due = (t * rate) / 1000;
+        const before = await h.peekAt(t - 1, due);
+        const at = await h.peekAt(t, due);
+        assert.deepEqual(
+          [before.allowed, before.retryAfterMs, at.allowed],
+          [false, 1, true],
+          `${due} tokens at ${t} ms at ${rate}/s`,
+        );
+        checked++;
+      }
+    }
+    assert.ok(checked > 100_000, `${checked} instants checked`);
+  });
 });
 
 describe('token bucket state forms', () => {
