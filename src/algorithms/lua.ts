@@ -49,3 +49,13 @@ if ttl < ttl_floor then ttl = ttl_floor end
 if ttl > ${MAX_TTL_MS} then ttl = ${MAX_TTL_MS} end
 `;
 }
+
+/**
+ * Lua setting the declared local `target` to the TypeScript `packedWindow(packed, size)`: the
+ * whole window a packed state lies in, the division's rounding up corrected down.
+ */
+export function luaPackedWindow(target: string, packed: string, size: string): string {
+  return `${target} = floor(${packed} / ${size})
+if ${target} * ${size} > ${packed} then ${target} = ${target} - 1 end
+`;
+}

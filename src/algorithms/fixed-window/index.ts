@@ -1,6 +1,7 @@
 import { MAX_STEP_BACK_MS } from '../../clock.js';
 import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
+import { packedWindow } from '../packed.js';
 import { MAX_PACKED } from './constants.js';
 import { FIXED_WINDOW_LUA } from './lua.js';
 
@@ -70,15 +71,9 @@ export function fixedWindow(options: FixedWindowOptions): Algorithm<FixedWindowS
    * back (on Redis, a failover to a replica whose clock is behind): the reading is decided in the
    * state's window, the later time, as if read at its start, so that the count is neither reset
    * nor lost. Further ahead, the state was written at other settings and counts nothing.
-   * `state / span` may round up to the next whole window, never down.
    */
   function laterWindow(state: FixedWindowState, o: number, now: number): number | undefined {
-    let window: number;
-    if (typeof state !== 'number') window = state[0];
-    else {
-      window = Math.floor(state / span);
-      if (window * span > state) window--;
-    }
+    const window = typeof state === 'number' ? packedWindow(state, span) : state[0];
     return (window + o) * windowMs - now <= MAX_STEP_BACK_MS ? window : undefined;
   }
 

@@ -1,5 +1,5 @@
 import { MAX_STEP_BACK_MS } from '../../clock.js';
-import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
+import { type LuaPolicy, type LuaTwin, luaPackedWindow, luaTtl, luaWaitUntil } from '../lua.js';
 import { MAX_PACKED, SPLIT_TAG } from './constants.js';
 
 /**
@@ -27,9 +27,8 @@ do
         if s < base + span then
           ${count} = s - base
         else
-          local w = floor(s / span)
-          if w * span > s then w = w - 1 end
-          if w * ${win} - now <= ${MAX_STEP_BACK_MS} then ${window}, ${count} = w, s - w * span end
+          local w
+          ${luaPackedWindow('w', 's', 'span')}          if w * ${win} - now <= ${MAX_STEP_BACK_MS} then ${window}, ${count} = w, s - w * span end
         end
       end
     end

@@ -1,6 +1,7 @@
 import { MAX_STEP_BACK_MS } from '../../clock.js';
 import { checkOptionsObject, positiveInteger, waitUntil } from '../../options.js';
 import type { Algorithm, Decision } from '../../types.js';
+import { packedWindow } from '../packed.js';
 import { MAX_PACKED, MAX_STEPS } from './constants.js';
 import { SLIDING_WINDOW_COUNTER_LUA } from './lua.js';
 
@@ -67,9 +68,7 @@ export function slidingWindowCounter(options: SlidingWindowCounterOptions): Algo
       at = state >= base ? window : window - 1;
       let rest = state - at * square;
       if (rest >= square) {
-        // `state / square` may round up to the next whole window, never down.
-        at = Math.floor(state / square);
-        if (at * square > state) at--;
+        at = packedWindow(state, square);
         rest = state - at * square;
       } else if (rest < 0) return window;
       p = Math.floor(rest / span);

@@ -1,5 +1,5 @@
 import { MAX_STEP_BACK_MS } from '../../clock.js';
-import { type LuaPolicy, type LuaTwin, luaTtl, luaWaitUntil } from '../lua.js';
+import { type LuaPolicy, type LuaTwin, luaPackedWindow, luaTtl, luaWaitUntil } from '../lua.js';
 import { MAX_PACKED, MAX_STEPS, SPLIT_TAG } from './constants.js';
 
 /**
@@ -27,9 +27,7 @@ do
       if s >= ${window} * square then at = ${window} else at = ${window} - 1 end
       local rest = s - at * square
       if rest >= square then
-        at = floor(s / square)
-        if at * square > s then at = at - 1 end
-        rest = s - at * square
+        ${luaPackedWindow('at', 's', 'square')}        rest = s - at * square
       elseif rest < 0 then
         at = nil
       end
