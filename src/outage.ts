@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { FloodgateError, isStoreFailure } from './errors.js';
 import type { StoreErrorPolicy } from './limiter-options.js';
 import { show } from './options.js';
+import { ignore, isThenable } from './thenable.js';
 import type { Decision, StoreBinding } from './types.js';
 
 /** Outage reports are at least this far apart, whatever the success/failure interleaving. */
@@ -142,15 +143,11 @@ class Outage implements OutagePolicy {
       // Called as a plain function, as the user's own code would. An async reporter hands back a
       // promise, though typed to return nothing.
       const result: unknown = onOutage(error);
-      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
-        // Its rejection is as harmless as a throw; left unhandled, it would end the process.
-        (result as PromiseLike<unknown>).then(undefined, ignore);
-      }
+      // Its rejection is as harmless as a throw; left unhandled, it would end the process.
+      if (isThenable(result)) result.then(undefined, ignore);
     } catch {
       // A throwing reporter must not turn a handled outage into a crash.
     }
     return true;
   }
 }
-
-function ignore(): void {}

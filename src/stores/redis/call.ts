@@ -1,5 +1,6 @@
 import { FloodgateError } from '../../errors.js';
 import { show } from '../../options.js';
+import { ignore, isThenable } from '../../thenable.js';
 import type { Corkable, RedisPort } from './port.js';
 import type { DecideScript } from './script.js';
 
@@ -45,8 +46,6 @@ class Pending<T> {
     this.reject = ignore;
   }
 }
-
-function ignore(): void {}
 const NONE: readonly string[] = [];
 
 /**
@@ -188,7 +187,7 @@ export class Caller {
             : client.evalsha(script.sha, keys, args);
       // A client that answers some other way (callbacks) fails the call here, not the process
       // when `then` is called on nothing.
-      if (typeof (sent as PromiseLike<unknown> | undefined)?.then !== 'function') {
+      if (!isThenable(sent)) {
         return Promise.reject(new TypeError(`the client returned ${show(sent)} for a command, not a promise`));
       }
       return sent as Promise<unknown>;

@@ -1,4 +1,5 @@
 import { invalidOption } from '../../options.js';
+import { ignore } from '../../thenable.js';
 
 /**
  * Sends one command, its name first, and resolves with the reply as the client gives it. The
@@ -50,8 +51,6 @@ export const CHECK_TIMEOUT_MS = 2000;
 const NO_EVICTION = 'noeviction';
 
 class Timeout extends Error {}
-
-function ignore(): void {}
 
 /** `send(command)` within `timeoutMs`; rejects with a {@link Timeout} past it. A late reply is dropped. */
 function ask(send: SendCommand, command: readonly string[], timeoutMs: number): Promise<unknown> {
