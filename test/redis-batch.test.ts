@@ -1,19 +1,16 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import fc from 'fast-check';
 import {
   type Algorithm,
   createLimiter,
-  type Decision,
   fixedWindow,
   type Limiter,
-  MemoryStore,
   type RedisClient,
   RedisStore,
-  slidingWindowCounter,
   slidingWindowLog,
   tokenBucket,
 } from 'floodgate';
+import { batchesDecideLikeMemory } from './helpers/batch-property.js';
 import { closeClient, NODE_REDIS, storeClient, whenReady } from './helpers/clients.js';
 import { heapAfterGc } from './helpers/gc.js';
 import { Redis } from './helpers/ioredis.js';
@@ -371,73 +368,10 @@ describe('coalesced Redis decisions', () => {
 
   // The TS-vs-Lua property, with batches: calls made together at one instant are decided, in
   // Redis, in the order they were made, exactly as the memory store decides them one by one.
-  test('batches decide exactly like the memory store calling one by one (property)', async () => {
-    const algorithms: fc.Arbitrary<Algorithm> = fc.oneof(
-      fc
-        .record({ limit: fc.integer({ min: 1, max: 8 }), windowMs: fc.integer({ min: 1, max: 2000 }) })
-        .map((o) => slidingWindowLog(o)),
-      fc
-        .record({
-          capacity: fc.integer({ min: 1, max: 8 }),
-          refillPerSecond: fc.double({ min: 0.1, max: 50, noNaN: true }),
-        })
-        .map((o) => tokenBucket(o)),
-      fc
-        .record({ limit: fc.integer({ min: 1, max: 8 }), windowMs: fc.integer({ min: 1, max: 2000 }) })
-        .map((o) => fixedWindow(o)),
-      fc
-        .record({ limit: fc.integer({ min: 1, max: 8 }), windowMs: fc.integer({ min: 1, max: 2000 }) })
-        .map((o) => slidingWindowCounter(o)),
-    );
-    const call = fc.record({
-      op: fc.constantFrom('consume', 'consume', 'consume', 'peek', 'refund', 'block'),
-      key: fc.constantFrom('a', 'b', 'c'),
-      cost: fc.integer({ min: 0, max: 2 }),
-    });
-    const group = fc.record({
-      dt: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 800, noNaN: true })),
-      calls: fc.array(call, { minLength: 1, maxLength: 12 }),
-    });
-    await fc.assert(
-      fc.asyncProperty(
-        algorithms,
-        fc.array(group, { minLength: 1, maxLength: 8 }),
-        fc.double({ min: 1.7e12, max: 1.8e12, noNaN: true }),
-        fc.constantFrom(0, 300),
-        async (algorithm, groups, start, blockDurationMs) => {
-          let now = start;
-          const clock = (): number => now;
-          const prefix = randomPrefix('batchprop');
-          const memory = createLimiter({
-            algorithm,
-            store: new MemoryStore({ clock, sweepIntervalMs: false }),
-            prefix,
-            blockDurationMs,
-          });
-          const redis = createLimiter({
-            algorithm,
-            store: new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, clock, denyCache: false }),
-            prefix,
-            blockDurationMs,
-            onStoreError: 'throw',
-          });
-          const run = (l: Limiter, c: { op: string; key: string; cost: number }): Promise<Decision> => {
-            const cost = Math.min(c.cost, algorithm.limit);
-            if (c.op === 'peek') return l.peek(c.key, { cost });
-            if (c.op === 'refund') return l.refund(c.key, { cost });
-            if (c.op === 'block') return l.block(c.key, { durationMs: 1 + cost * 100 });
-            return l.consume(c.key, { cost });
-          };
-          for (const [g, { dt, calls }] of groups.entries()) {
-            now += dt;
-            const expected: Decision[] = [];
-            for (const c of calls) expected.push(await run(memory, c));
-            const actual = await Promise.all(calls.map((c) => run(redis, c)));
-            deepStrictEqual(actual, expected, `group ${g + 1} at ${now}`);
-          }
-        },
-      ),
-      { numRuns: 150 },
-    );
-  });
+  test('batches decide exactly like the memory store calling one by one (property)', () =>
+    batchesDecideLikeMemory({
+      store: (clock) => new RedisStore({ client: forStore, timeoutMs: PATIENT_MS, clock, denyCache: false }),
+      keys: () => ['a', 'b', 'c'],
+      numRuns: 150,
+    }));
 });

@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLimiter, type RedisClient, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
+import { batchesDecideLikeMemory } from './helpers/batch-property.js';
 import { closeClient, storeCluster, TEST_CLIENT_LABEL, whenReady } from './helpers/clients.js';
 import { Redis } from './helpers/ioredis.js';
 import { type RedisClusterServers, randomPrefix, startCluster } from './helpers/redis.js';
@@ -110,5 +111,153 @@ describe('cluster key placement', () => {
     }
     await limiter.reset('a{b}c');
     strictEqual((await limiter.consume('a{b}c')).remaining, 2, 'reset reaches the right master');
+  });
+});
+
+/** Script calls (EVALSHA and EVAL) each master has run, by port, and the calls it refused with a redirection. */
+async function scriptCalls(): Promise<Map<number, { calls: number; rejected: number }>> {
+  const counts = new Map<number, { calls: number; rejected: number }>();
+  for (const [port, c] of direct) {
+    let calls = 0;
+    let rejected = 0;
+    for (const m of (await c.info('commandstats')).matchAll(
+      /cmdstat_eval(?:sha)?:calls=(\d+).*?rejected_calls=(\d+)/g,
+    )) {
+      calls += Number(m[1]);
+      rejected += Number(m[2]);
+    }
+    counts.set(port, { calls, rejected });
+  }
+  return counts;
+}
+
+function total(counts: Map<number, { calls: number }>): number {
+  return [...counts.values()].reduce((sum, { calls }) => sum + calls, 0);
+}
+
+describe('batches across slots', () => {
+  const policies = () => ({
+    burst: tokenBucket({ capacity: 3, refillPerSecond: 0.001 }),
+    pair: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
+  });
+  /** `count` keys whose slots are all different, on every master. */
+  async function spreadKeys(prefix: string, count: number): Promise<string[]> {
+    const keys: string[] = [];
+    const slots = new Set<number>();
+    for (let i = 0; keys.length < count; i++) {
+      const slot = await slotOf(`${prefix}:{k${i}}:burst`);
+      if (slots.has(slot)) continue;
+      slots.add(slot);
+      keys.push(`k${i}`);
+    }
+    return keys;
+  }
+
+  test('calls waiting together share one script call per master, and decide as calls one at a time would', async () => {
+    const runs = new Map<boolean, number>();
+    for (const batchAcrossSlots of [true, false]) {
+      const prefix = randomPrefix('across');
+      const limiter = createLimiter({
+        policies: policies(),
+        store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS, batchAcrossSlots }),
+        prefix,
+        onStoreError: 'throw',
+      });
+      const keys = await spreadKeys(prefix, 150);
+      const before = await scriptCalls();
+      // Each key three times, in one burst: the third call of each is denied by the log.
+      const got = await Promise.all([...keys, ...keys, ...keys].map((key) => limiter.consume(key)));
+      runs.set(batchAcrossSlots, total(await scriptCalls()) - total(before));
+      for (let i = 0; i < keys.length; i++) {
+        const calls = [got[i], got[i + keys.length], got[i + 2 * keys.length]];
+        deepStrictEqual(
+          calls.map((d) => [d?.allowed, d?.policy, d?.remaining, d?.degraded]),
+          [
+            [true, 'pair', 1, undefined],
+            [true, 'pair', 0, undefined],
+            [false, 'pair', 0, undefined],
+          ],
+          keys[i],
+        );
+        strictEqual(calls[2]?.policies?.burst?.remaining, 1, `${keys[i]}: the denied call charged no policy`);
+      }
+    }
+    const across = runs.get(true) as number;
+    const perSlot = runs.get(false) as number;
+    // 450 calls on 150 slots: per slot, one script call per slot (the first call alone); across
+    // slots, at most 64 calls to a script call, per master.
+    ok(perSlot >= 150, `one script call per slot: ${perSlot}`);
+    ok(across <= 30, `one script call per master and 64 calls: ${across} (per slot: ${perSlot})`);
+  });
+
+  test('calls across slots decide exactly like the memory store calling one by one (property)', () => {
+    const master = owner.get(0) as number;
+    return batchesDecideLikeMemory({
+      store: (clock) => new RedisStore({ client: cluster, timeoutMs: PATIENT_MS, clock, denyCache: false }),
+      // Three keys of one master in three slots: the calls made together go in one batch.
+      async keys(prefix) {
+        const found: string[] = [];
+        const slots = new Set<number>();
+        for (let i = 0; found.length < 3; i++) {
+          const slot = await slotOf(`${prefix}:{k${i}}:default`);
+          if (owner.get(slot) !== master || slots.has(slot)) continue;
+          slots.add(slot);
+          found.push(`k${i}`);
+        }
+        return found as [string, string, string];
+      },
+      numRuns: 60,
+    });
+  });
+
+  test('a call whose slot moved to another master is sent again alone, and finds its state there', async () => {
+    const prefix = randomPrefix('moved');
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
+      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    const [from, to] = [...direct.keys()] as [number, number];
+    // Three keys of three slots of one master: the first goes alone, the other two wait for it
+    // together, in one batch for that master.
+    const keys: { key: string; slot: number }[] = [];
+    for (let i = 0; keys.length < 3; i++) {
+      const slot = await slotOf(`${prefix}:{u${i}}:default`);
+      if (owner.get(slot) === from && !keys.some((k) => k.slot === slot)) keys.push({ key: `u${i}`, slot });
+    }
+    const [lone, stays, moves] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+    strictEqual((await limiter.consume(moves.key)).remaining, 1);
+    strictEqual((await limiter.consume(moves.key)).remaining, 0);
+    // Move the third key's slot to another master, with its keys, behind the store's client.
+    const source = direct.get(from) as Redis;
+    const target = direct.get(to) as Redis;
+    const ids = new Map<number, string>();
+    for (const [port, c] of direct) ids.set(port, String(await c.cluster('MYID')));
+    const move = async (slot: number, a: number, b: number) => {
+      const [ra, rb] = [direct.get(a) as Redis, direct.get(b) as Redis];
+      await rb.cluster('SETSLOT', slot, 'IMPORTING', ids.get(a) as string);
+      await ra.cluster('SETSLOT', slot, 'MIGRATING', ids.get(b) as string);
+      const moving = (await ra.cluster('GETKEYSINSLOT', slot, 100)) as string[];
+      if (moving.length > 0) await ra.migrate('127.0.0.1', b, '', 0, 5000, 'KEYS', ...moving);
+      for (const c of direct.values()) await c.cluster('SETSLOT', slot, 'NODE', ids.get(b) as string);
+      owner.set(slot, b);
+    };
+    await move(moves.slot, from, to);
+    try {
+      strictEqual(await target.exists(`${prefix}:{${moves.key}}:default`), 1, 'the log moved');
+      const got = await Promise.all([lone, stays, moves].map(({ key }) => limiter.consume(key)));
+      deepStrictEqual(
+        got.map((d) => [d.allowed, d.remaining, d.degraded]),
+        [
+          [true, 1, undefined],
+          [true, 1, undefined],
+          [false, 0, undefined],
+        ],
+      );
+      strictEqual(await source.cluster('COUNTKEYSINSLOT', moves.slot), 0, 'nothing was written where it was');
+    } finally {
+      await move(moves.slot, to, from);
+    }
   });
 });

@@ -169,10 +169,12 @@ describe('RedisStore options', () => {
       [{ client: forStore, timeoutMs: null }, /timeoutMs must be .*got null/],
       [{ client: forStore, denyCache: null }, /denyCache must be true or false, got null/],
       [{ client: forStore, batchWrites: 1 }, /batchWrites must be true or false, got 1/],
+      [{ client: forStore, batchAcrossSlots: 'no' }, /batchAcrossSlots must be true or false, got "no"/],
+      [{ client: forStore, batchAcrossSlots: null }, /batchAcrossSlots must be true or false, got null/],
       [{ client: forStore, clock: 5 }, /clock must be a function, got 5/],
       [
         { client: forStore, timeout: 50 },
-        /unknown option "timeout"; allowed options are client, timeoutMs, denyCache, batchWrites, clock/,
+        /unknown option "timeout"; allowed options are client, timeoutMs, denyCache, batchWrites, batchAcrossSlots, clock/,
       ],
     ];
     for (const [options, message] of bad) {

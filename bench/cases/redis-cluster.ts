@@ -9,7 +9,11 @@ const MASTERS = 3;
 const IN_FLIGHT = 256;
 const KINDS = ['token-bucket', 'sliding-log'] as const;
 type Kind = (typeof KINDS)[number];
-const TOPOLOGIES = ['single', 'cluster'] as const;
+/**
+ * The single server; the Cluster, each script call deciding the calls waiting for one master
+ * (the default); and the Cluster with one script call per slot (`batchAcrossSlots: false`).
+ */
+const TOPOLOGIES = ['single', 'cluster', 'perslot'] as const;
 type Topology = (typeof TOPOLOGIES)[number];
 type Contender = `${Topology}-${Kind}`;
 
@@ -49,7 +53,7 @@ export interface ClusterRow {
   medianServerUsPerDecision: number;
   medianScriptCallsPerDecision: number;
   medianClientCpuUs: number;
-  /** Cluster rows: per-round decisions/s ÷ the single server's, same algorithm. */
+  /** Cluster rows (both kinds): per-round decisions/s ÷ the single server's, same algorithm. */
   vsSingle?: Ratio;
   /** Cluster rows: per-round Redis CPU per decision ÷ the single server's, same algorithm. */
   cpuVsSingle?: Ratio;
@@ -66,8 +70,8 @@ export interface ClusterResult {
   /** Where the servers and the workers ran. */
   pinning: string;
   /**
-   * Each master's share of the Cluster rows' script calls over every round, in percent: how
-   * evenly the keys' slots spread the work.
+   * Each master's share of the per-slot Cluster rows' script calls over every round, in percent:
+   * how evenly the keys' slots spread the work.
    */
   callSharePerMaster: number[];
   rows: ClusterRow[];
@@ -144,7 +148,7 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
     const clusterPorts = cluster.ports.join(',');
     await Promise.all([
       singles,
-      ...contenders.filter((c) => c.startsWith('cluster-')).map((c) => start(c, clusterPorts)),
+      ...contenders.filter((c) => !c.startsWith('single-')).map((c) => start(c, clusterPorts)),
     ]);
     for (let r = 0; r < rounds; r++) {
       quiet.push(await ctx.quiet());
@@ -213,7 +217,7 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
       if (reason !== undefined) row.reason = reason;
       const retried = retries.get(c);
       if (retried !== undefined) row.retried = retried;
-      if (topology === 'cluster') {
+      if (topology !== 'single') {
         const single = samples.get(`single-${kind}`) ?? [];
         const vs = ratioSummary(
           dps,
@@ -230,7 +234,7 @@ export async function runClusterCase(ctx: BenchContext): Promise<ClusterResult> 
     }
   }
   const perMaster = contenders
-    .filter((c) => c.startsWith('cluster-'))
+    .filter((c) => c.startsWith('perslot-'))
     .flatMap((c) => samples.get(c) ?? [])
     .reduce((sum, s) => sum.map((x, i) => x + (s.scriptCallsPerMaster[i] ?? 0)), new Array<number>(MASTERS).fill(0));
   const allCalls = perMaster.reduce((a, x) => a + x, 0);

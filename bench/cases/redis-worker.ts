@@ -4,7 +4,7 @@
  *                                               floodgate-<kind>-node-redis impls run on node-redis
  *   serve replay <port> <keyspace> <call JSON>  the same, for a captured EVALSHA sent by bare ioredis
  *   serve hotkey <on|off> <port>                IPC requests { inFlight, measureMs, warmupMs }
- *   serve topology <single|cluster> <kind> <port[,port…]> <keyspace>
+ *   serve topology <single|cluster|perslot> <kind> <port[,port…]> <keyspace>
  *                                               the same, for floodgate on one server or a Cluster
  *   throughput <impl> <port> <inFlight> <measureMs> <warmupMs> <keyspace>   one shot, for --cpu-prof
  *   memory <impl> <port> <keys>                 one shot
@@ -372,7 +372,7 @@ async function topologyWorker(args: string[]): Promise<{ measure: Measure; close
   if (ports.includes(6379)) throw new Error('refusing to bench the shared Redis on 6379');
   let client: Redis | Cluster;
   let nodes: Redis[];
-  if (topology === 'cluster') {
+  if (topology === 'cluster' || topology === 'perslot') {
     const cluster = new Cluster(
       ports.map((port) => ({ host: '127.0.0.1', port })),
       { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } },
@@ -389,7 +389,8 @@ async function topologyWorker(args: string[]): Promise<{ measure: Measure; close
   } else throw new Error(`unknown topology ${topology}`);
   const limiter = createLimiter({
     algorithm: fastAlgorithm(kind),
-    store: new RedisStore({ client, timeoutMs: 1000 }),
+    // perslot: the Cluster with one script call per slot, as before batches went across slots.
+    store: new RedisStore({ client, timeoutMs: 1000, batchAcrossSlots: topology !== 'perslot' }),
     prefix: redisPrefix(kind),
   });
   const call = floodgateCall(limiter);

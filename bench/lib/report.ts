@@ -449,15 +449,20 @@ export function judgeTargets(r: Results): Target[] {
   const cluster = ok<ClusterResult>(r.cluster);
   for (const kind of ['token-bucket', 'sliding-log'] as const) {
     // No target: the row says what the same limiter gets, and costs Redis, through a Cluster.
-    const row = (topology: 'single' | 'cluster') =>
+    const row = (topology: 'single' | 'cluster' | 'perslot') =>
       cluster?.rows.find((x) => x.kind === kind && x.topology === topology);
     const single = row('single');
     const o = row('cluster');
+    const perSlot = row('perslot');
     targets.push({
       case: `Redis Cluster, ${cluster?.masters ?? 3} masters, ${cluster?.inFlight ?? 256} in flight: ${LABELS[kind]} ÷ single server`,
-      peers: single?.available
-        ? `single server ${fmtRate(single.medianDecisionsPerSec)}/s, Redis CPU ${fmtCpu(single.medianServerCpuUsPerDecision)} µs per decision`
-        : 'n/a',
+      peers:
+        (single?.available
+          ? `single server ${fmtRate(single.medianDecisionsPerSec)}/s, Redis CPU ${fmtCpu(single.medianServerCpuUsPerDecision)} µs per decision`
+          : 'n/a') +
+        (perSlot?.available && perSlot.vsSingle !== undefined
+          ? `; one script call per slot ${fmtRate(perSlot.medianDecisionsPerSec)}/s, ${fmtRatio(perSlot.vsSingle.median)}, Redis CPU ${fmtCpu(perSlot.medianServerCpuUsPerDecision)} µs, ${fmtRatio(perSlot.cpuVsSingle?.median)}×`
+          : ''),
       target: '–',
       floodgate:
         o?.available && o.vsSingle !== undefined
@@ -674,13 +679,16 @@ export function renderMarkdown(r: Results): string {
   else if ('error' in cluster) push(`Failed: ${cluster.error}`, '');
   else {
     push(
-      `floodgate's Redis store on an ioredis \`Cluster\` over a local cluster of ${cluster.masters} masters (no replicas), beside the same store on the single server, ${cluster.inFlight} calls in flight on ${cluster.keyspace.toLocaleString('en-US')} random keys (each its own hash tag, so spread over the slots; each master's share of the Cluster's script calls: ${cluster.callSharePerMaster.map((n) => `${fmtRatio(n, 1)} %`).join(', ')}), ${cluster.measureMs} ms per contender per round, ${cluster.rounds} rounds; ${cluster.pinning}. ` +
+      `floodgate's Redis store on an ioredis \`Cluster\` over a local cluster of ${cluster.masters} masters (no replicas), by default (a script call decides the calls waiting for one master, whatever their slots) and with one script call per slot (\`batchAcrossSlots: false\`), beside the same store on the single server, ${cluster.inFlight} calls in flight on ${cluster.keyspace.toLocaleString('en-US')} random keys (each its own hash tag, so spread over the slots; each master's share of the per-slot rows' script calls: ${cluster.callSharePerMaster.map((n) => `${fmtRatio(n, 1)} %`).join(', ')}), ${cluster.measureMs} ms per contender per round, ${cluster.rounds} rounds; ${cluster.pinning}. ` +
         '"Redis CPU µs per decision" is the servers\' own CPU time (`INFO cpu`, used_cpu_user + used_cpu_sys), summed over every master, per decision: the scripts, and reading requests and writing replies. "Redis script µs per decision" is the time the servers spent inside script calls (`INFO commandstats`, EVALSHA and EVAL), per decision; it is wall-clock time, so on a busy machine it can exceed the CPU figure. "Script calls per decision" is below 1 when the store sends decisions that wait together as one script call.',
       '',
       '| algorithm | servers | decisions/s | ÷ single server (min–max) | Redis CPU µs per decision | ÷ single server (min–max) | Redis script µs per decision | script calls per decision | client CPU µs per decision | p50 µs | p99 µs |',
       '|---|---|---|---|---|---|---|---|---|---|---|',
       ...cluster.rows.map((x) => {
-        const servers = x.topology === 'cluster' ? `Cluster, ${cluster.masters} masters` : 'single server';
+        const servers =
+          x.topology === 'single'
+            ? 'single server'
+            : `Cluster, ${cluster.masters} masters${x.topology === 'perslot' ? ', one script call per slot (`batchAcrossSlots: false`)' : ''}`;
         if (!x.available)
           return `| ${LABELS[x.kind]} | ${servers} | not available: ${x.reason ?? ''} | | | | | | | | |`;
         const retried =

@@ -6,6 +6,8 @@ import { type DecideScript, MAX_BATCH, REPLY_ERROR, REPLY_OK } from './script.js
 interface Waiting<T> {
   readonly keys: readonly string[];
   readonly args: readonly string[];
+  /** The hash slot of its keys (0 on a single server). */
+  readonly slot: number;
   /** Turns the call's Decisions, at `at` in the reply, into its result; a throw fails the call. */
   readonly onReply: (reply: Buffer, at: number) => T;
   readonly onError: (error: unknown) => T | Promise<T>;
@@ -22,6 +24,16 @@ function settleError<T>(call: Waiting<T>, error: unknown): void {
   }
 }
 
+/**
+ * Whether a call's error says Redis does not serve its keys where the batch went: a batch of
+ * several slots reached a master that no longer serves one of them (the Cluster is resharding,
+ * or failing over, and the client's map is behind). Such a call touched nothing; alone, it is
+ * routed by its own keys, and the client follows Redis's redirection.
+ */
+function notServedHere(message: string): boolean {
+  return message.includes('non local key');
+}
+
 function unexpected(): FloodgateError {
   return new FloodgateError('ERR_STORE', 'RedisStore: unexpected script reply');
 }
@@ -36,8 +48,11 @@ function unexpected(): FloodgateError {
  * tick: a server handles each request in an I/O callback of its own, and Node ends a tick after
  * every one, so a batch per tick would hold one request's call; the requests read in one poll
  * phase go together instead. On a Cluster, one batch per hash slot, since a script may touch one
- * slot only. Each call keeps its own answer: a failed batch fails each of its calls,
- * through its own `onError`, and a call whose code raised an error in Redis fails alone.
+ * slot only, unless `masterOf` tells the master that serves a slot: then one batch per master,
+ * whose script touches the keys of each slot it serves (see the decide script). Each call keeps its
+ * own answer: a failed batch fails each of its calls, through its own `onError`, and a call whose
+ * code raised an error in Redis fails alone; a call whose keys that master no longer serves is sent
+ * again, alone.
  */
 export class Batcher {
   readonly #caller: Caller;
@@ -46,8 +61,13 @@ export class Batcher {
   readonly #head: readonly string[];
   /** Bytes of one call's Decisions in the reply. */
   readonly #bytes: number;
-  /** Waiting calls by hash slot (all in one for a single node); a new map each flush (see `#flush`). */
-  #queues = new Map<number, Waiting<unknown>[]>();
+  /** The master serving a slot, or `undefined` (see {@link RedisPort.masterOf}). */
+  readonly #masterOf: (slot: number) => unknown;
+  /**
+   * Waiting calls by master, or by hash slot where its master is not known (all in one for a
+   * single node); a new map each flush (see `#flush`).
+   */
+  #queues = new Map<unknown, Waiting<unknown>[]>();
   #scheduled = false;
   /** Script calls sent and not yet settled. */
   #inFlight = 0;
@@ -56,10 +76,17 @@ export class Batcher {
   /** Whether the hop to after the client's next write is under way (see {@link Batcher.#replied}). */
   #hopping = false;
   /** Batch replies read and held for after the client's write, oldest first. */
-  readonly #held: [calls: readonly Waiting<unknown>[], reply: unknown][] = [];
+  readonly #held: [calls: readonly Waiting<unknown>[], reply: unknown, across: boolean][] = [];
 
-  constructor(caller: Caller, script: DecideScript, head: readonly string[], bytes: number) {
+  constructor(
+    caller: Caller,
+    script: DecideScript,
+    head: readonly string[],
+    bytes: number,
+    masterOf: (slot: number) => unknown,
+  ) {
     this.#caller = caller;
+    this.#masterOf = masterOf;
     this.#script = script;
     this.#head = head;
     this.#bytes = bytes;
@@ -103,18 +130,19 @@ export class Batcher {
       }
     }
     return new Promise<T>((resolve, reject) => {
-      const call: Waiting<T> = { keys, args, onReply, onError, resolve, reject };
-      let queue = this.#queues.get(slot);
+      const call: Waiting<T> = { keys, args, slot, onReply, onError, resolve, reject };
+      const group = this.#masterOf(slot) ?? slot;
+      let queue = this.#queues.get(group);
       if (queue === undefined) {
         queue = [];
-        this.#queues.set(slot, queue);
+        this.#queues.set(group, queue);
       }
       queue.push(call as Waiting<unknown>);
       if (queue.length >= MAX_BATCH) {
         // Full: nothing is gained by waiting. Sent now, and written now, Redis decides it while
         // this process goes on with the rest of its work (the other replies it read, say), which
         // would otherwise end with every batch written at once and Redis idle until then.
-        this.#queues.delete(slot);
+        this.#queues.delete(group);
         this.#sendBatch(queue, true);
         return;
       }
@@ -158,11 +186,17 @@ export class Batcher {
 
   /** Sends `calls` as one script call; with `writeNow`, written at once rather than with the tick's other writes. */
   #sendBatch(calls: readonly Waiting<unknown>[], writeNow = false): void {
-    const keys: string[] = [];
-    const args: string[] = [String(calls.length), ...this.#head];
+    const first = calls[0] as Waiting<unknown>;
+    const across = calls.some((call) => call.slot !== first.slot);
+    // Across slots, only the first call's keys are declared (see the decide script).
+    const keys: string[] = across ? [...first.keys] : [];
+    const args: string[] = [String(across ? -calls.length : calls.length), ...this.#head];
     for (const call of calls) {
-      for (const key of call.keys) keys.push(key);
+      if (!across) for (const key of call.keys) keys.push(key);
       for (const arg of call.args) args.push(arg);
+    }
+    if (across) {
+      for (let i = 1; i < calls.length; i++) for (const key of (calls[i] as Waiting<unknown>).keys) args.push(key);
     }
     this.#inFlight++;
     let sent: Promise<void>;
@@ -173,7 +207,7 @@ export class Batcher {
         args,
         (reply) => {
           this.#inFlight--;
-          this.#replied(calls, reply);
+          this.#replied(calls, reply, across);
         },
         (error) => {
           this.#inFlight--;
@@ -205,17 +239,17 @@ export class Batcher {
    * as they do on ioredis. A reply that comes alone (every reply at low load) is handed out at
    * once.
    */
-  #replied(calls: readonly Waiting<unknown>[], reply: unknown): void {
+  #replied(calls: readonly Waiting<unknown>[], reply: unknown, across: boolean): void {
     if (!this.#caller.writesLater) {
-      this.#distribute(calls, reply);
+      this.#distribute(calls, reply, across);
       return;
     }
     if (!this.#hopping) this.#open(0);
     if (this.#left > 0 && this.#held.length === 0) {
       this.#left--;
-      this.#distribute(calls, reply);
+      this.#distribute(calls, reply, across);
     } else {
-      this.#held.push([calls, reply]);
+      this.#held.push([calls, reply, across]);
     }
   }
 
@@ -233,13 +267,42 @@ export class Batcher {
         const held = this.#held.splice(0);
         if (held.length === 0) return;
         this.#open(held.length - 1);
-        for (const [calls, reply] of held) this.#replied(calls, reply);
+        for (const [calls, reply, across] of held) this.#replied(calls, reply, across);
       });
     });
   }
 
-  /** Hands each call its part of the batch's reply. */
-  #distribute(calls: readonly Waiting<unknown>[], reply: unknown): void {
+  /**
+   * Sends a call of a batch again as a script call of its own, routed by its own keys: its master
+   * did not serve them. Calls of one key go again in the order they were in the batch.
+   */
+  #alone(call: Waiting<unknown>): void {
+    this.#inFlight++;
+    try {
+      call.resolve(
+        this.#caller.script(
+          this.#script,
+          call.keys,
+          ['1', ...this.#head, ...call.args],
+          (reply) => {
+            const result = this.#one(reply, call.onReply);
+            this.#inFlight--;
+            return result;
+          },
+          (error) => {
+            this.#inFlight--;
+            return call.onError(error);
+          },
+        ),
+      );
+    } catch (error) {
+      this.#inFlight--;
+      settleError(call, error);
+    }
+  }
+
+  /** Hands each call its part of the batch's reply; `across`: a batch of several slots. */
+  #distribute(calls: readonly Waiting<unknown>[], reply: unknown, across: boolean): void {
     if (!Buffer.isBuffer(reply)) {
       for (const call of calls) settleError(call, unexpected());
       return;
@@ -256,7 +319,9 @@ export class Batcher {
         at += 1 + this.#bytes;
       } else if (kind === REPLY_ERROR && at + 5 <= reply.length) {
         const length = reply.readUInt32LE(at + 1);
-        settleError(call, scriptError(reply.toString('utf8', at + 5, at + 5 + length)));
+        const message = reply.toString('utf8', at + 5, at + 5 + length);
+        if (across && notServedHere(message)) this.#alone(call);
+        else settleError(call, scriptError(message));
         at += 5 + length;
       } else {
         settleError(call, unexpected());

@@ -11,6 +11,8 @@ interface IoredisCommands {
   readonly status: string;
   readonly isCluster?: unknown;
   readonly stream?: unknown;
+  /** A Cluster's map: by slot, the nodes serving it as `host:port`, the master first. */
+  readonly slots?: unknown;
   evalshaBuffer(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
   evalBuffer(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
   del(...keys: string[]): Promise<unknown>;
@@ -72,6 +74,11 @@ function ioredisNodes(client: unknown): EvictionNode[] {
 export function ioredisPort(client: IoredisCommands): RedisPort {
   return {
     cluster: client.isCluster === true,
+    masterOf(slot) {
+      const slots = client.slots;
+      const nodes: unknown = Array.isArray(slots) ? slots[slot] : undefined;
+      return Array.isArray(nodes) ? nodes[0] : undefined;
+    },
     unready() {
       const status = client.status;
       if (status === 'ready') return undefined;

@@ -20,6 +20,8 @@ interface NodeRedisCommands {
   withTypeMapping?: unknown;
   /** A cluster's masters (by `nodeClient`) and its per-node clients. */
   readonly masters?: unknown;
+  /** A cluster's map: by slot, its shard (`{ master, replicas }`). */
+  readonly slots?: unknown;
   nodeClient?: (node: unknown) => unknown;
 }
 
@@ -113,6 +115,12 @@ export function nodeRedisPort(client: NodeRedisCommands): RedisPort {
     cluster ? client.sendCommand(firstKey, false, args, options) : client.sendCommand(args, options);
   return {
     cluster,
+    masterOf(slot) {
+      if (!cluster) return undefined;
+      const slots = client.slots;
+      const shard: unknown = Array.isArray(slots) ? slots[slot] : undefined;
+      return isObject(shard) ? shard.master : undefined;
+    },
     unready() {
       if (!client.isOpen) {
         return 'the client is not open (its connect() was not called yet, or it was closed)';

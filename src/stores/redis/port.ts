@@ -39,6 +39,12 @@ export interface RedisPort {
   /** A Cluster: a script then touches one hash slot per call, so batches form per slot. */
   readonly cluster: boolean;
   /**
+   * On a Cluster, the master the client would send a command for `slot` to, as the client knows
+   * it (its identity only: equal for the slots of one master); `undefined` when the client does
+   * not know yet, and on a single server.
+   */
+  masterOf(slot: number): unknown;
+  /**
    * Why a command cannot be sent now, as a sentence starting "the client", or `undefined` when
    * it can. Sending only to a ready client keeps calls out of the client's offline queue, where
    * they would wait for the whole outage.

@@ -48,12 +48,15 @@ export function decisionBytes(policies: number): number {
  * clock, read once for the batch.
  *
  * KEYS: per call, one key per policy in the limiter's order, then the key's block (all of one
- *   call in one hash slot; on a Cluster, all calls of a batch in one slot).
+ *   call in one hash slot). On a Cluster, a batch whose calls lie in several slots of one master
+ *   declares only its first call's keys (Redis routes by them, and refuses declared keys of
+ *   several slots); the other calls' keys follow the arguments, and the count is negative.
  * ARGV: the count of calls, the limiter's `blockDurationMs` (`0` for none), `1` when the store
  *   has an injected clock (else `0`), each policy's twin `params` in order; then per call its
  *   `cost` (for a block, its duration in ms), its {@link OP} and, with an injected clock, its
- *   `now` (milliseconds). Without one the script reads the server's `TIME`, with its microseconds
- *   as a fraction. An injected clock has no relation to the real time in which Redis expires
+ *   `now` (milliseconds); then, for a negative count, the keys of every call but the first, as
+ *   KEYS would hold them. Without an injected clock the script reads the server's `TIME`, with
+ *   its microseconds as a fraction. An injected clock has no relation to the real time in which Redis expires
  *   keys, so then every PEXPIRE is at least 60 s rather than risk dropping state the clock still
  *   considers live.
  * Reply: one string; per call, {@link REPLY_OK} and its little-endian doubles: four per policy,
@@ -90,7 +93,7 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
     const first = next;
     next += argCounts[i] as number;
     const n = i + 1;
-    const key = `KEYS[kb + ${n}]`;
+    const key = `K[kb + ${n}]`;
     policies.push({
       key,
       arg: (j) => `ARGV[${first + j}]`,
@@ -152,7 +155,7 @@ function source(twins: readonly LuaTwin[], argCounts: readonly number[]): string
 if calls > 1 then
   many = {}
   for i = 1, calls do
-    local b = KEYS[${keys} * i]
+    local b = K[${keys} * i]
     if many[b] ~= nil then
       many[b], repeats = true, true
 ${onRepeat}    else
@@ -163,22 +166,27 @@ end
 `;
   const reads =
     gets.length === 0
-      ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call.
+      ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call; one
+-- at a time across slots, where one MGET may not go.
 local blocks
-if calls == 1 then
-  blocks = redis.call('MGET', KEYS[${keys}])
+if cross then
+  blocks = {}
+elseif calls == 1 then
+  blocks = redis.call('MGET', K[${keys}])
 else
   local names = {}
-  for i = 1, calls do names[i] = KEYS[${keys} * i] end
+  for i = 1, calls do names[i] = K[${keys} * i] end
   blocks = redis.call('MGET', tunpack(names))
 end
 `
       : `-- Every key of the batch, the policies' and the blocks', read with one MGET rather than a GET
--- per key and call.
-local vals = redis.call('MGET', tunpack(KEYS))
+-- per key and call; one at a time across slots, where one MGET may not go.
+local vals = {}
+if not cross then vals = redis.call('MGET', tunpack(K)) end
 -- A key that comes again is read when its later call runs, after the earlier call's writes.
 ${countKeys(`      local kb = ${keys} * (i - 1)\n${reread}`)}`;
-  const block = gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`;
+  // Read apart when the batch spans slots. With MGET, as a block key of another type reads as none.
+  const block = `(${gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`} or cross and redis.call('MGET', block_key)[1])`;
   // A write through `set` or `del` of a call whose key comes more than once in the batch (one
   // client's burst) waits in `wr` (a string, or false for a deletion), where `get` finds it, and
   // the key's last write reaches Redis once every call has run: one SET for the burst rather than
@@ -234,6 +242,19 @@ local tunpack = unpack
 local pack, unpack = struct.pack, struct.unpack
 -- Arithmetic converts the strings exactly as tonumber would, for less than half its cost.
 local calls, lockout, injected = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] == '1'
+local per = 2
+if injected then per = 3 end
+-- The calls' keys. A negative count: a batch of several slots of one Cluster master, whose keys
+-- past the first call's come after the calls' arguments. Redis routes a script call by its
+-- declared keys, which must share a slot; a script may still touch the keys of any slot its
+-- master serves, and a key it does not serve fails the call that touches it alone.
+local K, cross = KEYS, calls < 0
+if cross then
+  calls = -calls
+  K = {}
+  for i = 1, #KEYS do K[i] = KEYS[i] end
+  for i = ${next} + per * calls, #ARGV do K[#K + 1] = ARGV[i] end
+end
 local ttl_floor, clock = 60000, 0
 if not injected then
   local t = redis.call('TIME')
@@ -247,7 +268,7 @@ ${reads}${writes}
 local set_blocks = {}
 
 local function one(kb, cost, op, now)
-  local block_key = KEYS[kb + ${keys}]
+  local block_key = K[kb + ${keys}]
 ${whetherAgain}  local until_ = set_blocks[block_key]
   if not until_ then
     local b = ${block}
@@ -283,8 +304,6 @@ ${luaWaitUntil('block_ms', 'until_')}  end
   return pack('<B${'d'.repeat(slots.length + 1)}', ${REPLY_OK}, ${slots.join(', ')}, block_ms)
 end
 
-local per = 2
-if injected then per = 3 end
 -- A call's part of the reply for an error raised while deciding it.
 local function failed(res)
   if type(res) == 'table' then res = res.err end
