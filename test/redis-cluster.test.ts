@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { createLimiter, type RedisClient, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
 import { batchesDecideLikeMemory } from './helpers/batch-property.js';
-import { closeClient, storeCluster, TEST_CLIENT_LABEL, whenReady } from './helpers/clients.js';
-import { Redis } from './helpers/ioredis.js';
+import { closeClient, NODE_REDIS, storeCluster, TEST_CLIENT_LABEL, whenReady } from './helpers/clients.js';
+import { Cluster, Redis } from './helpers/ioredis.js';
 import { type RedisClusterServers, randomPrefix, startCluster } from './helpers/redis.js';
 
 /** Timeouts are not under test here: a busy machine must not turn into a failure. */
@@ -210,6 +210,73 @@ describe('batches across slots', () => {
     });
   });
 
+  // ioredis puts its keyPrefix before the keys a command declares, not before its arguments.
+  test('an ioredis keyPrefix applies to the keys passed as arguments too', { skip: NODE_REDIS }, async () => {
+    const prefixed = new Cluster([...servers.startupNodes], { redisOptions: { keyPrefix: 'kp:' } });
+    try {
+      await whenReady(prefixed);
+      const prefix = randomPrefix('kp');
+      const limiter = createLimiter({
+        algorithm: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
+        store: new RedisStore({ client: prefixed, timeoutMs: PATIENT_MS }),
+        prefix,
+        onStoreError: 'throw',
+      });
+      const keys = await spreadKeys(`kp:${prefix}`, 60);
+      const before = total(await scriptCalls());
+      const got = await Promise.all([...keys, ...keys, ...keys].map((key) => limiter.consume(key)));
+      ok(total(await scriptCalls()) - before <= 20, 'the calls went in batches across slots');
+      deepStrictEqual(
+        got.map((d) => d.allowed),
+        [...keys.map(() => true), ...keys.map(() => true), ...keys.map(() => false)],
+      );
+      const stored: string[] = [];
+      for (const c of direct.values()) stored.push(...(await c.keys(`*${prefix}:*`)));
+      strictEqual(stored.length, keys.length, 'one log per key');
+      ok(
+        stored.every((k) => k.startsWith(`kp:${prefix}:`)),
+        `every key under the client's prefix: ${stored.slice(0, 5)}`,
+      );
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+
+  test("a batch refused for its first call's slot, being moved, is sent again call by call", async () => {
+    const prefix = randomPrefix('moving');
+    const limiter = createLimiter({
+      algorithm: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
+      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    const [from, to] = [...direct.keys()] as [number, number];
+    const keys: { key: string; slot: number }[] = [];
+    for (let i = 0; keys.length < 3; i++) {
+      const slot = await slotOf(`${prefix}:{m${i}}:default`);
+      if (owner.get(slot) === from && !keys.some((k) => k.slot === slot)) keys.push({ key: `m${i}`, slot });
+    }
+    const [lone, moving, other] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+    strictEqual((await limiter.consume(moving.key)).remaining, 1);
+    // The slot half moved: its log still where it was, its lock-out key nowhere. Redis sends a
+    // command on both keys to the new master, which asks to try again until the move is done.
+    const [source, target] = [direct.get(from) as Redis, direct.get(to) as Redis];
+    await target.cluster('SETSLOT', moving.slot, 'IMPORTING', String(await source.cluster('MYID')));
+    await source.cluster('SETSLOT', moving.slot, 'MIGRATING', String(await target.cluster('MYID')));
+    try {
+      const got = await Promise.allSettled([lone, moving, other].map(({ key }) => limiter.consume(key)));
+      deepStrictEqual(
+        got.map((r) => (r.status === 'fulfilled' ? [r.value.allowed, r.value.remaining] : 'failed')),
+        [[true, 1], 'failed', [true, 1]],
+        'the call on the other slot was decided, alone, after its batch was refused',
+      );
+    } finally {
+      await target.cluster('SETSLOT', moving.slot, 'STABLE');
+      await source.cluster('SETSLOT', moving.slot, 'STABLE');
+    }
+    strictEqual((await limiter.consume(moving.key)).remaining, 0, 'the refused call charged nothing');
+  });
+
   test('a call whose slot moved to another master is sent again alone, and finds its state there', async () => {
     const prefix = randomPrefix('moved');
     const limiter = createLimiter({
@@ -244,6 +311,10 @@ describe('batches across slots', () => {
       owner.set(slot, b);
     };
     await move(moves.slot, from, to);
+    // What the old master runs: the batch of the two waiting calls must reach it, as one.
+    const monitor = await source.monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
     try {
       strictEqual(await target.exists(`${prefix}:{${moves.key}}:default`), 1, 'the log moved');
       const got = await Promise.all([lone, stays, moves].map(({ key }) => limiter.consume(key)));
@@ -254,9 +325,15 @@ describe('batches across slots', () => {
           [true, 1, undefined],
           [false, 0, undefined],
         ],
+        'the moved key was decided where its log went, with its two entries',
       );
-      strictEqual(await source.cluster('COUNTKEYSINSLOT', moves.slot), 0, 'nothing was written where it was');
+      // EVALSHA sha numkeys keys… args…: the batch declares the first call's two keys and passes
+      // the moved key's after a count of -2.
+      const across = seen.filter((args) => /^evalsha$/i.test(args[0] ?? '') && args[2] === '2' && args[5] === '-2');
+      strictEqual(across.length, 1, `one batch across slots reached the old master: ${JSON.stringify(seen)}`);
+      ok(across[0]?.includes(`${prefix}:{${moves.key}}:default`), 'with the moved key among its arguments');
     } finally {
+      monitor.disconnect();
       await move(moves.slot, to, from);
     }
   });

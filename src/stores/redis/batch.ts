@@ -1,6 +1,6 @@
 import { FloodgateError } from '../../errors.js';
 import type { Caller } from './call.js';
-import { type DecideScript, MAX_BATCH, REPLY_ERROR, REPLY_OK } from './script.js';
+import { type DecideScript, MAX_BATCH, REPLY_ELSEWHERE, REPLY_ERROR, REPLY_OK } from './script.js';
 
 /** One call waiting in a batch: what to send, and how its part of the reply settles it. */
 interface Waiting<T> {
@@ -25,13 +25,17 @@ function settleError<T>(call: Waiting<T>, error: unknown): void {
 }
 
 /**
- * Whether a call's error says Redis does not serve its keys where the batch went: a batch of
- * several slots reached a master that no longer serves one of them (the Cluster is resharding,
- * or failing over, and the client's map is behind). Such a call touched nothing; alone, it is
- * routed by its own keys, and the client follows Redis's redirection.
+ * Whether a batch's script call was refused before it ran, for the slot of the keys it declares
+ * (its first call's): Redis sends the client elsewhere, or asks it to try again, while the
+ * Cluster moves that slot, and a client may pass that on rather than follow it (node-redis does
+ * not retry a TRYAGAIN; ioredis gives up after its `maxRedirections`). Nothing ran, so the calls
+ * of a batch across slots, whose other calls' slots are not concerned, go again alone.
  */
-function notServedHere(message: string): boolean {
-  return message.includes('non local key');
+function refusedUnrun(error: unknown): boolean {
+  const cause = error instanceof FloodgateError ? error.cause : error;
+  return (
+    cause instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b|^Too many Cluster redirections/.test(cause.message)
+  );
 }
 
 function unexpected(): FloodgateError {
@@ -51,8 +55,8 @@ function unexpected(): FloodgateError {
  * slot only, unless `masterOf` tells the master that serves a slot: then one batch per master,
  * whose script touches the keys of each slot it serves (see the decide script). Each call keeps its
  * own answer: a failed batch fails each of its calls, through its own `onError`, and a call whose
- * code raised an error in Redis fails alone; a call whose keys that master no longer serves is sent
- * again, alone.
+ * code raised an error in Redis fails alone; a call of a batch across slots whose keys that master
+ * does not serve as they stand (see the decide script) is sent again, alone.
  */
 export class Batcher {
   readonly #caller: Caller;
@@ -63,6 +67,8 @@ export class Batcher {
   readonly #bytes: number;
   /** The master serving a slot, or `undefined` (see {@link RedisPort.masterOf}). */
   readonly #masterOf: (slot: number) => unknown;
+  /** What the client puts before a key it sends as a key (see {@link RedisPort.keyPrefix}). */
+  readonly #keyPrefix: string;
   /**
    * Waiting calls by master, or by hash slot where its master is not known (all in one for a
    * single node); a new map each flush (see `#flush`).
@@ -84,9 +90,11 @@ export class Batcher {
     head: readonly string[],
     bytes: number,
     masterOf: (slot: number) => unknown,
+    keyPrefix: string,
   ) {
     this.#caller = caller;
     this.#masterOf = masterOf;
+    this.#keyPrefix = keyPrefix;
     this.#script = script;
     this.#head = head;
     this.#bytes = bytes;
@@ -196,7 +204,11 @@ export class Batcher {
       for (const arg of call.args) args.push(arg);
     }
     if (across) {
-      for (let i = 1; i < calls.length; i++) for (const key of (calls[i] as Waiting<unknown>).keys) args.push(key);
+      // As Redis is to see them: the client prefixes the keys it declares, not these.
+      const prefix = this.#keyPrefix;
+      for (let i = 1; i < calls.length; i++) {
+        for (const key of (calls[i] as Waiting<unknown>).keys) args.push(prefix + key);
+      }
     }
     this.#inFlight++;
     let sent: Promise<void>;
@@ -211,7 +223,8 @@ export class Batcher {
         },
         (error) => {
           this.#inFlight--;
-          for (const call of calls) settleError(call, error);
+          if (across && refusedUnrun(error)) for (const call of calls) this.#alone(call);
+          else for (const call of calls) settleError(call, error);
         },
         writeNow,
       );
@@ -273,8 +286,8 @@ export class Batcher {
   }
 
   /**
-   * Sends a call of a batch again as a script call of its own, routed by its own keys: its master
-   * did not serve them. Calls of one key go again in the order they were in the batch.
+   * Sends a call of a batch across slots again as a script call of its own, routed by its own
+   * keys: it ran nothing where the batch went. Calls of one key go again in their batch's order.
    */
   #alone(call: Waiting<unknown>): void {
     this.#inFlight++;
@@ -317,10 +330,10 @@ export class Batcher {
           settleError(call, error);
         }
         at += 1 + this.#bytes;
-      } else if (kind === REPLY_ERROR && at + 5 <= reply.length) {
+      } else if ((kind === REPLY_ERROR || kind === REPLY_ELSEWHERE) && at + 5 <= reply.length) {
         const length = reply.readUInt32LE(at + 1);
         const message = reply.toString('utf8', at + 5, at + 5 + length);
-        if (across && notServedHere(message)) this.#alone(call);
+        if (kind === REPLY_ELSEWHERE && across) this.#alone(call);
         else settleError(call, scriptError(message));
         at += 5 + length;
       } else {

@@ -13,6 +13,8 @@ interface IoredisCommands {
   readonly stream?: unknown;
   /** A Cluster's map: by slot, the nodes serving it as `host:port`, the master first. */
   readonly slots?: unknown;
+  /** Its options; `keyPrefix` goes before every key of a command (a Cluster's from its `redisOptions`). */
+  readonly options?: { readonly keyPrefix?: unknown };
   evalshaBuffer(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
   evalBuffer(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
   del(...keys: string[]): Promise<unknown>;
@@ -72,9 +74,15 @@ function ioredisNodes(client: unknown): EvictionNode[] {
 }
 
 export function ioredisPort(client: IoredisCommands): RedisPort {
+  const prefix = client.options?.keyPrefix;
+  // A prefix of bytes (a Buffer) cannot be put before a key passed as a string argument: its
+  // batches stay within one slot, where every key is declared.
+  const acrossSlots = prefix === undefined || typeof prefix === 'string';
   return {
     cluster: client.isCluster === true,
+    keyPrefix: typeof prefix === 'string' ? prefix : '',
     masterOf(slot) {
+      if (!acrossSlots) return undefined;
       const slots = client.slots;
       const nodes: unknown = Array.isArray(slots) ? slots[slot] : undefined;
       return Array.isArray(nodes) ? nodes[0] : undefined;

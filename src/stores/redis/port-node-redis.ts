@@ -115,6 +115,8 @@ export function nodeRedisPort(client: NodeRedisCommands): RedisPort {
     cluster ? client.sendCommand(firstKey, false, args, options) : client.sendCommand(args, options);
   return {
     cluster,
+    // node-redis sends keys as they are given.
+    keyPrefix: '',
     masterOf(slot) {
       if (!cluster) return undefined;
       const slots = client.slots;

@@ -45,6 +45,12 @@ export interface RedisPort {
    */
   masterOf(slot: number): unknown;
   /**
+   * What the client puts before each key it sends as a key (ioredis's `keyPrefix`; `''` for
+   * none): the store puts it before the keys it passes as arguments, which the client leaves as
+   * they are.
+   */
+  readonly keyPrefix: string;
+  /**
    * Why a command cannot be sent now, as a sentence starting "the client", or `undefined` when
    * it can. Sending only to a ready client keeps calls out of the client's offline queue, where
    * they would wait for the whole outage.

@@ -35,6 +35,12 @@ export const MAX_BATCH = 64;
 export const REPLY_OK = 0x6b; // 'k'
 /** The first byte of a call's part of the reply when its code raised an error: the message follows. */
 export const REPLY_ERROR = 0x65; // 'e'
+/**
+ * The first byte of a call's part of the reply, in a batch across slots, when the master does not
+ * serve its keys as they stand (see the decide script): the call ran nothing, and the message
+ * follows.
+ */
+export const REPLY_ELSEWHERE = 0x6d; // 'm'
 
 /** Bytes of one call's Decisions in the reply: four doubles per policy, and one for the block. */
 export function decisionBytes(policies: number): number {
@@ -62,8 +68,9 @@ export function decisionBytes(policies: number): number {
  * Reply: one string; per call, {@link REPLY_OK} and its little-endian doubles: four per policy,
  *   in order (`allowed` 1/0, `remaining`, `resetMs`, `retryAfterMs`), then the milliseconds the
  *   key's block has left (0 for none); or {@link REPLY_ERROR}, the length of the error message
- *   (`struct.pack('<I')`) and the message. Each call runs under `pcall`, so one call's error (a
- *   key of the wrong type) fails that call alone. Packing is cheaper for Redis than building a
+ *   (`struct.pack('<I')`) and the message; or, the same way, {@link REPLY_ELSEWHERE} and Redis's
+ *   refusal of the call's keys. Each call runs under `pcall`, so one call's error (a key of the
+ *   wrong type) fails that call alone. Packing is cheaper for Redis than building a
  *   table and replying it element by element, and doubles carry every value exactly. When any
  *   policy denies a charging call, none is charged and the allowing ones report their uncharged
  *   view, exactly as the memory store does; the store applies the block to the Decisions.
@@ -166,8 +173,8 @@ end
 `;
   const reads =
     gets.length === 0
-      ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call; one
--- at a time across slots, where one MGET may not go.
+      ? `-- Every call's block, read with one MGET for the whole batch rather than a GET per call; across
+-- slots, where one MGET may not go, with each call's keys as it starts.
 local blocks
 if cross then
   blocks = {}
@@ -180,13 +187,15 @@ else
 end
 `
       : `-- Every key of the batch, the policies' and the blocks', read with one MGET rather than a GET
--- per key and call; one at a time across slots, where one MGET may not go.
+-- per key and call; across slots, where one MGET may not go, with each call's keys as it starts.
 local vals = {}
 if not cross then vals = redis.call('MGET', tunpack(K)) end
 -- A key that comes again is read when its later call runs, after the earlier call's writes.
 ${countKeys(`      local kb = ${keys} * (i - 1)\n${reread}`)}`;
-  // Read apart when the batch spans slots. With MGET, as a block key of another type reads as none.
-  const block = `(${gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`} or cross and redis.call('MGET', block_key)[1])`;
+  // Across slots, read with the call's other keys as the call starts (`here`).
+  const block = `(${gets.length === 0 ? `blocks[kb / ${keys} + 1]` : `vals[kb + ${keys}]`} or here and here[${keys}])`;
+  // Across slots, the keys `get` reads, from that same read.
+  const fill = gets.map((n) => `    vals[kb + ${n}] = here[${n}]\n`).join('');
   // A write through `set` or `del` of a call whose key comes more than once in the batch (one
   // client's burst) waits in `wr` (a string, or false for a deletion), where `get` finds it, and
   // the key's last write reaches Redis once every call has run: one SET for the burst rather than
@@ -269,6 +278,15 @@ local set_blocks = {}
 
 local function one(kb, cost, op, now)
   local block_key = K[kb + ${keys}]
+  -- Across slots, every key of the call in one command before anything else: it runs only if
+  -- this master serves them all as they stand, where a key of another master, or one missing
+  -- from a slot being moved, is refused (an ASK or a TRYAGAIN to a client). Refused, the call
+  -- has run nothing, and says so, to be sent again alone, routed by its own keys.
+  local here = nil
+  if cross then
+    here = redis.pcall('MGET', tunpack(K, kb + 1, kb + ${keys}))
+    if here.err then return pack('<BI', ${REPLY_ELSEWHERE}, #here.err) .. here.err end
+${fill}  end
 ${whetherAgain}  local until_ = set_blocks[block_key]
   if not until_ then
     local b = ${block}

@@ -58,10 +58,12 @@ export interface RedisStoreOptions {
    * decision or less. Redis routes a script call by the keys it declares, which must share one
    * slot, so such a call declares its first call's keys and passes the others as arguments: a
    * script may touch any key its master serves. Should the Cluster move a slot meanwhile (a
-   * resharding, a failover), the calls whose keys the master no longer serves are sent again,
-   * each alone, to where the client's redirection takes them, and wait up to `timeoutMs` again.
-   * Set it to `false` where something between your app and the Cluster requires every key a script
-   * touches to be declared. Ignored on a single server.
+   * resharding, a failover), the calls whose keys the master no longer serves run nothing there
+   * and are sent again, each alone, to where the client's redirection takes them, and wait up to
+   * `timeoutMs` again. An ioredis `keyPrefix` applies to the keys passed as arguments too; with a
+   * prefix of bytes (a `Buffer`), calls are grouped by slot. Set it to `false` where something
+   * between your app and the Cluster requires every key a script touches to be declared. Ignored
+   * on a single server.
    * Defaults to `true`.
    */
   batchAcrossSlots?: boolean;
@@ -133,6 +135,8 @@ export class RedisStore implements Store {
   readonly #cluster: boolean;
   /** The master serving a slot, by which batches form on a Cluster; none when they form per slot. */
   readonly #masterOf: (slot: number) => unknown;
+  /** What the client puts before a key it sends as a key. */
+  readonly #keyPrefix: string;
   readonly #bound = new Map<string, string>();
   /**
    * Deny caches by prefix (see {@link PrefixCaches}), then by policy list. Limiters with the same
@@ -187,6 +191,7 @@ export class RedisStore implements Store {
       throw invalidOption(OWNER, 'batchAcrossSlots', 'true or false', acrossSlots);
     }
     this.#masterOf = port.cluster && acrossSlots ? (slot) => port.masterOf(slot) : noMaster;
+    this.#keyPrefix = port.keyPrefix;
     const clock = optionalFunction<Clock>(OWNER, 'clock', given.clock);
     this.#clock = clock === undefined ? undefined : checkedClock(OWNER, clock);
     const warn = resolveEvictionWarn(OWNER, given.warn);
@@ -290,6 +295,7 @@ export class RedisStore implements Store {
       [lockout, clock === undefined ? '0' : '1', ...tail],
       bytes,
       this.#masterOf,
+      this.#keyPrefix,
     );
     const cluster = this.#cluster;
     const argsOf = (cost: number, op: string, now: number | undefined): string[] =>
