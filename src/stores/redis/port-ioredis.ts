@@ -75,9 +75,10 @@ function ioredisNodes(client: unknown): EvictionNode[] {
 
 export function ioredisPort(client: IoredisCommands): RedisPort {
   const prefix = client.options?.keyPrefix;
-  // A prefix of bytes (a Buffer) cannot be put before a key passed as a string argument: its
-  // batches stay within one slot, where every key is declared.
-  const acrossSlots = prefix === undefined || typeof prefix === 'string';
+  // A prefix of bytes (a Buffer) cannot be put before a key passed as a string argument, nor
+  // anything ioredis would turn into a string its own way: their batches stay within one slot,
+  // where every key is declared.
+  const acrossSlots = prefix === undefined || prefix === null || typeof prefix === 'string';
   return {
     cluster: client.isCluster === true,
     keyPrefix: typeof prefix === 'string' ? prefix : '',

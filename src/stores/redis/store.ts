@@ -54,8 +54,8 @@ export interface RedisStoreOptions {
   /**
    * On a Cluster, let one script call decide the calls waiting together for every slot that one
    * master serves, rather than one script call per slot. Calls spread over many keys then share
-   * script calls as they do on a single server, which costs each master a third of the time per
-   * decision or less. Redis routes a script call by the keys it declares, which must share one
+   * script calls as they do on a single server, which about halves what a decision costs the
+   * masters. Redis routes a script call by the keys it declares, which must share one
    * slot, so such a call declares its first call's keys and passes the others as arguments: a
    * script may touch any key its master serves. Should the Cluster move a slot meanwhile (a
    * resharding, a failover), the calls whose keys the master no longer serves run nothing there
