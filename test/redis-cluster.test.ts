@@ -277,6 +277,60 @@ describe('batches across slots', () => {
     strictEqual((await limiter.consume(moving.key)).remaining, 0, 'the refused call charged nothing');
   });
 
+  test('a call refused across slots has changed nothing: a refund on a blocked key half moved is not applied twice', async () => {
+    const prefix = randomPrefix('half');
+    const limiter = createLimiter({
+      policies: {
+        a: slidingWindowLog({ limit: 3, windowMs: 3_600_000 }),
+        b: slidingWindowLog({ limit: 3, windowMs: 3_600_000 }),
+      },
+      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    const [from, to] = [...direct.keys()] as [number, number];
+    const keys: { key: string; slot: number }[] = [];
+    for (let i = 0; keys.length < 3; i++) {
+      const slot = await slotOf(`${prefix}:{h${i}}:a`);
+      if (owner.get(slot) === from && !keys.some((k) => k.slot === slot)) keys.push({ key: `h${i}`, slot });
+    }
+    const [lone, stays, half] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+    await limiter.consume(half.key);
+    await limiter.consume(half.key);
+    await limiter.block(half.key, { durationMs: 60_000 });
+    // Policy b's log moves to the other master; policy a's log and the lock-out stay. A refund
+    // that ran where the batch went would give a unit back to a, then fail on b.
+    const [source, target] = [direct.get(from) as Redis, direct.get(to) as Redis];
+    const [sourceId, targetId] = [String(await source.cluster('MYID')), String(await target.cluster('MYID'))];
+    await target.cluster('SETSLOT', half.slot, 'IMPORTING', sourceId);
+    await source.cluster('SETSLOT', half.slot, 'MIGRATING', targetId);
+    await source.migrate('127.0.0.1', to, `${prefix}:{${half.key}}:b`, 0, 5000);
+    const logA = `${prefix}:{${half.key}}:a`;
+    try {
+      const got = await Promise.allSettled([
+        limiter.consume(lone.key),
+        limiter.consume(stays.key),
+        limiter.refund(half.key, { cost: 1 }),
+      ]);
+      deepStrictEqual(
+        got.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected'],
+        'the refund on the half-moved key cannot be decided until the move is done',
+      );
+      strictEqual(await source.llen(logA), 2, "policy a's log kept both entries: the refund ran nowhere");
+    } finally {
+      // The move undone: b's log back where it was, the slot stable on its master again.
+      await source.cluster('SETSLOT', half.slot, 'STABLE');
+      await target.migrate('127.0.0.1', from, `${prefix}:{${half.key}}:b`, 0, 5000);
+      await target.cluster('SETSLOT', half.slot, 'STABLE');
+    }
+    deepStrictEqual(
+      [await source.llen(logA), await source.llen(`${prefix}:{${half.key}}:b`)],
+      [2, 2],
+      'both logs back on their master, as they were',
+    );
+  });
+
   test('a call whose slot moved to another master is sent again alone, and finds its state there', async () => {
     const prefix = randomPrefix('moved');
     const limiter = createLimiter({
