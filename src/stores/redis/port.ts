@@ -36,7 +36,10 @@ export interface Corkable {
  * and node-redis each plug into, so nothing else in the store knows which it was given.
  */
 export interface RedisPort {
-  /** A Cluster: a script then touches one hash slot per call, so batches form per slot. */
+  /**
+   * A Cluster: a script call then declares keys of one hash slot only, so batches form per slot,
+   * or per master (see {@link RedisPort.masterOf}).
+   */
   readonly cluster: boolean;
   /**
    * On a Cluster, the master the client would send a command for `slot` to, as the client knows

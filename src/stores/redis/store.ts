@@ -131,7 +131,7 @@ export class RedisStore implements Store {
   readonly #caller: Caller;
   readonly #clock: Clock | undefined;
   readonly #denyCache: boolean;
-  /** A Cluster client: batches then form per hash slot, as a script may touch one slot only. */
+  /** A Cluster client: batches then form by the hash slot of each call's keys, or by its master. */
   readonly #cluster: boolean;
   /** The master serving a slot, by which batches form on a Cluster; none when they form per slot. */
   readonly #masterOf: (slot: number) => unknown;
