@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createLimiter, type RedisClient, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
+import { type Algorithm, createLimiter, type RedisClient, RedisStore, slidingWindowLog, tokenBucket } from 'floodgate';
 import { runContractScenario, storeContract } from 'floodgate/testing';
 import { batchesDecideLikeMemory } from './helpers/batch-property.js';
 import { closeClient, NODE_REDIS, storeCluster, TEST_CLIENT_LABEL, whenReady } from './helpers/clients.js';
@@ -140,17 +140,52 @@ describe('batches across slots', () => {
     burst: tokenBucket({ capacity: 3, refillPerSecond: 0.001 }),
     pair: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
   });
-  /** `count` keys whose slots are all different, on every master. */
-  async function spreadKeys(prefix: string, count: number): Promise<string[]> {
-    const keys: string[] = [];
-    const slots = new Set<number>();
+  /**
+   * `count` keys of a limiter of `prefix` whose slots are all different (on `master` only, when
+   * given), with the slot of each; `policy` names one of the limiter's policies.
+   */
+  async function keysInSlots(
+    prefix: string,
+    policy: string,
+    count: number,
+    master?: number,
+  ): Promise<{ key: string; slot: number }[]> {
+    const keys: { key: string; slot: number }[] = [];
     for (let i = 0; keys.length < count; i++) {
-      const slot = await slotOf(`${prefix}:{k${i}}:burst`);
-      if (slots.has(slot)) continue;
-      slots.add(slot);
-      keys.push(`k${i}`);
+      const slot = await slotOf(`${prefix}:{k${i}}:${policy}`);
+      if (master !== undefined && owner.get(slot) !== master) continue;
+      if (!keys.some((k) => k.slot === slot)) keys.push({ key: `k${i}`, slot });
     }
     return keys;
+  }
+  async function spreadKeys(prefix: string, count: number): Promise<string[]> {
+    return (await keysInSlots(prefix, 'burst', count)).map((k) => k.key);
+  }
+  /**
+   * A limiter of `policies` (one log of 2 by default) on the Cluster that throws on a store
+   * error, and three keys of one master in three slots: calls on them made together go, the
+   * first alone, the other two in one batch for that master.
+   */
+  async function onOneMaster(
+    label: string,
+    policies: Record<string, Algorithm> = { default: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }) },
+  ) {
+    const prefix = randomPrefix(label);
+    const limiter = createLimiter({
+      policies,
+      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
+      prefix,
+      onStoreError: 'throw',
+    });
+    const [from, to] = [...direct.keys()] as [number, number];
+    const keys = await keysInSlots(prefix, Object.keys(policies)[0] as string, 3, from);
+    return { prefix, limiter, from, to, keys: keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]] };
+  }
+  /** Marks `slot` as being moved from the master `from` to the master `to`, keys not yet moved. */
+  async function startMove(slot: number, from: number, to: number): Promise<void> {
+    const [source, target] = [direct.get(from) as Redis, direct.get(to) as Redis];
+    await target.cluster('SETSLOT', slot, 'IMPORTING', String(await source.cluster('MYID')));
+    await source.cluster('SETSLOT', slot, 'MIGRATING', String(await target.cluster('MYID')));
   }
 
   test('calls waiting together share one script call per master, and decide as calls one at a time would', async () => {
@@ -196,15 +231,8 @@ describe('batches across slots', () => {
       store: (clock) => new RedisStore({ client: cluster, timeoutMs: PATIENT_MS, clock, denyCache: false }),
       // Three keys of one master in three slots: the calls made together go in one batch.
       async keys(prefix) {
-        const found: string[] = [];
-        const slots = new Set<number>();
-        for (let i = 0; found.length < 3; i++) {
-          const slot = await slotOf(`${prefix}:{k${i}}:default`);
-          if (owner.get(slot) !== master || slots.has(slot)) continue;
-          slots.add(slot);
-          found.push(`k${i}`);
-        }
-        return found as [string, string, string];
+        const found = await keysInSlots(prefix, 'default', 3, master);
+        return found.map((k) => k.key) as [string, string, string];
       },
       numRuns: 60,
     });
@@ -243,26 +271,13 @@ describe('batches across slots', () => {
   });
 
   test("a batch refused for its first call's slot, being moved, is sent again call by call", async () => {
-    const prefix = randomPrefix('moving');
-    const limiter = createLimiter({
-      algorithm: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
-      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
-      prefix,
-      onStoreError: 'throw',
-    });
-    const [from, to] = [...direct.keys()] as [number, number];
-    const keys: { key: string; slot: number }[] = [];
-    for (let i = 0; keys.length < 3; i++) {
-      const slot = await slotOf(`${prefix}:{m${i}}:default`);
-      if (owner.get(slot) === from && !keys.some((k) => k.slot === slot)) keys.push({ key: `m${i}`, slot });
-    }
-    const [lone, moving, other] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+    const { limiter, from, to, keys } = await onOneMaster('moving');
+    const [lone, moving, other] = keys;
     strictEqual((await limiter.consume(moving.key)).remaining, 1);
     // The slot half moved: its log still where it was, its lock-out key nowhere. Redis sends a
     // command on both keys to the new master, which asks to try again until the move is done.
     const [source, target] = [direct.get(from) as Redis, direct.get(to) as Redis];
-    await target.cluster('SETSLOT', moving.slot, 'IMPORTING', String(await source.cluster('MYID')));
-    await source.cluster('SETSLOT', moving.slot, 'MIGRATING', String(await target.cluster('MYID')));
+    await startMove(moving.slot, from, to);
     try {
       const got = await Promise.allSettled([lone, moving, other].map(({ key }) => limiter.consume(key)));
       deepStrictEqual(
@@ -278,32 +293,18 @@ describe('batches across slots', () => {
   });
 
   test('a call refused across slots has changed nothing: a refund on a blocked key half moved is not applied twice', async () => {
-    const prefix = randomPrefix('half');
-    const limiter = createLimiter({
-      policies: {
-        a: slidingWindowLog({ limit: 3, windowMs: 3_600_000 }),
-        b: slidingWindowLog({ limit: 3, windowMs: 3_600_000 }),
-      },
-      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
-      prefix,
-      onStoreError: 'throw',
+    const { prefix, limiter, from, to, keys } = await onOneMaster('half', {
+      a: slidingWindowLog({ limit: 3, windowMs: 3_600_000 }),
+      b: slidingWindowLog({ limit: 3, windowMs: 3_600_000 }),
     });
-    const [from, to] = [...direct.keys()] as [number, number];
-    const keys: { key: string; slot: number }[] = [];
-    for (let i = 0; keys.length < 3; i++) {
-      const slot = await slotOf(`${prefix}:{h${i}}:a`);
-      if (owner.get(slot) === from && !keys.some((k) => k.slot === slot)) keys.push({ key: `h${i}`, slot });
-    }
-    const [lone, stays, half] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+    const [lone, stays, half] = keys;
     await limiter.consume(half.key);
     await limiter.consume(half.key);
     await limiter.block(half.key, { durationMs: 60_000 });
     // Policy b's log moves to the other master; policy a's log and the lock-out stay. A refund
     // that ran where the batch went would give a unit back to a, then fail on b.
     const [source, target] = [direct.get(from) as Redis, direct.get(to) as Redis];
-    const [sourceId, targetId] = [String(await source.cluster('MYID')), String(await target.cluster('MYID'))];
-    await target.cluster('SETSLOT', half.slot, 'IMPORTING', sourceId);
-    await source.cluster('SETSLOT', half.slot, 'MIGRATING', targetId);
+    await startMove(half.slot, from, to);
     await source.migrate('127.0.0.1', to, `${prefix}:{${half.key}}:b`, 0, 5000);
     const logA = `${prefix}:{${half.key}}:a`;
     try {
@@ -332,22 +333,8 @@ describe('batches across slots', () => {
   });
 
   test('a call whose slot moved to another master is sent again alone, and finds its state there', async () => {
-    const prefix = randomPrefix('moved');
-    const limiter = createLimiter({
-      algorithm: slidingWindowLog({ limit: 2, windowMs: 3_600_000 }),
-      store: new RedisStore({ client: cluster, timeoutMs: PATIENT_MS }),
-      prefix,
-      onStoreError: 'throw',
-    });
-    const [from, to] = [...direct.keys()] as [number, number];
-    // Three keys of three slots of one master: the first goes alone, the other two wait for it
-    // together, in one batch for that master.
-    const keys: { key: string; slot: number }[] = [];
-    for (let i = 0; keys.length < 3; i++) {
-      const slot = await slotOf(`${prefix}:{u${i}}:default`);
-      if (owner.get(slot) === from && !keys.some((k) => k.slot === slot)) keys.push({ key: `u${i}`, slot });
-    }
-    const [lone, stays, moves] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+    const { prefix, limiter, from, to, keys } = await onOneMaster('moved');
+    const [lone, stays, moves] = keys;
     strictEqual((await limiter.consume(moves.key)).remaining, 1);
     strictEqual((await limiter.consume(moves.key)).remaining, 0);
     // Move the third key's slot to another master, with its keys, behind the store's client.
@@ -356,9 +343,8 @@ describe('batches across slots', () => {
     const ids = new Map<number, string>();
     for (const [port, c] of direct) ids.set(port, String(await c.cluster('MYID')));
     const move = async (slot: number, a: number, b: number) => {
-      const [ra, rb] = [direct.get(a) as Redis, direct.get(b) as Redis];
-      await rb.cluster('SETSLOT', slot, 'IMPORTING', ids.get(a) as string);
-      await ra.cluster('SETSLOT', slot, 'MIGRATING', ids.get(b) as string);
+      const ra = direct.get(a) as Redis;
+      await startMove(slot, a, b);
       const moving = (await ra.cluster('GETKEYSINSLOT', slot, 100)) as string[];
       if (moving.length > 0) await ra.migrate('127.0.0.1', b, '', 0, 5000, 'KEYS', ...moving);
       for (const c of direct.values()) await c.cluster('SETSLOT', slot, 'NODE', ids.get(b) as string);
