@@ -112,31 +112,7 @@ export class Batcher {
     onReply: (reply: Buffer, at: number) => T,
     onError: (error: unknown) => T | Promise<T>,
   ): Promise<T> {
-    if (!this.#scheduled && this.#inFlight === 0) {
-      this.#inFlight++;
-      try {
-        return this.#caller.script(
-          this.#script,
-          keys,
-          ['1', ...this.#head, ...args],
-          (reply) => {
-            // Counted down after the result is made: a throw goes to onError, which counts it.
-            const result = this.#one(reply, onReply);
-            this.#inFlight--;
-            return result;
-          },
-          (error) => {
-            this.#inFlight--;
-            return onError(error);
-          },
-        );
-      } catch (error) {
-        // Nothing was sent (a client not ready): counted, it would keep every later call from
-        // going alone, and waiting for a flush, for good.
-        this.#inFlight--;
-        throw error;
-      }
-    }
+    if (!this.#scheduled && this.#inFlight === 0) return this.#sendAlone(keys, args, onReply, onError);
     return new Promise<T>((resolve, reject) => {
       const call: Waiting<T> = { keys, args, slot, onReply, onError, resolve, reject };
       const group = this.#masterOf(slot) ?? slot;
@@ -159,6 +135,41 @@ export class Batcher {
         setImmediate(() => this.#flush());
       }
     });
+  }
+
+  /**
+   * Sends one call as a script call of its own, routed by its own keys. Throws synchronously when
+   * nothing was sent (a client not ready).
+   */
+  #sendAlone<T>(
+    keys: readonly string[],
+    args: readonly string[],
+    onReply: (reply: Buffer, at: number) => T,
+    onError: (error: unknown) => T | Promise<T>,
+  ): Promise<T> {
+    this.#inFlight++;
+    try {
+      return this.#caller.script(
+        this.#script,
+        keys,
+        ['1', ...this.#head, ...args],
+        (reply) => {
+          // Counted down after the result is made: a throw goes to onError, which counts it.
+          const result = this.#one(reply, onReply);
+          this.#inFlight--;
+          return result;
+        },
+        (error) => {
+          this.#inFlight--;
+          return onError(error);
+        },
+      );
+    } catch (error) {
+      // Nothing was sent: counted, it would keep every later call from going alone, and
+      // waiting for a flush, for good.
+      this.#inFlight--;
+      throw error;
+    }
   }
 
   /** The result of a lone call's reply. */
@@ -290,26 +301,9 @@ export class Batcher {
    * keys: it ran nothing where the batch went. Calls of one key go again in their batch's order.
    */
   #alone(call: Waiting<unknown>): void {
-    this.#inFlight++;
     try {
-      call.resolve(
-        this.#caller.script(
-          this.#script,
-          call.keys,
-          ['1', ...this.#head, ...call.args],
-          (reply) => {
-            const result = this.#one(reply, call.onReply);
-            this.#inFlight--;
-            return result;
-          },
-          (error) => {
-            this.#inFlight--;
-            return call.onError(error);
-          },
-        ),
-      );
+      call.resolve(this.#sendAlone(call.keys, call.args, call.onReply, call.onError));
     } catch (error) {
-      this.#inFlight--;
       settleError(call, error);
     }
   }

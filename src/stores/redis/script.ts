@@ -62,16 +62,16 @@ export function decisionBytes(policies: number): number {
  *   `cost` (for a block, its duration in ms), its {@link OP} and, with an injected clock, its
  *   `now` (milliseconds); then, for a negative count, the keys of every call but the first, as
  *   KEYS would hold them. Without an injected clock the script reads the server's `TIME`, with
- *   its microseconds as a fraction. An injected clock has no relation to the real time in which Redis expires
- *   keys, so then every PEXPIRE is at least 60 s rather than risk dropping state the clock still
- *   considers live.
+ *   its microseconds as a fraction. An injected clock has no relation to the real time in which
+ *   Redis expires keys, so then every PEXPIRE is at least 60 s rather than risk dropping state the
+ *   clock still considers live.
  * Reply: one string; per call, {@link REPLY_OK} and its little-endian doubles: four per policy,
  *   in order (`allowed` 1/0, `remaining`, `resetMs`, `retryAfterMs`), then the milliseconds the
  *   key's block has left (0 for none); or {@link REPLY_ERROR}, the length of the error message
  *   (`struct.pack('<I')`) and the message; or, the same way, {@link REPLY_ELSEWHERE} and Redis's
  *   refusal of the call's keys. Each call runs under `pcall`, so one call's error (a key of the
- *   wrong type) fails that call alone. Packing is cheaper for Redis than building a
- *   table and replying it element by element, and doubles carry every value exactly. When any
+ *   wrong type) fails that call alone. Packing is cheaper for Redis than building a table and
+ *   replying it element by element, and doubles carry every value exactly. When any
  *   policy denies a charging call, none is charged and the allowing ones report their uncharged
  *   view, exactly as the memory store does; the store applies the block to the Decisions.
  *
