@@ -2,17 +2,27 @@ import { FloodgateError } from '../../errors.js';
 import type { Caller } from './call.js';
 import { type DecideScript, MAX_BATCH, REPLY_ELSEWHERE, REPLY_ERROR, REPLY_OK } from './script.js';
 
-/** One call waiting in a batch: what to send, and how its part of the reply settles it. */
-interface Waiting<T> {
-  readonly keys: readonly string[];
-  readonly args: readonly string[];
-  /** The hash slot of its keys (0 on a single server). */
-  readonly slot: number;
-  /** Turns the call's Decisions, at `at` in the reply, into its result; a throw fails the call. */
-  readonly onReply: (reply: Buffer, at: number) => T;
-  readonly onError: (error: unknown) => T | Promise<T>;
-  resolve: (value: T | Promise<T>) => void;
-  reject: (error: unknown) => void;
+/**
+ * One call waiting in a batch: what to send, and how its part of the reply settles it. Made with
+ * `new`, never as an object literal: V8 gives each object literal a site of its own, and a site
+ * whose recent objects were nearly all still alive at a young collection (a burst of calls, every
+ * one of them in flight) has its objects made in the old generation from then on, for the life of
+ * the process. A waiting call made there keeps its keys, callbacks and promise alive until the
+ * next full collection; on a busy store that is most of what each call allocates, collected twice
+ * (see bench/README.md, "Garbage collection in the Redis workers"). `new` has no such site.
+ */
+class Waiting<T> {
+  constructor(
+    readonly keys: readonly string[],
+    readonly args: readonly string[],
+    /** The hash slot of its keys (0 on a single server). */
+    readonly slot: number,
+    /** Turns the call's Decisions, at `at` in the reply, into its result; a throw fails the call. */
+    readonly onReply: (reply: Buffer, at: number) => T,
+    readonly onError: (error: unknown) => T | Promise<T>,
+    readonly resolve: (value: T | Promise<T>) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
 }
 
 /** Settles `call` with what its `onError` makes of `error`. */
@@ -114,7 +124,7 @@ export class Batcher {
   ): Promise<T> {
     if (!this.#scheduled && this.#inFlight === 0) return this.#sendAlone(keys, args, onReply, onError);
     return new Promise<T>((resolve, reject) => {
-      const call: Waiting<T> = { keys, args, slot, onReply, onError, resolve, reject };
+      const call = new Waiting<T>(keys, args, slot, onReply, onError, resolve, reject);
       const group = this.#masterOf(slot) ?? slot;
       let queue = this.#queues.get(group);
       if (queue === undefined) {
