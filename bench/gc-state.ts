@@ -92,17 +92,17 @@ async function main(): Promise<void> {
   // The workers load floodgate from dist/, as in a full run (see bench/run.ts).
   process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
   const redis = await startRedis(CPU.server);
-  const sides = { without: [] as Measured[], with: [] as Measured[] };
-  const label = (side: 'with' | 'without'): string =>
-    side === 'without' ? 'this build' : args.baseline === undefined ? `this build ${args.flag}` : 'baseline';
+  const sides = { this: [] as Measured[], other: [] as Measured[] };
+  const label = (side: 'this' | 'other'): string =>
+    side === 'this' ? 'this build' : args.baseline === undefined ? `this build ${args.flag}` : 'baseline';
   try {
     for (let pair = 0; pair < args.pairs; pair++) {
-      for (const side of pair % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
+      for (const side of pair % 2 === 0 ? (['other', 'this'] as const) : (['this', 'other'] as const)) {
         let worker: IpcWorker | undefined;
         try {
           // The other side: the baseline's own worker, which loads the baseline's dist/ (the
           // bench tsconfig drops the source paths alike on both sides), or this one under the flag.
-          const other = side === 'with';
+          const other = side === 'other';
           const root = other && args.baseline !== undefined ? args.baseline : ROOT;
           worker = await startIpcWorker(
             resolve(root, 'bench', 'cases', 'redis-worker.ts'),
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
-  for (const side of ['without', 'with'] as const) {
+  for (const side of ['this', 'other'] as const) {
     const all = sides[side];
     const inState = all.filter((m) => m.gcMsPerSecond > STATE_GC_MS);
     const clean = all.filter((m) => m.gcMsPerSecond <= STATE_GC_MS);
