@@ -16,12 +16,10 @@
  * and its dist/ built, e.g.:
  *   git worktree add /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules && (cd /tmp/base && npx tsup)
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { waitQuiet } from './lib/machine.js';
-import { CPU, ROOT, runScript } from './lib/proc.js';
+import { buildDist, CPU, checkedBaseline, childrenLoadDist, ROOT, runScript } from './lib/proc.js';
 import { median, range, roundOrder } from './lib/stats.js';
 
 const IMPLS = [
@@ -50,18 +48,15 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--fresh') args.fresh = true;
     else throw new Error(`unknown argument ${arg}`);
   }
-  if (!existsSync(resolve(args.baseline, 'dist', 'index.js'))) {
-    throw new Error(`--baseline must be a checkout with dist/ built, got ${JSON.stringify(args.baseline)}`);
-  }
+  checkedBaseline(args.baseline);
   return args;
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`building dist/ failed:\n${built.stdout}${built.stderr}`);
-  // Each worker loads floodgate as users do, from its own checkout's dist/ (see bench/run.ts).
-  process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
+  buildDist();
+  // Each worker loads floodgate as users do, from its own checkout's dist/.
+  childrenLoadDist();
   const builds = { baseline: args.baseline, this: ROOT } as const;
   type Build = keyof typeof builds;
   const workers = new Map<string, IpcWorker>();

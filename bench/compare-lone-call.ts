@@ -13,12 +13,10 @@
  * `<dir>` is a checkout with its dist/ built, e.g.:
  *   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules && (cd /tmp/base && npx tsup)
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
 import { waitQuiet } from './lib/machine.js';
-import { CPU, ROOT, runScript } from './lib/proc.js';
+import { buildDist, CPU, checkedBaseline, ROOT, runScript } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { median, range, roundOrder } from './lib/stats.js';
 
@@ -39,9 +37,7 @@ function parseArgs(argv: string[]): Args {
     else if (name === '--measure') args.measureMs = Number(value);
     else throw new Error(`unknown argument ${arg}`);
   }
-  if (!existsSync(resolve(args.baseline, 'dist', 'index.js'))) {
-    throw new Error(`--baseline must be a checkout with dist/ built, got ${JSON.stringify(args.baseline)}`);
-  }
+  checkedBaseline(args.baseline);
   if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error(`--rounds must be a positive integer`);
   return args;
 }
@@ -55,8 +51,7 @@ interface Measured {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`building dist/ failed:\n${built.stdout}${built.stderr}`);
+  buildDist();
   const builds = { baseline: args.baseline, this: ROOT } as const;
   type Build = keyof typeof builds;
   const redis = await startRedis(CPU.server);

@@ -14,13 +14,11 @@
  *   node --import tsx bench/gc-state.ts [--impl=floodgate-sliding-log-node-redis] [--pairs=12]
  *     [--idle=5000] [--flag=--no-allocation-site-pretenuring | --baseline=<checkout>] [--node-flags=<a,b>]
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type IpcWorker, startIpcWorker } from './lib/ipc.js';
-import { CPU, ROOT } from './lib/proc.js';
+import { buildDist, CPU, checkedBaseline, childrenLoadDist, ROOT, runScript } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
-import { median } from './lib/stats.js';
+import { median, roundOrder } from './lib/stats.js';
 
 /**
  * Milliseconds of collection pauses per measured second above which a worker is in the state. In
@@ -55,7 +53,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (name === '--pairs') args.pairs = Number(value);
     else if (name === '--idle') args.idleMs = Number(value);
     else if (name === '--flag') args.flag = value;
-    else if (name === '--baseline') args.baseline = resolve(value);
+    else if (name === '--baseline') args.baseline = checkedBaseline(value);
     else if (name === '--node-flags') args.nodeFlags = value.split(',').filter((flag) => flag !== '');
     else throw new Error(`unknown argument ${arg}`);
   }
@@ -68,9 +66,6 @@ function parseArgs(argv: readonly string[]): Args {
   if (!args.flag.startsWith('--')) throw new Error(`--flag must be a V8 flag such as --no-…, got ${args.flag}`);
   for (const flag of args.nodeFlags) {
     if (!flag.startsWith('--')) throw new Error(`--node-flags must be Node or V8 flags, comma-separated, got ${flag}`);
-  }
-  if (args.baseline !== undefined && !existsSync(resolve(args.baseline, 'dist', 'index.js'))) {
-    throw new Error(`--baseline must be a checkout with dist/ built, got ${JSON.stringify(args.baseline)}`);
   }
   return args;
 }
@@ -87,17 +82,16 @@ const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(do
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`building dist/ failed:\n${built.stdout}${built.stderr}`);
-  // The workers load floodgate from dist/, as in a full run (see bench/run.ts).
-  process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
+  buildDist();
+  // The workers load floodgate from dist/, as in a full run.
+  childrenLoadDist();
   const redis = await startRedis(CPU.server);
   const sides = { this: [] as Measured[], other: [] as Measured[] };
   const label = (side: 'this' | 'other'): string =>
     side === 'this' ? 'this build' : args.baseline === undefined ? `this build ${args.flag}` : 'baseline';
   try {
     for (let pair = 0; pair < args.pairs; pair++) {
-      for (const side of pair % 2 === 0 ? (['other', 'this'] as const) : (['this', 'other'] as const)) {
+      for (const side of roundOrder(['other', 'this'] as const, pair)) {
         let worker: IpcWorker | undefined;
         try {
           // The other side: the baseline's own worker, which loads the baseline's dist/ (the
@@ -144,7 +138,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runScript(main);

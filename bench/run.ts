@@ -15,7 +15,6 @@
  * made per call is also wrapped in esbuild's name-keeping helper, which cost the Redis path about
  * a tenth of its throughput.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runCoreCase } from './cases/core.js';
@@ -28,7 +27,7 @@ import { writeChart } from './chart.js';
 import { type BenchContext, PROFILES } from './lib/context.js';
 import { ensureLoadTool, type LoadTool } from './lib/load.js';
 import { machineInfo, waitQuiet } from './lib/machine.js';
-import { CPU, packageVersion, ROOT, runScript } from './lib/proc.js';
+import { buildDist, CPU, childrenLoadDist, packageVersion, ROOT, runScript } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { judgeTargets, type Results, renderMarkdown, summaryRows } from './lib/report.js';
 
@@ -84,10 +83,8 @@ function commandLine(quick: boolean, argv: string[]): string {
 
 /** Builds dist/ and points every child's tsx at it; returns how floodgate is loaded, for the report. */
 function useBuild(): string {
-  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`building dist/ failed:\n${built.stdout}${built.stderr}`);
-  // Children inherit the environment; tsx reads its tsconfig path from here.
-  process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
+  buildDist();
+  childrenLoadDist();
   return 'dist/ (built by tsup at the start of the run)';
 }
 

@@ -1,5 +1,5 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,30 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const live = new Set<ChildProcess>();
+
+/** Builds this checkout's dist/ (`npm run build`); throws with the build's output if it fails. */
+export function buildDist(): void {
+  const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building dist/ failed:\n${built.stdout}${built.stderr}`);
+}
+
+/**
+ * Has every child started from now on load floodgate as users do, from a checkout's dist/:
+ * children inherit the environment, and tsx reads its tsconfig path from it (the bench one drops
+ * the source paths, so `floodgate` resolves through the package's exports).
+ */
+export function childrenLoadDist(): void {
+  process.env.TSX_TSCONFIG_PATH = resolve(ROOT, 'bench', 'tsconfig.dist.json');
+}
+
+/** A `--baseline` checkout, resolved, once it is known to have its dist/ built. */
+export function checkedBaseline(dir: string): string {
+  const root = resolve(dir);
+  if (!existsSync(resolve(root, 'dist', 'index.js'))) {
+    throw new Error(`--baseline must be a checkout with dist/ built, got ${JSON.stringify(dir)}`);
+  }
+  return root;
+}
 
 /**
  * Runs a bench script's `main`, then exits with every child it started stopped: with 1 when
