@@ -107,16 +107,25 @@ export function createLimiter(options: LimiterOptions): Limiter {
         return Promise.reject(error);
       }
     },
-    async refund(key, callOptions) {
-      const k = storageKey(key);
-      const cost = refundCost(callOptions);
-      // A waiter sleeping out a wait that the refund may have shortened asks again now.
-      return settle(calls.call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
+    // Not `async` either, for the same reason as `consume`.
+    refund(key, callOptions) {
+      try {
+        const k = storageKey(key);
+        const cost = refundCost(callOptions);
+        // A waiter sleeping out a wait that the refund may have shortened asks again now.
+        return settle(calls.call((b) => b.refund(k, cost))).finally(() => wakeFirst(queues, k));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
-    async block(key, blockOptions) {
-      const k = storageKey(key);
-      const ms = blockMs(blockOptions);
-      return settle(calls.call((b) => b.block(k, ms)));
+    block(key, blockOptions) {
+      try {
+        const k = storageKey(key);
+        const ms = blockMs(blockOptions);
+        return settle(calls.call((b) => b.block(k, ms)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     async reset(key) {
       const k = storageKey(key);
