@@ -72,6 +72,16 @@ export interface HttpContender {
   ratioRange: [number, number];
   medianAddedCpuUs: number;
   medianCpuUsPerRequest: number;
+  /**
+   * Per round: the fraction of the measured run's wall time the app's process spent on the CPU.
+   * The app has its core to itself, so below 1 the core waited: for Redis, say, rather than for
+   * the app's own work.
+   */
+  serverBusy: number[];
+  medianServerBusy: number;
+  /** Per round: redis-server's CPU µs per request over the measured run (it shares wrk's core). */
+  redisCpuUsPerRequest: number[];
+  medianRedisCpuUsPerRequest: number;
   /** Non-2xx responses and socket errors over all rounds: must be 0. */
   non2xx: number;
   errors: number;
@@ -100,6 +110,8 @@ interface Running {
   reason?: string;
   rps: number[];
   cpu: number[];
+  busy: number[];
+  redisCpu: number[];
   /** The bare app's req/s and CPU µs/request around each of this contender's measurements. */
   refRps: number[];
   refCpu: number[];
@@ -121,7 +133,7 @@ async function startServer(variant: Variant, redisPort: number): Promise<Running
     // clients; on a clean clone (a cold transpile cache) with other work on the core, ten of
     // them have taken over 20 s.
     await waitForLine(child, /READY \d+/, 60_000);
-    return { variant, child, port, rps: [], cpu: [], refRps: [], refCpu: [], non2xx: 0, errors: 0 };
+    return { variant, child, port, rps: [], cpu: [], busy: [], redisCpu: [], refRps: [], refCpu: [], non2xx: 0, errors: 0 };
   } catch (error) {
     await stopChild(child);
     const message = error instanceof Error ? error.message : String(error);
@@ -130,6 +142,8 @@ async function startServer(variant: Variant, redisPort: number): Promise<Running
       reason: message.replace(/^.*not available: /s, '').slice(0, 300),
       rps: [],
       cpu: [],
+      busy: [],
+      redisCpu: [],
       refRps: [],
       refCpu: [],
       non2xx: 0,
@@ -161,6 +175,10 @@ function summarise(r: Running, withRatios: boolean): HttpContender {
     ratioRange: range(ratios).map((x) => round(x, 4)) as [number, number],
     medianAddedCpuUs: round(median(added), 2),
     medianCpuUsPerRequest: round(median(perReq), 2),
+    serverBusy: r.busy.map((x) => round(x, 3)),
+    medianServerBusy: round(median(r.busy), 3),
+    redisCpuUsPerRequest: r.redisCpu.map((x) => round(x, 2)),
+    medianRedisCpuUsPerRequest: round(median(r.redisCpu), 2),
     non2xx: r.non2xx,
     errors: r.errors,
   };
@@ -211,10 +229,18 @@ export async function runHttpCase(ctx: BenchContext): Promise<HttpResult> {
         // first second after that idle spell often served far less (see bench/README.md).
         await runLoad(ctx.tool, url, { connections, seconds: rewarmSeconds, cpu: CPU.load });
         const cpuBefore = processCpuMicros(pid);
+        const redisBefore = processCpuMicros(ctx.redis.pid);
+        const start = performance.now();
         const result = await runLoad(ctx.tool, url, { connections, seconds, cpu: CPU.load });
-        const cpu = (processCpuMicros(pid) - cpuBefore) / result.requests;
+        const wallUs = (performance.now() - start) * 1000;
+        const appUs = processCpuMicros(pid) - cpuBefore;
+        const cpu = appUs / result.requests;
         r.rps.push(result.rps);
         r.cpu.push(cpu);
+        // The wall time includes starting and stopping the load tool, so this reads a little low,
+        // alike for every app.
+        r.busy.push(appUs / wallUs);
+        r.redisCpu.push((processCpuMicros(ctx.redis.pid) - redisBefore) / result.requests);
         r.non2xx += result.non2xx;
         r.errors += result.errors;
         return { rps: result.rps, cpu };

@@ -89,6 +89,16 @@ const fmtCpu = (n: number | null | undefined): string =>
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
 
+/** The app's share of its core's time, in percent; results written before it was measured have none. */
+const fmtBusy = (n: number | undefined): string => (n === undefined ? '–' : `${(n * 100).toFixed(0)} %`);
+
+/**
+ * redis-server's CPU per request, for the apps that use it: what Redis takes from wrk's core. The
+ * others show a dash; the server's own idle work is a few hundredths of a µs a request.
+ */
+const fmtRedisUs = (c: { id: string; medianRedisCpuUsPerRequest?: number }): string =>
+  c.medianRedisCpuUsPerRequest === undefined || !c.id.includes('redis') ? '–' : fmtUs(c.medianRedisCpuUsPerRequest);
+
 /** A Redis worker's collections: ms of pauses per second and, in brackets, full collections per round. */
 const fmtGc = (row: { medianGcMsPerSecond?: number; majorGcs?: number[] }): string =>
   row.medianGcMsPerSecond === undefined || !Number.isFinite(row.medianGcMsPerSecond)
@@ -523,21 +533,21 @@ export function renderMarkdown(r: Results): string {
     push(
       `wrk, ${http.connections} connections, ${http.seconds} s per run, ${http.rounds} rounds; the bare app runs before and after every contender, and each ratio is to the mean of those two bare runs. Every run, the bare app's too, follows ${http.rewarmSeconds} s of unmeasured load on the same app.`,
       '',
-      '| app | limiter | req/s | ÷ bare (min–max) | server CPU µs/req | added µs/req |',
-      '|---|---|---|---|---|---|',
+      '| app | limiter | req/s | ÷ bare (min–max) | server CPU µs/req | added µs/req | server core busy | Redis CPU µs/req |',
+      '|---|---|---|---|---|---|---|---|',
     );
     for (const g of http.groups) {
       push(
-        `| ${g.framework} | none (bare) | ${fmtRate(g.bare.medianRps)} | 1 | ${fmtUs(g.bare.medianCpuUsPerRequest)} | – |`,
+        `| ${g.framework} | none (bare) | ${fmtRate(g.bare.medianRps)} | 1 | ${fmtUs(g.bare.medianCpuUsPerRequest)} | – | ${fmtBusy(g.bare.medianServerBusy)} | ${fmtRedisUs(g.bare)} |`,
       );
       for (const c of g.contenders) {
         if (!c.available) {
-          push(`| ${g.framework} | ${c.label} | not available: ${c.reason ?? ''} | | | |`);
+          push(`| ${g.framework} | ${c.label} | not available: ${c.reason ?? ''} | | | | | |`);
           continue;
         }
         const bad = c.non2xx + c.errors > 0 ? ` (${c.non2xx} non-2xx, ${c.errors} errors)` : '';
         push(
-          `| ${g.framework} | ${c.label} | ${fmtRate(c.medianRps)}${bad} | ${fmtRatio(c.medianRatio)}${fmtRange(c.ratioRange)} | ${fmtUs(c.medianCpuUsPerRequest)} | ${fmtUs(c.medianAddedCpuUs)} |`,
+          `| ${g.framework} | ${c.label} | ${fmtRate(c.medianRps)}${bad} | ${fmtRatio(c.medianRatio)}${fmtRange(c.ratioRange)} | ${fmtUs(c.medianCpuUsPerRequest)} | ${fmtUs(c.medianAddedCpuUs)} | ${fmtBusy(c.medianServerBusy)} | ${fmtRedisUs(c)} |`,
         );
       }
     }
