@@ -124,6 +124,11 @@ function appUrl(r: Running): string {
   return `http://127.0.0.1:${r.port}/`;
 }
 
+/** A contender's record before its first round: up (its process and port) or not (why). */
+function record(variant: Variant, state: { child: ChildProcess; port: number } | { reason: string }): Running {
+  return { variant, ...state, rps: [], cpu: [], busy: [], redisCpu: [], refRps: [], refCpu: [], non2xx: 0, errors: 0 };
+}
+
 async function startServer(variant: Variant, redisPort: number): Promise<Running> {
   const port = await freePort();
   const [cmd, args] = nodeScript('bench/servers/http-server.ts', [variant.id, String(port), String(redisPort)]);
@@ -133,22 +138,11 @@ async function startServer(variant: Variant, redisPort: number): Promise<Running
     // clients; on a clean clone (a cold transpile cache) with other work on the core, ten of
     // them have taken over 20 s.
     await waitForLine(child, /READY \d+/, 60_000);
-    return { variant, child, port, rps: [], cpu: [], busy: [], redisCpu: [], refRps: [], refCpu: [], non2xx: 0, errors: 0 };
+    return record(variant, { child, port });
   } catch (error) {
     await stopChild(child);
     const message = error instanceof Error ? error.message : String(error);
-    return {
-      variant,
-      reason: message.replace(/^.*not available: /s, '').slice(0, 300),
-      rps: [],
-      cpu: [],
-      busy: [],
-      redisCpu: [],
-      refRps: [],
-      refCpu: [],
-      non2xx: 0,
-      errors: 0,
-    };
+    return record(variant, { reason: message.replace(/^.*not available: /s, '').slice(0, 300) });
   }
 }
 
