@@ -41,14 +41,15 @@ function parseArgs(argv: string[]): Args {
   const args: Args = { baseline: '', rounds: 12, keys: [1000, 100_000], measureMs: 300, fresh: false };
   for (const arg of argv) {
     const [name, value = ''] = arg.split('=', 2);
-    if (name === '--baseline') args.baseline = resolve(value);
+    if (name === '--baseline') args.baseline = checkedBaseline(value);
     else if (name === '--rounds') args.rounds = Number(value);
     else if (name === '--keys') args.keys = value.split(',').map(Number);
     else if (name === '--measure') args.measureMs = Number(value);
     else if (arg === '--fresh') args.fresh = true;
     else throw new Error(`unknown argument ${arg}`);
   }
-  checkedBaseline(args.baseline);
+  // Without one, the workers would run this checkout's build against itself.
+  if (args.baseline === '') throw new Error('--baseline=<checkout> is required');
   return args;
 }
 

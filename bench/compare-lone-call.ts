@@ -32,12 +32,13 @@ function parseArgs(argv: string[]): Args {
   const args: Args = { baseline: '', rounds: 10, measureMs: 1500 };
   for (const arg of argv) {
     const [name, value = ''] = arg.split('=', 2);
-    if (name === '--baseline') args.baseline = resolve(value);
+    if (name === '--baseline') args.baseline = checkedBaseline(value);
     else if (name === '--rounds') args.rounds = Number(value);
     else if (name === '--measure') args.measureMs = Number(value);
     else throw new Error(`unknown argument ${arg}`);
   }
-  checkedBaseline(args.baseline);
+  // Without one, the workers would run this checkout's build against itself.
+  if (args.baseline === '') throw new Error('--baseline=<checkout> is required');
   if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error(`--rounds must be a positive integer`);
   return args;
 }
