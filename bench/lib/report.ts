@@ -1,7 +1,7 @@
 import type { CoreResult, CoreRow } from '../cases/core.js';
 import type { CoreImpl } from '../cases/core-impls.js';
 import type { FloodResult } from '../cases/flood.js';
-import type { HttpResult } from '../cases/http.js';
+import type { HttpContender, HttpResult } from '../cases/http.js';
 import type { MemoryResult } from '../cases/memory.js';
 import type { HotKeyResult, RedisResult } from '../cases/redis.js';
 import type { ClusterResult } from '../cases/redis-cluster.js';
@@ -89,15 +89,14 @@ const fmtCpu = (n: number | null | undefined): string =>
 const fmtUs = (n: number | null | undefined): string =>
   n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n < 10 ? n.toFixed(1) : n.toFixed(0);
 
-/** The app's share of its core's time, in percent; results written before it was measured have none. */
-const fmtBusy = (n: number | undefined): string => (n === undefined ? '–' : `${(n * 100).toFixed(0)} %`);
+/** The app's share of its core's time, in percent. */
+const fmtBusy = (n: number): string => (Number.isFinite(n) ? `${(n * 100).toFixed(0)} %` : 'n/a');
 
 /**
  * redis-server's CPU per request, for the apps that use it: what Redis takes from wrk's core. The
  * others show a dash; the server's own idle work is a few hundredths of a µs a request.
  */
-const fmtRedisUs = (c: { id: string; medianRedisCpuUsPerRequest?: number }): string =>
-  c.medianRedisCpuUsPerRequest === undefined || !c.id.includes('redis') ? '–' : fmtUs(c.medianRedisCpuUsPerRequest);
+const fmtRedisUs = (c: HttpContender): string => (c.id.includes('redis') ? fmtUs(c.medianRedisCpuUsPerRequest) : '–');
 
 /** A Redis worker's collections: ms of pauses per second and, in brackets, full collections per round. */
 const fmtGc = (row: { medianGcMsPerSecond?: number; majorGcs?: number[] }): string =>
